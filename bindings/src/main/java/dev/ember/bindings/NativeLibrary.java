@@ -1,0 +1,129 @@
+package dev.ember.bindings;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Finds and loads libember once for the life of the JVM.
+ *
+ * <p>Places tried, in order, each reported in the error if all fail:
+ * <ol>
+ *   <li>the system property {@value #LIBRARY_PROPERTY}: a path to the library file;</li>
+ *   <li>the environment variable {@value #LIBRARY_ENV}: a path to the library file;</li>
+ *   <li>each folder of {@code java.library.path};</li>
+ *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
+ *       temporary folder.</li>
+ * </ol>
+ *
+ * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
+ * OpenMP worker threads would outlive it and crash the JVM at exit.
+ */
+public final class NativeLibrary {
+    public static final String LIBRARY_PROPERTY = "ember.library";
+    public static final String LIBRARY_ENV = "EMBER_LIBRARY";
+
+    private static final String BASE_NAME = "ember";
+
+    private NativeLibrary() {}
+
+    private static final class Holder {
+        static final Loaded LOADED = load(System.getProperty(LIBRARY_PROPERTY), System.getenv(LIBRARY_ENV),
+                System.getProperty("java.library.path", ""),
+                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME));
+    }
+
+    record Loaded(SymbolLookup lookup, String from) {}
+
+    /** The symbol lookup of libember, loading it on first use. */
+    public static SymbolLookup lookup() {
+        return Holder.LOADED.lookup();
+    }
+
+    /** Where the library was loaded from (a path, for messages and {@code ember --version}). */
+    public static String loadedFrom() {
+        return Holder.LOADED.from();
+    }
+
+    /** The platform folder name used inside the jar, e.g. {@code linux-x86_64}. */
+    public static String platform() {
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String osName = os.contains("mac") ? "macos" : os.contains("win") ? "windows" : "linux";
+        String archName = switch (arch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> arch;
+        };
+        return osName + "-" + archName;
+    }
+
+    /** Tries each place in turn; package-private so tests can check the error's list of places. */
+    static Loaded load(String property, String env, String libraryPath, String resource) {
+        List<String> tried = new ArrayList<>();
+        String fileName = System.mapLibraryName(BASE_NAME);
+
+        if (property != null && !property.isBlank()) {
+            Loaded loaded = tryPath(Path.of(property), "system property " + LIBRARY_PROPERTY, tried);
+            if (loaded != null) return loaded;
+        } else {
+            tried.add("system property " + LIBRARY_PROPERTY + ": not set");
+        }
+
+        if (env != null && !env.isBlank()) {
+            Loaded loaded = tryPath(Path.of(env), "environment variable " + LIBRARY_ENV, tried);
+            if (loaded != null) return loaded;
+        } else {
+            tried.add("environment variable " + LIBRARY_ENV + ": not set");
+        }
+
+        for (String dir : libraryPath.split(java.io.File.pathSeparator)) {
+            if (dir.isBlank()) continue;
+            Path candidate = Path.of(dir, fileName);
+            if (Files.isRegularFile(candidate)) {
+                Loaded loaded = tryPath(candidate, "java.library.path", tried);
+                if (loaded != null) return loaded;
+            }
+        }
+        tried.add("java.library.path (" + libraryPath + "): no " + fileName);
+
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                tried.add("jar resource " + resource + ": not packed in this jar");
+            } else {
+                Path dir = Files.createTempDirectory("ember-native-");
+                Path file = dir.resolve(fileName);
+                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                file.toFile().deleteOnExit();
+                dir.toFile().deleteOnExit();
+                Loaded loaded = tryPath(file, "jar resource " + resource, tried);
+                if (loaded != null) return loaded;
+            }
+        } catch (IOException e) {
+            tried.add("jar resource " + resource + ": could not extract (" + e.getMessage() + ")");
+        }
+
+        throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + "; tried:\n  - " + String.join("\n  - ", tried));
+    }
+
+    private static Loaded tryPath(Path path, String source, List<String> tried) {
+        if (!Files.isRegularFile(path)) {
+            tried.add(source + ": " + path + " does not exist");
+            return null;
+        }
+        try {
+            SymbolLookup lookup = SymbolLookup.libraryLookup(path, Arena.global());
+            return new Loaded(lookup, path.toAbsolutePath().toString());
+        } catch (IllegalArgumentException | UnsatisfiedLinkError e) {
+            tried.add(source + ": " + path + " failed to load (" + e.getMessage() + ")");
+            return null;
+        }
+    }
+}

@@ -1,0 +1,200 @@
+/*
+ * ember.h: the whole C API of libember, the native half of Ember.
+ *
+ * Java drives the denoising loop; this library only runs the networks (CLIP text encoder, UNet,
+ * VAE encoder/decoder) as ggml graphs on buffers the caller owns. Nothing here calls back into
+ * the caller.
+ *
+ * Conventions (the Java bindings and their test rely on them, keep them):
+ *  - one declaration per line, every function is "EMBER_API <type> <name>(<params>);"
+ *  - only int32_t, int64_t, uint64_t, float, char arrays, structs declared here and pointers
+ *  - functions that can fail return an ember_status (int32_t); the message is then available
+ *    from ember_context_last_error() on the context involved
+ *  - no process-wide mutable state: everything lives in an ember_context
+ *  - tensor shapes are given outermost dimension first (PyTorch order), data row-major
+ */
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define EMBER_API __declspec(dllexport)
+#else
+#define EMBER_API __attribute__((visibility("default")))
+#endif
+
+/* ---- status codes ---------------------------------------------------------------------------- */
+#define EMBER_OK 0
+#define EMBER_ERROR_INVALID_ARGUMENT 1
+#define EMBER_ERROR_OUT_OF_MEMORY 2
+#define EMBER_ERROR_BACKEND 3
+#define EMBER_ERROR_MODEL 4
+#define EMBER_ERROR_UNSUPPORTED 5
+#define EMBER_ERROR_INTERNAL 6
+
+/* ---- device types (ember_device_info.type) ---------------------------------------------------- */
+#define EMBER_DEVICE_CPU 0
+#define EMBER_DEVICE_GPU 1
+#define EMBER_DEVICE_IGPU 2
+#define EMBER_DEVICE_ACCEL 3
+
+/* ---- element types of tensors handed in (ember_tensor.dtype) --------------------------------- */
+#define EMBER_DTYPE_F32 0
+#define EMBER_DTYPE_F16 1
+#define EMBER_DTYPE_BF16 2
+
+/* ---- weight types a model is stored in on the device ------------------------------------------ */
+/* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16. Norms, biases and
+ * embeddings always stay f32. Quantised types apply to matrix weights whose rows allow it. */
+#define EMBER_WEIGHT_AUTO 0
+#define EMBER_WEIGHT_F32 1
+#define EMBER_WEIGHT_F16 2
+#define EMBER_WEIGHT_Q8_0 3
+#define EMBER_WEIGHT_Q4_0 4
+
+/* ---- text encoder activations ----------------------------------------------------------------- */
+#define EMBER_ACT_QUICK_GELU 0
+#define EMBER_ACT_GELU 1
+
+/* ---- VAE parts to load ------------------------------------------------------------------------ */
+#define EMBER_VAE_ENCODER 1
+#define EMBER_VAE_DECODER 2
+
+/* ---- library ---------------------------------------------------------------------------------- */
+EMBER_API const char * ember_version(void);
+EMBER_API const char * ember_ggml_version(void);
+EMBER_API const char * ember_status_name(int32_t status);
+
+/* ---- devices ---------------------------------------------------------------------------------- */
+typedef struct ember_device_info {
+    char name[128];
+    char description[256];
+    int32_t type;
+    int32_t index;
+    uint64_t memory_free;
+    uint64_t memory_total;
+} ember_device_info;
+
+EMBER_API int32_t ember_device_count(void);
+EMBER_API int32_t ember_device_get_info(int32_t index, ember_device_info * info);
+
+/* ---- context ---------------------------------------------------------------------------------- */
+typedef struct ember_context ember_context;
+
+typedef struct ember_context_params {
+    int32_t n_threads;       /* CPU threads for compute; 0 = number of cores */
+    int32_t device;          /* index in the device list; -1 = the CPU device */
+    int32_t flash_attention; /* 1 = use ggml_flash_attn_ext where the backend has it */
+    int32_t reserved;
+} ember_context_params;
+
+EMBER_API void ember_context_params_init(ember_context_params * params);
+EMBER_API int32_t ember_context_create(const ember_context_params * params, ember_context ** out);
+EMBER_API void ember_context_free(ember_context * ctx);
+EMBER_API const char * ember_context_last_error(const ember_context * ctx);
+EMBER_API int32_t ember_context_get_params(const ember_context * ctx, ember_context_params * out);
+EMBER_API int32_t ember_context_set_threads(ember_context * ctx, int32_t n_threads);
+
+/* ---- weights handed in ------------------------------------------------------------------------ */
+/* Canonical names: LDM single-file names for the UNet ("model.diffusion_model.") and the VAE
+ * ("first_stage_model."), Hugging Face CLIP names for the text encoder
+ * ("cond_stage_model.transformer.text_model."). The data is only read during *_create and
+ * may be released after it returns (with one exception: see EMBER_WEIGHT_AUTO on the CPU with
+ * f32 data, documented in docs/design.md, where the pointer must stay valid until *_free). */
+typedef struct ember_tensor {
+    const char * name;
+    const void * data;
+    int64_t shape[4];
+    int32_t n_dims;
+    int32_t dtype;
+} ember_tensor;
+
+typedef struct ember_model_stats {
+    uint64_t weight_bytes;  /* device memory holding the weights */
+    uint64_t compute_bytes; /* device memory reserved for the largest graph run so far */
+    int64_t n_parameters;
+    int32_t weight_type;    /* EMBER_WEIGHT_* actually used for matrix weights */
+    int32_t n_graphs;       /* distinct graph shapes built so far */
+} ember_model_stats;
+
+/* ---- text encoder (CLIP ViT-L/14 for SD 1.x, OpenCLIP ViT-H/14 for SD 2.x) ------------------- */
+typedef struct ember_text_config {
+    int32_t vocab_size;        /* 49408 */
+    int32_t max_positions;     /* 77 */
+    int32_t hidden_size;       /* 768 | 1024 */
+    int32_t intermediate_size; /* 3072 | 4096 */
+    int32_t num_layers;        /* 12 | 24 (layers in the file) */
+    int32_t num_heads;         /* 12 | 16 */
+    int32_t activation;        /* EMBER_ACT_QUICK_GELU (SD 1.x) | EMBER_ACT_GELU (SD 2.x) */
+    int32_t reserved;
+} ember_text_config;
+
+typedef struct ember_text_encoder ember_text_encoder;
+
+EMBER_API int32_t ember_text_encoder_create(ember_context * ctx, const ember_text_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_text_encoder ** out);
+EMBER_API void ember_text_encoder_free(ember_text_encoder * model);
+/* tokens [batch, n_tokens] -> hidden [batch, n_tokens, hidden_size]. clip_skip = 1 returns the last
+ * layer, 2 the one before it, ...; the final layer norm is applied to whichever layer is taken. */
+EMBER_API int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, float * out_hidden);
+EMBER_API int32_t ember_text_encoder_stats(const ember_text_encoder * model, ember_model_stats * out);
+
+/* ---- UNet (LDM UNetModel, SD 1.x / 2.x) ------------------------------------------------------- */
+typedef struct ember_unet_config {
+    int32_t in_channels;       /* 4 */
+    int32_t out_channels;      /* 4 */
+    int32_t model_channels;    /* 320 */
+    int32_t num_res_blocks;    /* 2 */
+    int32_t num_levels;        /* length of channel_mult, at most 6 */
+    int32_t channel_mult[6];   /* 1 2 4 4 */
+    int32_t attention_levels;  /* bit i set: level i has transformer blocks (SD: 0x7). The middle block always has one. */
+    int32_t num_heads;         /* SD 1.x: 8; 0 when head_dim is used */
+    int32_t head_dim;          /* SD 2.x: 64; 0 when num_heads is used */
+    int32_t transformer_depth; /* 1 */
+    int32_t context_dim;       /* 768 | 1024 */
+    int32_t linear_projection; /* 1: proj_in/proj_out are linear layers (SD 2.x), 0: 1x1 convolutions */
+    int32_t norm_groups;       /* 32 */
+} ember_unet_config;
+
+typedef struct ember_unet ember_unet;
+
+EMBER_API int32_t ember_unet_create(ember_context * ctx, const ember_unet_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_unet ** out);
+EMBER_API void ember_unet_free(ember_unet * model);
+/* latent [batch, in_channels, height, width], timesteps [batch], context [batch, n_context, context_dim]
+ * -> out [batch, out_channels, height, width] (eps or v, whatever the weights predict). */
+EMBER_API int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, float * out);
+EMBER_API int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out);
+
+/* ---- VAE (LDM AutoencoderKL) ------------------------------------------------------------------- */
+typedef struct ember_vae_config {
+    int32_t image_channels;  /* 3 */
+    int32_t latent_channels; /* 4 */
+    int32_t base_channels;   /* 128 */
+    int32_t num_levels;      /* length of channel_mult, at most 6; downscale factor 2^(num_levels-1) */
+    int32_t channel_mult[6]; /* 1 2 4 4 */
+    int32_t num_res_blocks;  /* 2 */
+    int32_t norm_groups;     /* 32 */
+    int32_t parts;           /* EMBER_VAE_ENCODER | EMBER_VAE_DECODER */
+} ember_vae_config;
+
+typedef struct ember_vae ember_vae;
+
+EMBER_API int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_vae ** out);
+EMBER_API void ember_vae_free(ember_vae * model);
+/* image [batch, image_channels, height, width] in [-1, 1] -> moments [batch, 2*latent_channels, height/f, width/f]
+ * (mean then log-variance, after quant_conv; unscaled). */
+EMBER_API int32_t ember_vae_encode(ember_vae * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_moments);
+/* latent [batch, latent_channels, height, width] (already divided by the scale factor)
+ * -> image [batch, image_channels, height*f, width*f], roughly in [-1, 1], not clamped. */
+EMBER_API int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image);
+EMBER_API int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBER_H */

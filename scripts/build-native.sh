@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds libember (and ggml inside it) with CMake, then copies it to $1 if given.
+#
+# The build folder is build/native at the repository root, outside every target/, so `mvn clean`
+# keeps the compiled ggml. Extra CMake flags come from $EMBER_CMAKE_FLAGS (e.g. -DEMBER_CUDA=ON).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="${EMBER_BUILD_DIR:-$root/build/native}"
+dest="${1:-}"
+
+for tool in cmake git; do
+  command -v "$tool" >/dev/null || { echo "build-native: $tool is required" >&2; exit 1; }
+done
+generator=()
+command -v ninja >/dev/null && [[ ! -f "$build/CMakeCache.txt" || -f "$build/build.ninja" ]] && generator=(-G Ninja)
+
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release ${EMBER_CMAKE_FLAGS:-} >"$build.configure.log" 2>&1 \
+  || { cat "$build.configure.log" >&2; echo "build-native: CMake configure failed" >&2; exit 1; }
+cmake --build "$build" --target ember --parallel "$(nproc 2>/dev/null || echo 2)" >"$build.build.log" 2>&1 \
+  || { cat "$build.build.log" >&2; echo "build-native: build failed" >&2; exit 1; }
+
+lib=$(ls "$build"/libember.so "$build"/libember.dylib "$build"/ember.dll 2>/dev/null | head -n1 || true)
+[[ -n "$lib" ]] || { echo "build-native: no libember found in $build" >&2; exit 1; }
+if [[ -n "$dest" ]]; then
+  mkdir -p "$dest"
+  cp "$lib" "$dest/"
+fi

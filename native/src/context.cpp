@@ -65,6 +65,7 @@ void ember_context_params_init(ember_context_params * params) {
     params->n_threads = 0;
     params->device = -1;
     params->flash_attention = 0;
+    params->use_blas = 1;
 }
 
 int32_t ember_context_create(const ember_context_params * params, ember_context ** out) {
@@ -100,6 +101,12 @@ int32_t ember_context_create(const ember_context_params * params, ember_context 
     } else {
         ctx->cpu_backend = ggml_backend_cpu_init();
     }
+    if (p.use_blas && ctx->backend == ctx->cpu_backend) {
+        ggml_backend_reg_t blas = ggml_backend_reg_by_name("BLAS");
+        if (blas != nullptr && ggml_backend_reg_dev_count(blas) > 0) {
+            ctx->blas_backend = ggml_backend_dev_init(ggml_backend_reg_dev_get(blas, 0), nullptr);
+        }
+    }
     ctx->apply_threads();
     *out = ctx;
     return EMBER_OK;
@@ -107,6 +114,7 @@ int32_t ember_context_create(const ember_context_params * params, ember_context 
 
 void ember_context_free(ember_context * ctx) {
     if (ctx == nullptr) return;
+    if (ctx->blas_backend != nullptr) ggml_backend_free(ctx->blas_backend);
     if (ctx->cpu_backend != nullptr && ctx->cpu_backend != ctx->backend) ggml_backend_free(ctx->cpu_backend);
     if (ctx->backend != nullptr) ggml_backend_free(ctx->backend);
     delete ctx;
@@ -134,5 +142,20 @@ int32_t ember_context_set_threads(ember_context * ctx, int32_t n_threads) {
 }  // extern "C"
 
 void ember_context::apply_threads() {
-    if (cpu_backend != nullptr) ggml_backend_cpu_set_n_threads(cpu_backend, params.n_threads);
+    for (ggml_backend_t b : {backend, cpu_backend, blas_backend}) {
+        if (b == nullptr) continue;
+        ggml_backend_dev_t dev = ggml_backend_get_device(b);
+        ggml_backend_reg_t reg = dev ? ggml_backend_dev_backend_reg(dev) : nullptr;
+        auto set_threads = reg ? (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads")
+                               : nullptr;
+        if (set_threads != nullptr) set_threads(b, params.n_threads);
+    }
+}
+
+std::vector<ggml_backend_t> ember_context::compute_backends() const {
+    std::vector<ggml_backend_t> out;
+    if (backend != cpu_backend) out.push_back(backend);
+    if (blas_backend != nullptr) out.push_back(blas_backend);
+    out.push_back(cpu_backend);
+    return out;
 }

@@ -13,7 +13,7 @@ public final class ember_context_params {
             ember_h.C_INT.withName("n_threads"),
             ember_h.C_INT.withName("device"),
             ember_h.C_INT.withName("flash_attention"),
-            ember_h.C_INT.withName("reserved")
+            ember_h.C_INT.withName("use_blas")
     ).withName("ember_context_params");
 
     /** The layout of this struct */
@@ -75,22 +75,22 @@ public final class ember_context_params {
         struct.set(flash_attention$LAYOUT, flash_attention$OFFSET, fieldValue);
     }
 
-    private static final ValueLayout.OfInt reserved$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("reserved"));
-    private static final long reserved$OFFSET = 12;
+    private static final ValueLayout.OfInt use_blas$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("use_blas"));
+    private static final long use_blas$OFFSET = 12;
 
-    /** Offset of {@code reserved} */
-    public static long reserved$offset() {
-        return reserved$OFFSET;
+    /** Offset of {@code use_blas} */
+    public static long use_blas$offset() {
+        return use_blas$OFFSET;
     }
 
-    /** Getter for {@code int32_t reserved} */
-    public static int reserved(MemorySegment struct) {
-        return struct.get(reserved$LAYOUT, reserved$OFFSET);
+    /** Getter for {@code int32_t use_blas} */
+    public static int use_blas(MemorySegment struct) {
+        return struct.get(use_blas$LAYOUT, use_blas$OFFSET);
     }
 
-    /** Setter for {@code int32_t reserved} */
-    public static void reserved(MemorySegment struct, int fieldValue) {
-        struct.set(reserved$LAYOUT, reserved$OFFSET, fieldValue);
+    /** Setter for {@code int32_t use_blas} */
+    public static void use_blas(MemorySegment struct, int fieldValue) {
+        struct.set(use_blas$LAYOUT, use_blas$OFFSET, fieldValue);
     }
 
     /** Allocates one struct, zeroed, with {@code allocator} */

@@ -32,10 +32,13 @@ public record UnetConfig(
         if (channelMult == null || channelMult.length < 1 || channelMult.length > 6) throw new IllegalArgumentException("channelMult needs 1 to 6 levels");
         channelMult = channelMult.clone();
         if ((numHeads == 0) == (headDim == 0)) throw new IllegalArgumentException("exactly one of numHeads and headDim must be set");
+        // Fields are not assigned yet inside a compact constructor: work on the parameters.
         for (int level = 0; level < channelMult.length; level++) {
-            int ch = channels(level);
+            int ch = modelChannels * channelMult[level];
             if (ch % normGroups != 0) throw new IllegalArgumentException("level " + level + " has " + ch + " channels, not a multiple of " + normGroups + " groups");
-            if (hasAttention(level) && ch % headsAt(ch) != 0) throw new IllegalArgumentException("level " + level + ": " + ch + " channels do not split into heads");
+            int heads = numHeads != 0 ? numHeads : ch / headDim;
+            boolean attention = (attentionLevels >> level & 1) != 0;
+            if (attention && (heads == 0 || ch % heads != 0)) throw new IllegalArgumentException("level " + level + ": " + ch + " channels do not split into heads");
         }
     }
 

@@ -1,0 +1,295 @@
+#include "model_common.h"
+
+#include "ggml-cpu.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace ember {
+
+namespace {
+
+std::string shape_string(const int64_t * shape, int n) {
+    std::ostringstream s;
+    s << "[";
+    for (int i = 0; i < n; i++) s << (i ? ", " : "") << shape[i];
+    s << "]";
+    return s.str();
+}
+
+// Source data as f32 (the one format every conversion below starts from).
+void to_f32(const ember_tensor & t, int64_t n, std::vector<float> & out) {
+    out.resize((size_t) n);
+    switch (t.dtype) {
+        case EMBER_DTYPE_F32: std::memcpy(out.data(), t.data, (size_t) n * sizeof(float)); break;
+        case EMBER_DTYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *) t.data, out.data(), n); break;
+        case EMBER_DTYPE_BF16: ggml_bf16_to_fp32_row((const ggml_bf16_t *) t.data, out.data(), n); break;
+    }
+}
+
+ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_length) {
+    switch (weight_type) {
+        case EMBER_WEIGHT_F32: return GGML_TYPE_F32;
+        case EMBER_WEIGHT_F16: return GGML_TYPE_F16;
+        // Block-quantised rows need a length divisible by the block; the few that are not stay f16.
+        case EMBER_WEIGHT_Q8_0: return row_length % ggml_blck_size(GGML_TYPE_Q8_0) == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
+        case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
+        default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    }
+}
+
+}  // namespace
+
+weight_store::~weight_store() {
+    if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
+    if (meta_ != nullptr) ggml_free(meta_);
+}
+
+int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
+                           int32_t n_tensors, int32_t weight_type) {
+    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_Q4_0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "unknown weight type " + std::to_string(weight_type));
+    }
+    if (tensors == nullptr && n_tensors > 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor list is null");
+    std::unordered_map<std::string, const ember_tensor *> by_name;
+    for (int32_t i = 0; i < n_tensors; i++) {
+        if (tensors[i].name == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + std::to_string(i) + " has no name");
+        by_name[tensors[i].name] = &tensors[i];
+    }
+
+    ggml_init_params params = {ggml_tensor_overhead() * (specs.size() + 1), nullptr, true};
+    meta_ = ggml_init(params);
+    if (meta_ == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate weight metadata");
+
+    std::vector<std::pair<const ember_tensor *, ggml_tensor *>> todo;
+    for (const tensor_spec & spec : specs) {
+        auto it = by_name.find(spec.name);
+        if (it == by_name.end()) return ctx->fail(EMBER_ERROR_MODEL, "missing tensor " + spec.name);
+        const ember_tensor & t = *it->second;
+        bool same = t.n_dims == (int32_t) spec.shape.size();
+        for (size_t d = 0; same && d < spec.shape.size(); d++) same = t.shape[d] == spec.shape[d];
+        if (!same) {
+            return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has shape " + shape_string(t.shape, t.n_dims) +
+                                                    ", expected " + shape_string(spec.shape.data(), (int) spec.shape.size()));
+        }
+        if (t.dtype != EMBER_DTYPE_F32 && t.dtype != EMBER_DTYPE_F16 && t.dtype != EMBER_DTYPE_BF16) {
+            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has unknown dtype " + std::to_string(t.dtype));
+        }
+        if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has no data");
+        int64_t ne[4] = {1, 1, 1, 1};
+        int n = (int) spec.shape.size();
+        for (int d = 0; d < n; d++) ne[d] = spec.shape[n - 1 - d];  // ggml is innermost-first
+        ggml_type type = spec.matrix ? matrix_type_for(weight_type, t.dtype, ne[0] * (n == 4 ? ne[1] * ne[2] : 1))
+                                     : GGML_TYPE_F32;
+        // Conv kernels are multiplied as [KW*KH*IC, OC] rows: quantised blocks must fit that row, which
+        // they do when ne[0] alone is a multiple; otherwise f16.
+        if (spec.matrix && n == 4 && ggml_is_quantized(type) && ne[0] % ggml_blck_size(type) != 0) type = GGML_TYPE_F16;
+        ggml_tensor * w = ggml_new_tensor(meta_, type, n, ne);
+        ggml_set_name(w, spec.name.c_str());
+        tensors_[spec.name] = w;
+        todo.emplace_back(&t, w);
+        n_parameters_ += ggml_nelements(w);
+    }
+    matrix_type_ = weight_type == EMBER_WEIGHT_AUTO ? -1 : weight_type;
+
+    buffer_ = ggml_backend_alloc_ctx_tensors(meta_, ctx->backend);
+    if (buffer_ == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate weight buffer on the device");
+    ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+
+    std::vector<float> f32;
+    std::vector<uint8_t> converted;
+    for (auto & [src, dst] : todo) {
+        int64_t n = ggml_nelements(dst);
+        if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
+            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            continue;
+        }
+        if (dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) {
+            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            continue;
+        }
+        to_f32(*src, n, f32);
+        if (dst->type == GGML_TYPE_F32) {
+            ggml_backend_tensor_set(dst, f32.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_F16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else {
+            converted.resize(ggml_nbytes(dst));
+            int64_t per_row = dst->ne[0];
+            ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        }
+    }
+    if (matrix_type_ < 0) {
+        // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
+        matrix_type_ = EMBER_WEIGHT_F32;
+        for (const tensor_spec & spec : specs) {
+            if (spec.matrix) {
+                matrix_type_ = tensors_[spec.name]->type == GGML_TYPE_F16 ? EMBER_WEIGHT_F16 : EMBER_WEIGHT_F32;
+                break;
+            }
+        }
+    }
+    return EMBER_OK;
+}
+
+ggml_tensor * weight_store::get(const std::string & name) const {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? nullptr : it->second;
+}
+
+ggml_tensor * weight_store::require(const std::string & name) const {
+    ggml_tensor * t = get(name);
+    if (t == nullptr) GGML_ABORT("ember: graph asks for tensor %s that the network's spec list lacks", name.c_str());
+    return t;
+}
+
+uint64_t weight_store::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_) : 0; }
+
+// ---- graphs -----------------------------------------------------------------------------------------
+
+built_graph::~built_graph() {
+    if (ctx != nullptr) ggml_free(ctx);
+}
+
+graph_runner::~graph_runner() {
+    graphs_.clear();
+    if (sched_ != nullptr) ggml_backend_sched_free(sched_);
+}
+
+int32_t graph_runner::ensure_sched() {
+    if (sched_ != nullptr) return EMBER_OK;
+    std::vector<ggml_backend_t> backends = ctx_->compute_backends();
+    sched_ = ggml_backend_sched_new(backends.data(), nullptr, (int) backends.size(), MAX_GRAPH_NODES, false, true);
+    if (sched_ == nullptr) return ctx_->fail(EMBER_ERROR_BACKEND, "cannot create the graph scheduler");
+    return EMBER_OK;
+}
+
+int32_t graph_runner::prepare(const std::vector<int64_t> & key, const builder & build, built_graph ** out) {
+    *out = nullptr;
+    auto it = graphs_.find(key);
+    if (it != graphs_.end()) {
+        *out = it->second.get();
+        return EMBER_OK;
+    }
+    int32_t status = ensure_sched();
+    if (status != EMBER_OK) return status;
+    auto g = std::make_unique<built_graph>();
+    ggml_init_params params = {ggml_tensor_overhead() * MAX_GRAPH_NODES + ggml_graph_overhead_custom(MAX_GRAPH_NODES, false),
+                               nullptr, true};
+    g->ctx = ggml_init(params);
+    if (g->ctx == nullptr) return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate graph metadata");
+    g->graph = ggml_new_graph_custom(g->ctx, MAX_GRAPH_NODES, false);
+    build(g->ctx, *g);
+    if (g->output == nullptr) return ctx_->fail(EMBER_ERROR_INTERNAL, "graph builder set no output");
+    if (g->output->type != GGML_TYPE_F32 || !ggml_is_contiguous(g->output)) {
+        g->output = ggml_cont(g->ctx, ggml_cast(g->ctx, g->output, GGML_TYPE_F32));
+    }
+    ggml_set_output(g->output);
+    ggml_build_forward_expand(g->graph, g->output);
+    ggml_backend_sched_reset(sched_);
+    if (!ggml_backend_sched_reserve(sched_, g->graph)) {
+        return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot reserve compute memory for the graph");
+    }
+    uint64_t total = 0;
+    for (ggml_backend_t b : ctx_->compute_backends()) total += ggml_backend_sched_get_buffer_size(sched_, b);
+    if (total > max_compute_bytes_) max_compute_bytes_ = total;
+    *out = g.get();
+    graphs_.emplace(key, std::move(g));
+    return EMBER_OK;
+}
+
+int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::string, const void *>> & inputs, float * out) {
+    ggml_backend_sched_reset(sched_);
+    if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
+        return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");
+    }
+    for (const auto & [name, data] : inputs) {
+        auto it = g.inputs.find(name);
+        if (it == g.inputs.end()) return ctx_->fail(EMBER_ERROR_INTERNAL, "graph has no input " + name);
+        ggml_tensor * t = it->second;
+        if (t->buffer == nullptr) continue;  // an input the graph does not use
+        ggml_backend_tensor_set(t, data, 0, ggml_nbytes(t));
+    }
+    ctx_->apply_threads();
+    ggml_status status = ggml_backend_sched_graph_compute(sched_, g.graph);
+    if (status != GGML_STATUS_SUCCESS) {
+        return ctx_->fail(EMBER_ERROR_BACKEND, std::string("graph compute failed: ") + ggml_status_to_string(status));
+    }
+    ggml_backend_tensor_get(g.output, out, 0, ggml_nbytes(g.output));
+    return EMBER_OK;
+}
+
+uint64_t graph_runner::compute_bytes() const { return max_compute_bytes_; }
+
+// ---- layers -----------------------------------------------------------------------------------------
+
+ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b) {
+    ggml_tensor * y = ggml_mul_mat(g, w, x);
+    return b != nullptr ? ggml_add(g, y, b) : y;
+}
+
+ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad) {
+    const int64_t kw = w->ne[0], kh = w->ne[1], ic = w->ne[2], oc = w->ne[3];
+    const int64_t n = x->ne[3];
+    // cols [KW*KH*IC, OW, OH, N] with f32 elements: no rounding of activations.
+    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, GGML_TYPE_F32);
+    const int64_t ow = cols->ne[1], oh = cols->ne[2];
+    ggml_tensor * cols2d = ggml_reshape_2d(g, cols, cols->ne[0], ow * oh * n);
+    ggml_tensor * w2d = ggml_reshape_2d(g, w, kw * kh * ic, oc);
+    ggml_tensor * y = ggml_mul_mat(g, w2d, cols2d);                       // [OC, OW*OH*N]
+    y = ggml_reshape_4d(g, y, oc, ow, oh, n);
+    y = ggml_cont(g, ggml_permute(g, y, 2, 0, 1, 3));                     // [OW, OH, OC, N]
+    if (b != nullptr) y = ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, oc, 1));
+    return y;
+}
+
+ggml_tensor * group_norm(ggml_context * g, ggml_tensor * x, int groups, float eps, ggml_tensor * w, ggml_tensor * b) {
+    ggml_tensor * y = ggml_group_norm(g, x, groups, eps);
+    const int64_t c = x->ne[2];
+    if (w != nullptr) y = ggml_mul(g, y, ggml_reshape_4d(g, w, 1, 1, c, 1));
+    if (b != nullptr) y = ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, c, 1));
+    return y;
+}
+
+ggml_tensor * layer_norm(ggml_context * g, ggml_tensor * x, float eps, ggml_tensor * w, ggml_tensor * b) {
+    ggml_tensor * y = ggml_norm(g, x, eps);
+    if (w != nullptr) y = ggml_mul(g, y, w);
+    if (b != nullptr) y = ggml_add(g, y, b);
+    return y;
+}
+
+ggml_tensor * gelu(ggml_context * g, ggml_tensor * x) { return ggml_gelu_erf(g, x); }
+
+ggml_tensor * quick_gelu(ggml_context * g, ggml_tensor * x) {
+    return ggml_mul(g, x, ggml_sigmoid(g, ggml_scale(g, x, 1.702f)));
+}
+
+ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml_tensor * v, int heads, bool causal,
+                        bool flash) {
+    const int64_t width = q->ne[0], tq = q->ne[1], tk = k->ne[1], n = q->ne[2];
+    const int64_t d = width / heads;
+    const float scale = 1.0f / std::sqrt((float) d);
+    ggml_tensor * qh = ggml_permute(g, ggml_reshape_4d(g, q, d, heads, tq, n), 0, 2, 1, 3);  // [d, Tq, H, N]
+    ggml_tensor * kh = ggml_permute(g, ggml_reshape_4d(g, k, d, heads, tk, n), 0, 2, 1, 3);  // [d, Tk, H, N]
+    if (flash && !causal) {
+        ggml_tensor * vh = ggml_permute(g, ggml_reshape_4d(g, v, d, heads, tk, n), 0, 2, 1, 3);
+        ggml_tensor * o = ggml_flash_attn_ext(g, qh, ggml_cast(g, kh, GGML_TYPE_F16), ggml_cast(g, vh, GGML_TYPE_F16),
+                                              nullptr, scale, 0.0f, 0.0f);
+        ggml_flash_attn_ext_set_prec(o, GGML_PREC_F32);
+        return ggml_reshape_3d(g, o, width, tq, n);  // result is [d, H, Tq, N]
+    }
+    ggml_tensor * kq = ggml_mul_mat(g, kh, qh);  // [Tk, Tq, H, N]
+    kq = ggml_scale(g, kq, scale);
+    if (causal) kq = ggml_diag_mask_inf(g, kq, 0);
+    kq = ggml_soft_max(g, kq);
+    ggml_tensor * vt = ggml_cont(g, ggml_permute(g, ggml_reshape_4d(g, v, d, heads, tk, n), 1, 2, 0, 3));  // [Tk, d, H, N]
+    ggml_tensor * o = ggml_mul_mat(g, vt, kq);                                                              // [d, Tq, H, N]
+    o = ggml_cont(g, ggml_permute(g, o, 0, 2, 1, 3));                                                       // [d, H, Tq, N]
+    return ggml_reshape_3d(g, o, width, tq, n);
+}
+
+}  // namespace ember

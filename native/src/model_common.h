@@ -1,0 +1,125 @@
+// Internal: what every network shares. Weights loaded from the caller's ember_tensor list into a
+// backend buffer (converted to the chosen weight type), a graph cache keyed by input shape run
+// through a ggml_backend_sched, and the layer helpers the graphs are written with.
+#pragma once
+
+#include "context.h"
+
+#include "ggml.h"
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ember {
+
+// ---- weights ---------------------------------------------------------------------------------------
+
+// What a network expects of one tensor: name, PyTorch-order shape, and whether it is a matrix
+// weight (linear or conv kernel: stored in the chosen weight type) or kept in f32 (biases, norms,
+// embeddings).
+struct tensor_spec {
+    std::string name;
+    std::vector<int64_t> shape;
+    bool matrix = false;
+};
+
+class weight_store {
+public:
+    weight_store() = default;
+    weight_store(const weight_store &) = delete;
+    weight_store & operator=(const weight_store &) = delete;
+    ~weight_store();
+
+    // Copies every spec'd tensor out of `tensors` (matched by name, shape checked) into one buffer of
+    // the context's device. Extra tensors in the list are ignored. Fails naming the first missing or
+    // mis-shaped tensor.
+    int32_t load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
+                 int32_t n_tensors, int32_t weight_type);
+
+    // The loaded tensor, or nullptr if the name was not among the specs.
+    ggml_tensor * get(const std::string & name) const;
+    ggml_tensor * operator()(const std::string & name) const { return require(name); }
+    ggml_tensor * require(const std::string & name) const;  // aborts the graph build if absent (a bug)
+    bool has(const std::string & name) const { return tensors_.count(name) != 0; }
+
+    uint64_t bytes() const;
+    int64_t n_parameters() const { return n_parameters_; }
+    int32_t matrix_type() const { return matrix_type_; }
+
+private:
+    ggml_context * meta_ = nullptr;
+    ggml_backend_buffer_t buffer_ = nullptr;
+    std::unordered_map<std::string, ggml_tensor *> tensors_;
+    int64_t n_parameters_ = 0;
+    int32_t matrix_type_ = EMBER_WEIGHT_F32;
+};
+
+// ---- graphs ---------------------------------------------------------------------------------------
+
+// One built graph: its own metadata context, the graph, and named inputs/output.
+struct built_graph {
+    ggml_context * ctx = nullptr;
+    ggml_cgraph * graph = nullptr;
+    std::unordered_map<std::string, ggml_tensor *> inputs;
+    ggml_tensor * output = nullptr;
+    ~built_graph();
+};
+
+// Builds graphs once per shape key and runs them. Threads and backends come from the context.
+class graph_runner {
+public:
+    using builder = std::function<void(ggml_context *, built_graph &)>;
+
+    explicit graph_runner(ember_context * ctx) : ctx_(ctx) {}
+    graph_runner(const graph_runner &) = delete;
+    graph_runner & operator=(const graph_runner &) = delete;
+    ~graph_runner();
+
+    // Finds or builds the graph for `key`, reserving compute memory the first time.
+    int32_t prepare(const std::vector<int64_t> & key, const builder & build, built_graph ** out);
+    // Allocates `g`, copies inputs (name -> host data), computes, copies the output to `out`.
+    int32_t run(built_graph & g, const std::vector<std::pair<std::string, const void *>> & inputs, float * out);
+
+    uint64_t compute_bytes() const;
+    int32_t n_graphs() const { return (int32_t) graphs_.size(); }
+
+private:
+    int32_t ensure_sched();
+
+    ember_context * ctx_;
+    ggml_backend_sched_t sched_ = nullptr;
+    std::map<std::vector<int64_t>, std::unique_ptr<built_graph>> graphs_;
+    uint64_t max_compute_bytes_ = 0;
+};
+
+// Graph size limit for one network's graph (UNet at SD size has ~10k nodes).
+constexpr size_t MAX_GRAPH_NODES = 32768;
+
+// ---- layers (shapes are ggml's: ne[0] innermost; images are [W, H, C, N]) ------------------------
+
+// x [in, ...] -> [out, ...]; w [in, out] in ggml terms (PyTorch [out, in]); b may be null.
+ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b);
+// 2-D convolution with an f32 im2col (exact; ggml_conv_2d's f16 im2col costs ~1e-3 relative error).
+// x [W, H, C, N], w [KW, KH, C, OC] -> [W', H', OC, N]; b [OC] may be null.
+ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad);
+// GroupNorm over [W, H, C, N] with per-channel affine w, b [C].
+ggml_tensor * group_norm(ggml_context * g, ggml_tensor * x, int groups, float eps, ggml_tensor * w, ggml_tensor * b);
+// LayerNorm over ne[0] with affine w, b.
+ggml_tensor * layer_norm(ggml_context * g, ggml_tensor * x, float eps, ggml_tensor * w, ggml_tensor * b);
+// Exact GELU (erf) and quick-GELU (x * sigmoid(1.702 x)): ggml_gelu / ggml_gelu_quick use f16 tables.
+ggml_tensor * gelu(ggml_context * g, ggml_tensor * x);
+ggml_tensor * quick_gelu(ggml_context * g, ggml_tensor * x);
+// Scaled dot-product attention. q [D*H, Tq, N], k/v [D*H, Tk, N] -> [D*H, Tq, N]; causal masks the future.
+ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml_tensor * v, int heads, bool causal,
+                        bool flash);
+
+// Convenience: "prefix" + "name".
+inline std::string cat(const std::string & a, const std::string & b) { return a + b; }
+
+}  // namespace ember

@@ -193,6 +193,12 @@ EMBER_API int32_t ember_vae_encode(ember_vae * model, const float * image, int32
 EMBER_API int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image);
 EMBER_API int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out);
 
+/* ---- measurement ------------------------------------------------------------------------------- */
+/* Times an f32 matrix product [m x k] * [k x n] on the context's device the way the networks run
+ * theirs (same backends, threads, BLAS if used): the best of `repeats` runs, in seconds. Benchmarks
+ * divide network FLOP rates by 2*m*n*k / seconds to get a fraction of this machine's peak. */
+EMBER_API int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds);
+
 #ifdef __cplusplus
 }
 #endif

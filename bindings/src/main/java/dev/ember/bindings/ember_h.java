@@ -926,4 +926,35 @@ public final class ember_h {
             throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class ember_benchmark_matmul {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_benchmark_matmul");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static FunctionDescriptor ember_benchmark_matmul$descriptor() {
+        return ember_benchmark_matmul.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static MethodHandle ember_benchmark_matmul$handle() {
+        return ember_benchmark_matmul.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static MemorySegment ember_benchmark_matmul$address() {
+        return ember_benchmark_matmul.ADDR;
+    }
+
+    /** {@code int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static int ember_benchmark_matmul(MemorySegment ctx, int m, int n, int k, int repeats, MemorySegment out_seconds) {
+        var mh$ = ember_benchmark_matmul.HANDLE;
+        try {
+            return (int) mh$.invokeExact(ctx, m, n, k, repeats, out_seconds);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

@@ -1,0 +1,59 @@
+package dev.ember.engine;
+
+import dev.ember.engine.sampling.Prediction;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * How a model is loaded and run. Use {@link #defaults()} and the {@code with*} methods.
+ *
+ * @param threads        CPU threads for compute; 0 = all cores
+ * @param device         {@code cpu}, or a GPU as {@code cuda:0}, {@code vulkan:0}, {@code metal:0}, or a
+ *                       ggml device name or index from {@code ember devices}
+ * @param weightType     how matrix weights are stored on the device
+ * @param flashAttention use ggml's fused attention where the device supports it
+ * @param prediction     overrides the model's prediction type (eps / v); null = from the model file
+ * @param clipSkip       text encoder layer to use counted from the end (1 = last); 0 = the model's default
+ * @param tokenizer      a diffusers {@code tokenizer/} folder or a merges file; null = the model's or the built-in one
+ */
+public record ModelOptions(int threads, String device, WeightType weightType, boolean flashAttention, Prediction prediction,
+                           int clipSkip, Path tokenizer) {
+    public ModelOptions {
+        if (threads < 0 || threads > 1024) throw new IllegalArgumentException("threads must be between 0 (all cores) and 1024, got " + threads);
+        device = device == null || device.isBlank() ? "cpu" : device.strip().toLowerCase(Locale.ROOT);
+        if (weightType == null) weightType = WeightType.AUTO;
+        if (clipSkip < 0 || clipSkip > 24) throw new IllegalArgumentException("clip skip must be between 0 (model default) and 24, got " + clipSkip);
+    }
+
+    public static ModelOptions defaults() {
+        return new ModelOptions(0, "cpu", WeightType.AUTO, false, null, 0, null);
+    }
+
+    public ModelOptions withThreads(int value) {
+        return new ModelOptions(value, device, weightType, flashAttention, prediction, clipSkip, tokenizer);
+    }
+
+    public ModelOptions withDevice(String value) {
+        return new ModelOptions(threads, value, weightType, flashAttention, prediction, clipSkip, tokenizer);
+    }
+
+    public ModelOptions withWeightType(WeightType value) {
+        return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer);
+    }
+
+    public ModelOptions withFlashAttention(boolean value) {
+        return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer);
+    }
+
+    public ModelOptions withPrediction(Prediction value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, value, clipSkip, tokenizer);
+    }
+
+    public ModelOptions withClipSkip(int value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, value, tokenizer);
+    }
+
+    public ModelOptions withTokenizer(Path value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, value);
+    }
+}

@@ -7,6 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="${EMBER_BUILD_DIR:-$root/build/native}"
 dest="${1:-}"
+mkdir -p "$(dirname "$build")"
 
 for tool in cmake git; do
   command -v "$tool" >/dev/null || { echo "build-native: $tool is required" >&2; exit 1; }

@@ -63,7 +63,7 @@ public final class Mt19937Noise implements NoiseGenerator {
         for (int j = 0; j < HALF; j++) {
             float u1 = 1 - data[at + j]; // [0, 1) -> (0, 1] so log is finite
             float u2 = data[at + j + HALF];
-            float radius = (float) StrictMath.sqrt((float) (-2 * (float) StrictMath.log(u1)));
+            float radius = (float) StrictMath.sqrt(-2 * (float) StrictMath.log(u1));
             float theta = (float) (2.0f * Math.PI * u2);
             data[at + j] = radius * (float) StrictMath.cos(theta);
             data[at + j + HALF] = radius * (float) StrictMath.sin(theta);

@@ -1,0 +1,196 @@
+package dev.ember.engine.sampling;
+
+import dev.ember.engine.GenerationCancelledException;
+import dev.ember.engine.noise.NoiseGenerator;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Iterator;
+
+/**
+ * One sampling run: the update rules of k-diffusion's samplers over a flat latent. The state is kept
+ * in double so that a run's rounding does not depend on its step count; the model sees floats.
+ */
+final class KSamplers {
+
+    private final Denoiser denoiser;
+    private final double[] sigmas;
+    private final StepCallback callback;
+    private final int steps;
+    private double[] x;
+
+    KSamplers(Denoiser denoiser, float[] x, double[] sigmas, StepCallback callback) {
+        this.denoiser = denoiser;
+        this.sigmas = sigmas;
+        this.callback = callback;
+        this.steps = sigmas.length - 1;
+        this.x = toDouble(x);
+    }
+
+    float[] euler() {
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            double[] d = derivative(x, denoised, s);
+            axpy(x, next - s, d);
+        }
+        return toFloat(x);
+    }
+
+    float[] eulerAncestral(NoiseGenerator noise) {
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            // get_ancestral_step with eta = 1: split the move to `next` into a deterministic part down
+            // to sigmaDown and fresh noise of size sigmaUp, sigmaDown^2 + sigmaUp^2 = next^2.
+            double sigmaUp = Math.min(next, Math.sqrt(next * next * (s * s - next * next) / (s * s)));
+            double sigmaDown = Math.sqrt(next * next - sigmaUp * sigmaUp);
+            double[] d = derivative(x, denoised, s);
+            axpy(x, sigmaDown - s, d);
+            if (next > 0) {
+                float[] z = noise.next(x.length);
+                for (int k = 0; k < x.length; k++) x[k] += z[k] * sigmaUp;
+            }
+        }
+        return toFloat(x);
+    }
+
+    float[] heun() {
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            double[] d = derivative(x, denoised, s);
+            double dt = next - s;
+            if (next == 0) {
+                axpy(x, dt, d); // the corrector would divide by sigma 0: plain Euler
+            } else {
+                double[] x2 = x.clone();
+                axpy(x2, dt, d);
+                double[] d2 = derivative(x2, evaluate(x2, next), next);
+                for (int k = 0; k < x.length; k++) x[k] += (d[k] + d2[k]) / 2 * dt;
+            }
+        }
+        return toFloat(x);
+    }
+
+    float[] dpm2() {
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            double[] d = derivative(x, denoised, s);
+            if (next == 0) {
+                axpy(x, next - s, d);
+            } else {
+                double mid = Math.exp((Math.log(s) + Math.log(next)) / 2);
+                double[] x2 = x.clone();
+                axpy(x2, mid - s, d);
+                double[] d2 = derivative(x2, evaluate(x2, mid), mid);
+                axpy(x, next - s, d2);
+            }
+        }
+        return toFloat(x);
+    }
+
+    float[] lms(int order) {
+        Deque<double[]> ds = new ArrayDeque<>(order + 1); // newest first
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i];
+            double[] denoised = denoise(x, s, i);
+            ds.addFirst(derivative(x, denoised, s));
+            if (ds.size() > order) ds.removeLast();
+            int currentOrder = Math.min(i + 1, order);
+            Iterator<double[]> it = ds.iterator();
+            for (int j = 0; j < currentOrder; j++) {
+                axpy(x, LmsCoefficients.coefficient(currentOrder, sigmas, i, j), it.next());
+            }
+        }
+        return toFloat(x);
+    }
+
+    float[] dpmpp2m() {
+        double[] oldDenoised = null;
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            if (next == 0) {
+                // t_next = -log 0 = inf: the update collapses to the denoised estimate.
+                x = denoised.clone();
+            } else {
+                double t = -Math.log(s), tNext = -Math.log(next);
+                double h = tNext - t;
+                double ratio = next / s;
+                double weight = -Math.expm1(-h);
+                double[] target = denoised;
+                if (oldDenoised != null) {
+                    double hLast = t - (-Math.log(sigmas[i - 1]));
+                    double r = hLast / h;
+                    target = new double[x.length];
+                    for (int k = 0; k < x.length; k++) {
+                        target[k] = (1 + 1 / (2 * r)) * denoised[k] - (1 / (2 * r)) * oldDenoised[k];
+                    }
+                }
+                for (int k = 0; k < x.length; k++) x[k] = ratio * x[k] + weight * target[k];
+            }
+            oldDenoised = denoised;
+        }
+        return toFloat(x);
+    }
+
+    float[] ddim() {
+        euler();
+        // A1111's DDIM returns sqrt(alpha_prev) * (pred_x0 + sigma_prev * eps): the variance-preserving
+        // latent, which in k-diffusion's variables is x / sqrt(1 + sigma^2) at the last sigma.
+        double last = sigmas[steps];
+        if (steps > 0 && last > 0) {
+            double scale = 1 / Math.sqrt(1 + last * last);
+            for (int k = 0; k < x.length; k++) x[k] *= scale;
+        }
+        return toFloat(x);
+    }
+
+    /** The step's main model call, reported to the callback. */
+    private double[] denoise(double[] at, double sigma, int i) {
+        float[] latent = toFloat(at);
+        float[] denoised = call(latent, sigma);
+        if (!callback.onStep(new SamplerStep(i + 1, steps, sigma, sigmas[i + 1], latent, denoised))) {
+            throw new GenerationCancelledException("sampling cancelled at step " + (i + 1) + " of " + steps);
+        }
+        return toDouble(denoised);
+    }
+
+    /** An extra model call within a step (second-order corrections). */
+    private double[] evaluate(double[] at, double sigma) {
+        return toDouble(call(toFloat(at), sigma));
+    }
+
+    private float[] call(float[] latent, double sigma) {
+        float[] out = denoiser.denoise(latent, sigma);
+        if (out == null || out.length != latent.length) {
+            throw new IllegalStateException("denoiser returned " + (out == null ? "null" : out.length + " values") + " for " + latent.length);
+        }
+        return out;
+    }
+
+    /** k-diffusion's to_d: the ODE derivative dx/dsigma = (x - denoised) / sigma. */
+    private static double[] derivative(double[] x, double[] denoised, double sigma) {
+        double[] d = new double[x.length];
+        for (int k = 0; k < x.length; k++) d[k] = (x[k] - denoised[k]) / sigma;
+        return d;
+    }
+
+    private static void axpy(double[] y, double a, double[] v) {
+        for (int k = 0; k < y.length; k++) y[k] += a * v[k];
+    }
+
+    private static double[] toDouble(float[] v) {
+        double[] out = new double[v.length];
+        for (int k = 0; k < v.length; k++) out[k] = v[k];
+        return out;
+    }
+
+    private static float[] toFloat(double[] v) {
+        float[] out = new float[v.length];
+        for (int k = 0; k < v.length; k++) out[k] = (float) v[k];
+        return out;
+    }
+}

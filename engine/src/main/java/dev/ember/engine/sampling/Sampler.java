@@ -1,0 +1,150 @@
+package dev.ember.engine.sampling;
+
+import dev.ember.engine.noise.NoiseGenerator;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * The samplers, as k-diffusion's {@code sampling.py} (and AUTOMATIC1111 for DDIM) define them, each
+ * accepted under its own name and InvokeAI's {@code k_*} alias.
+ *
+ * <p>Typical use: {@code sigmas = sampler.sigmas(model, steps, schedule)}, start from
+ * {@code noise * sampler.initialNoiseScale(sigmas[0])} (txt2img) or
+ * {@link StrengthSchedule#initialLatent} (img2img), then {@link #sample}. Any tail of a sigma list
+ * may be sampled, which is how img2img starts part-way.
+ */
+public enum Sampler {
+    /** Linear multistep, order 4 ({@code sample_lms}). */
+    LMS("lms", "k_lms"),
+    /** Euler's method on the probability-flow ODE ({@code sample_euler}, no churn). */
+    EULER("euler", "k_euler"),
+    /** Euler ancestral, eta 1 ({@code sample_euler_ancestral}): draws fresh noise each step. */
+    EULER_A("euler_a", "k_euler_a", "euler_ancestral"),
+    /** Heun's second-order method ({@code sample_heun}): two model calls per step but the last. */
+    HEUN("heun", "k_heun"),
+    /** DPM-Solver-2 ({@code sample_dpm_2}): midpoint in log-sigma, two calls per step but the last. */
+    DPM2("dpm2", "k_dpm_2", "dpm_2"),
+    /** DPM-Solver++(2M) ({@code sample_dpmpp_2m}): second-order multistep, one call per step. */
+    DPMPP_2M("dpmpp_2m", "k_dpmpp_2m", "dpm++_2m"),
+    /**
+     * Deterministic DDIM (eta 0) as AUTOMATIC1111 runs it ({@code sd_samplers_timesteps_impl.ddim}):
+     * timesteps {@code range(0, 1000, 1000 // steps) + 1}, stepping from the largest down to timestep 1
+     * (so {@code steps} requested gives one model call fewer when 1000 is a multiple of it), and
+     * returning the latent in the model's variance-preserving scale. In k-diffusion's variables a DDIM
+     * step is exactly an Euler step, which is how it runs here; its own timesteps replace the
+     * {@link Schedule}.
+     */
+    DDIM("ddim");
+
+    private final List<String> names;
+
+    Sampler(String... names) {
+        this.names = List.of(names);
+    }
+
+    /** The primary name (the first of {@link #names()}). */
+    public String id() {
+        return names.getFirst();
+    }
+
+    /** Every name this sampler is accepted under. */
+    public List<String> names() {
+        return names;
+    }
+
+    /**
+     * Case-insensitive lookup by name or alias ({@code euler_a}, {@code k_euler_a}, {@code EULER_A}, ...).
+     *
+     * @throws IllegalArgumentException listing the valid names when none matches
+     */
+    public static Sampler parse(String name) {
+        String n = name.strip().toLowerCase(Locale.ROOT);
+        for (Sampler s : values()) {
+            if (s.names.contains(n) || s.name().toLowerCase(Locale.ROOT).equals(n)) return s;
+        }
+        throw new IllegalArgumentException("unknown sampler '" + name + "'; valid: "
+                + Arrays.stream(values()).map(s -> String.join("/", s.names)).collect(Collectors.joining(", ")));
+    }
+
+    /** Whether {@link #sample} draws from its noise generator (ancestral samplers). */
+    public boolean usesNoise() {
+        return this == EULER_A;
+    }
+
+    /**
+     * The sigma list for {@code steps} steps: the {@link Schedule}'s list, except for DDIM, which uses
+     * its own timesteps (and then ignores {@code schedule}).
+     */
+    public double[] sigmas(DiffusionSchedule model, int steps, Schedule schedule) {
+        if (this != DDIM) return schedule.sigmas(model, steps);
+        int trainSteps = model.trainSteps();
+        if (steps < 2 || steps > trainSteps) {
+            throw new IllegalArgumentException("DDIM needs 2.." + trainSteps + " steps, got " + steps);
+        }
+        int stride = trainSteps / steps;
+        int count = (trainSteps + stride - 1) / stride; // len(range(0, T, stride))
+        double[] sigmas = new double[count];
+        for (int k = 0; k < count; k++) {
+            int t = Math.min(k * stride + 1, trainSteps - 1);
+            sigmas[count - 1 - k] = model.sigma(t);
+        }
+        return sigmas;
+    }
+
+    /**
+     * What pure noise is multiplied by to start a txt2img run at {@code sigma}: k-diffusion starts at
+     * {@code sigma}; DDIM starts from unit-variance noise in the variance-preserving scale, which is
+     * {@code sqrt(1 + sigma^2)} in k-diffusion's variables.
+     */
+    public double initialNoiseScale(double sigma) {
+        return this == DDIM ? Math.sqrt(1 + sigma * sigma) : sigma;
+    }
+
+    /** Model calls a run over {@code sigmas} makes (for progress bars): second-order methods call twice but on the last step to 0. */
+    public int modelCalls(double[] sigmas) {
+        int steps = sigmas.length - 1;
+        if (this != HEUN && this != DPM2) return steps;
+        int calls = 0;
+        for (int i = 0; i < steps; i++) calls += sigmas[i + 1] > 0 ? 2 : 1;
+        return calls;
+    }
+
+    /**
+     * Runs the sampler from latent {@code x} (at noise level {@code sigmas[0]}) down the sigma list and
+     * returns the final latent. {@code x} is not modified.
+     *
+     * @param denoiser the model
+     * @param x        the starting latent (any length: a batch is just a longer array)
+     * @param sigmas   decreasing noise levels, all positive except possibly the last (0)
+     * @param noise    source of fresh noise for ancestral samplers; may be null for the others
+     * @param callback told about every step; returning false cancels
+     * @throws dev.ember.engine.GenerationCancelledException when the callback cancels
+     */
+    public float[] sample(Denoiser denoiser, float[] x, double[] sigmas, NoiseGenerator noise, StepCallback callback) {
+        validate(sigmas);
+        if (usesNoise() && noise == null && sigmas.length > 2) throw new IllegalArgumentException(id() + " needs a noise generator");
+        KSamplers run = new KSamplers(denoiser, x, sigmas, callback == null ? StepCallback.NONE : callback);
+        return switch (this) {
+            case LMS -> run.lms(4);
+            case EULER -> run.euler();
+            case EULER_A -> run.eulerAncestral(noise);
+            case HEUN -> run.heun();
+            case DPM2 -> run.dpm2();
+            case DPMPP_2M -> run.dpmpp2m();
+            case DDIM -> run.ddim();
+        };
+    }
+
+    private static void validate(double[] sigmas) {
+        if (sigmas == null || sigmas.length < 1) throw new IllegalArgumentException("need at least one sigma");
+        for (int i = 0; i < sigmas.length; i++) {
+            double s = sigmas[i];
+            boolean last = i == sigmas.length - 1;
+            if (!(last ? s >= 0 : s > 0) || Double.isInfinite(s)) throw new IllegalArgumentException("sigma[" + i + "] = " + s + " not allowed");
+            if (i > 0 && !(s < sigmas[i - 1])) throw new IllegalArgumentException("sigmas must decrease: " + Arrays.toString(sigmas));
+        }
+    }
+}

@@ -332,6 +332,32 @@ class TextEncoderTest {
     }
 
     @Test
+    void unknownWeightTypeIsRejected() {
+        NativeException e = assertThrows(NativeException.class, () -> new TextEncoder(context, TINY, f32, 99));
+        assertEquals(ember_h.EMBER_ERROR_INVALID_ARGUMENT(), e.status());
+        assertTrue(e.getMessage().contains("weight type 99"), e.getMessage());
+    }
+
+    @Test
+    void concurrentCallersGetSerialResults() throws Exception {
+        try (TextEncoder enc = new TextEncoder(context, TINY, f32, ember_h.EMBER_WEIGHT_F32())) {
+            float[] serial1 = enc.encode(tokens, B, T, 1);
+            float[] serial2 = enc.encode(tokens, B, T, 2);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+            try {
+                List<java.util.concurrent.Future<Boolean>> results = new java.util.ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    int clipSkip = 1 + i % 2;
+                    results.add(pool.submit(() -> Arrays.equals(enc.encode(tokens, B, T, clipSkip), clipSkip == 1 ? serial1 : serial2)));
+                }
+                for (var r : results) assertTrue(r.get(), "a concurrent call differed from the serial result");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void closeIsIdempotent() {
         TextEncoder enc = new TextEncoder(context, TINY, f32, ember_h.EMBER_WEIGHT_F32());
         enc.close();

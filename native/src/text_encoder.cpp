@@ -1,20 +1,214 @@
-// Placeholder: reports EMBER_ERROR_UNSUPPORTED until the ggml graph lands in this file.
-#include "context.h"
+// The CLIP text transformer (SD 1.x: OpenAI CLIP ViT-L/14's text tower; SD 2.x: OpenCLIP ViT-H/14's)
+// as a ggml graph.
+//
+// Structure (Hugging Face CLIPTextModel, which OpenCLIP's TextTransformer matches once its names are
+// mapped to the canonical ones by the Java readers):
+//
+//   x = token_embedding[ids] + position_embedding[0 .. T-1]                 [B, T, D]
+//   for each layer that runs (pre-LN residual blocks):
+//     x = x + out_proj(attention(q_proj(h), k_proj(h), v_proj(h)))  with h = layer_norm1(x)
+//         (num_heads heads, scale head_dim^-0.5, causal: position i sees keys 0..i)
+//     x = x + fc2(act(fc1(layer_norm2(x))))
+//         (act = quick-GELU x*sigmoid(1.702x) for OpenAI CLIP, exact erf GELU for OpenCLIP)
+//   out = final_layer_norm(x)                                              (all LayerNorms: eps 1e-5)
+//
+// clip_skip = k runs the first num_layers - (k - 1) layers and applies final_layer_norm to that
+// output. This is what both reference behaviours compute: A1111's "clip skip" takes
+// hidden_states[-k] of CLIPTextModel and passes it through final_layer_norm, and LDM's
+// FrozenOpenCLIPEmbedder(layer="penultimate") stops the resblocks one early and applies ln_final.
+// Layers after the one taken are not computed at all.
+//
+// In ggml terms activations are [D, T, B] (ne[0] innermost), which is row-major [B, T, D]: the output
+// needs no permutation. Token ids arrive as one I32 vector of B*T ids (ggml_get_rows takes a 1-D
+// index here), checked against the vocabulary on the host before any compute. One graph is built per
+// (batch, n_tokens, clip_skip) and cached by the shared graph_runner; weights live in a weight_store
+// (matrix weights in the chosen type, embeddings / norms / biases in f32).
+#include "model_common.h"
+
+#include <new>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr float LN_EPS = 1e-5f;
+const std::string PREFIX = "cond_stage_model.transformer.text_model.";
+
+// A linear layer whose activations stay f32. For block-quantised weights ggml's CPU matrix product
+// would quantise the activations to q8_0 as well, which on its own costs about 1e-2 relative error at
+// the output (measured on the tiny preset: as much as quantising the weights). The text encoder runs
+// once per prompt, so its quantised weights are dequantised to f32 inside the graph instead: q8_0 /
+// q4_0 then save memory, not time. f16 weights are multiplied directly (f16 activations: ~4e-4).
+ggml_tensor * lin(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b) {
+    if (ggml_is_quantized(w->type)) w = ggml_cast(g, w, GGML_TYPE_F32);
+    return ember::linear(g, x, w, b);
+}
+
+std::string layer_prefix(int i) { return PREFIX + "encoder.layers." + std::to_string(i) + "."; }
+
+std::vector<ember::tensor_spec> text_specs(const ember_text_config & c) {
+    using ember::tensor_spec;
+    const int64_t d = c.hidden_size, f = c.intermediate_size;
+    std::vector<tensor_spec> s;
+    s.push_back({PREFIX + "embeddings.token_embedding.weight", {c.vocab_size, d}, false});
+    s.push_back({PREFIX + "embeddings.position_embedding.weight", {c.max_positions, d}, false});
+    for (int i = 0; i < c.num_layers; i++) {
+        const std::string l = layer_prefix(i);
+        for (const char * p : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+            s.push_back({l + "self_attn." + p + ".weight", {d, d}, true});
+            s.push_back({l + "self_attn." + p + ".bias", {d}, false});
+        }
+        s.push_back({l + "layer_norm1.weight", {d}, false});
+        s.push_back({l + "layer_norm1.bias", {d}, false});
+        s.push_back({l + "mlp.fc1.weight", {f, d}, true});
+        s.push_back({l + "mlp.fc1.bias", {f}, false});
+        s.push_back({l + "mlp.fc2.weight", {d, f}, true});
+        s.push_back({l + "mlp.fc2.bias", {d}, false});
+        s.push_back({l + "layer_norm2.weight", {d}, false});
+        s.push_back({l + "layer_norm2.bias", {d}, false});
+    }
+    s.push_back({PREFIX + "final_layer_norm.weight", {d}, false});
+    s.push_back({PREFIX + "final_layer_norm.bias", {d}, false});
+    return s;
+}
+
+std::string check_config(const ember_text_config & c) {
+    auto positive = [](const char * what, int32_t v) -> std::string {
+        return v > 0 ? "" : std::string("text encoder config: ") + what + " must be positive, got " + std::to_string(v);
+    };
+    for (auto msg : {positive("vocab_size", c.vocab_size), positive("max_positions", c.max_positions),
+                     positive("hidden_size", c.hidden_size), positive("intermediate_size", c.intermediate_size),
+                     positive("num_layers", c.num_layers), positive("num_heads", c.num_heads)}) {
+        if (!msg.empty()) return msg;
+    }
+    if (c.hidden_size % c.num_heads != 0) {
+        return "text encoder config: hidden_size " + std::to_string(c.hidden_size) + " is not divisible by num_heads " +
+               std::to_string(c.num_heads);
+    }
+    if (c.activation != EMBER_ACT_QUICK_GELU && c.activation != EMBER_ACT_GELU) {
+        return "text encoder config: unknown activation " + std::to_string(c.activation);
+    }
+    return "";
+}
+
+}  // namespace
+
+struct ember_text_encoder {
+    ember_context * ctx;
+    ember_text_config config;
+    ember::weight_store weights;
+    ember::graph_runner runner;
+
+    ember_text_encoder(ember_context * c, const ember_text_config & cfg) : ctx(c), config(cfg), runner(c) {}
+
+    // The graph for one (batch, n_tokens, clip_skip).
+    void build(ggml_context * g, ember::built_graph & out, int32_t batch, int32_t n_tokens, int32_t clip_skip) const {
+        using namespace ember;
+        const int64_t d = config.hidden_size;
+        const int n_run = config.num_layers - (clip_skip - 1);
+        const bool flash = ctx->params.flash_attention != 0;
+
+        ggml_tensor * ids = ggml_new_tensor_1d(g, GGML_TYPE_I32, (int64_t) batch * n_tokens);
+        ggml_set_name(ids, "tokens");
+        ggml_set_input(ids);
+        out.inputs["tokens"] = ids;
+
+        ggml_tensor * tok = weights(PREFIX + "embeddings.token_embedding.weight");   // [D, V]
+        ggml_tensor * pos = weights(PREFIX + "embeddings.position_embedding.weight"); // [D, P]
+        ggml_tensor * x = ggml_get_rows(g, tok, ids);                                  // [D, B*T]
+        x = ggml_reshape_3d(g, x, d, n_tokens, batch);                                 // [D, T, B]
+        x = ggml_add(g, x, ggml_view_2d(g, pos, d, n_tokens, pos->nb[1], 0));         // broadcast over B
+
+        for (int i = 0; i < n_run; i++) {
+            const std::string l = layer_prefix(i);
+            const std::string a = l + "self_attn.";
+            ggml_tensor * h = layer_norm(g, x, LN_EPS, weights(l + "layer_norm1.weight"), weights(l + "layer_norm1.bias"));
+            ggml_tensor * q = lin(g, h, weights(a + "q_proj.weight"), weights(a + "q_proj.bias"));
+            ggml_tensor * k = lin(g, h, weights(a + "k_proj.weight"), weights(a + "k_proj.bias"));
+            ggml_tensor * v = lin(g, h, weights(a + "v_proj.weight"), weights(a + "v_proj.bias"));
+            h = attention(g, q, k, v, config.num_heads, /*causal=*/true, flash);
+            x = ggml_add(g, x, lin(g, h, weights(a + "out_proj.weight"), weights(a + "out_proj.bias")));
+
+            h = layer_norm(g, x, LN_EPS, weights(l + "layer_norm2.weight"), weights(l + "layer_norm2.bias"));
+            h = lin(g, h, weights(l + "mlp.fc1.weight"), weights(l + "mlp.fc1.bias"));
+            h = config.activation == EMBER_ACT_GELU ? gelu(g, h) : quick_gelu(g, h);
+            x = ggml_add(g, x, lin(g, h, weights(l + "mlp.fc2.weight"), weights(l + "mlp.fc2.bias")));
+        }
+        x = layer_norm(g, x, LN_EPS, weights(PREFIX + "final_layer_norm.weight"), weights(PREFIX + "final_layer_norm.bias"));
+        out.output = x;
+    }
+};
 
 extern "C" {
 
-#define EMBER_NOT_YET(ctx, what) ((ctx) ? (ctx)->fail(EMBER_ERROR_UNSUPPORTED, what " is not implemented yet") : EMBER_ERROR_INVALID_ARGUMENT)
+int32_t ember_text_encoder_create(ember_context * ctx, const ember_text_config * config, const ember_tensor * tensors,
+                                  int32_t n_tensors, int32_t weight_type, ember_text_encoder ** out) {
+    if (out != nullptr) *out = nullptr;
+    if (ctx == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (config == nullptr || out == nullptr) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: config and out must not be null");
+    }
+    if (n_tensors < 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: negative tensor count");
+    std::string bad = check_config(*config);
+    if (!bad.empty()) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, bad);
 
-struct ember_text_encoder { ember_context * ctx; };
-
-int32_t ember_text_encoder_create(ember_context * ctx, const ember_text_config *, const ember_tensor *, int32_t, int32_t, ember_text_encoder ** out) {
-    if (out) *out = nullptr;
-    return EMBER_NOT_YET(ctx, "text encoder");
+    ember_text_encoder * model = new (std::nothrow) ember_text_encoder(ctx, *config);
+    if (model == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "text encoder: out of host memory");
+    int32_t status = model->weights.load(ctx, text_specs(*config), tensors, n_tensors, weight_type);
+    if (status != EMBER_OK) {
+        ctx->last_error = "text encoder: " + ctx->last_error;
+        delete model;
+        return status;
+    }
+    *out = model;
+    return EMBER_OK;
 }
+
 void ember_text_encoder_free(ember_text_encoder * model) { delete model; }
-int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t *, int32_t, int32_t, int32_t, float *) {
-    return model ? EMBER_NOT_YET(model->ctx, "text encoder") : EMBER_ERROR_INVALID_ARGUMENT;
+
+int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
+                                  int32_t clip_skip, float * out_hidden) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    ember_context * ctx = model->ctx;
+    const ember_text_config & c = model->config;
+    if (tokens == nullptr || out_hidden == nullptr) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: tokens and output must not be null");
+    }
+    if (batch <= 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: batch must be positive, got " + std::to_string(batch));
+    if (n_tokens <= 0 || n_tokens > c.max_positions) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: n_tokens must be in [1, " + std::to_string(c.max_positions) +
+                                                           "], got " + std::to_string(n_tokens));
+    }
+    if (clip_skip < 1 || clip_skip > c.num_layers) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: clip_skip must be in [1, " + std::to_string(c.num_layers) +
+                                                           "], got " + std::to_string(clip_skip));
+    }
+    const int64_t n = (int64_t) batch * n_tokens;
+    for (int64_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= c.vocab_size) {
+            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT,
+                             "text encoder: token id " + std::to_string(tokens[i]) + " at batch " + std::to_string(i / n_tokens) +
+                                 ", position " + std::to_string(i % n_tokens) + " is outside the vocabulary [0, " +
+                                 std::to_string(c.vocab_size) + ")");
+        }
+    }
+
+    ember::built_graph * g = nullptr;
+    int32_t status = model->runner.prepare(
+        {batch, n_tokens, clip_skip},
+        [&](ggml_context * gctx, ember::built_graph & bg) { model->build(gctx, bg, batch, n_tokens, clip_skip); }, &g);
+    if (status != EMBER_OK) return status;
+    return model->runner.run(*g, {{"tokens", tokens}}, out_hidden);
 }
-int32_t ember_text_encoder_stats(const ember_text_encoder *, ember_model_stats *) { return EMBER_ERROR_UNSUPPORTED; }
+
+int32_t ember_text_encoder_stats(const ember_text_encoder * model, ember_model_stats * out) {
+    if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    out->weight_bytes = model->weights.bytes();
+    out->compute_bytes = model->runner.compute_bytes();
+    out->n_parameters = model->weights.n_parameters();
+    out->weight_type = model->weights.matrix_type();
+    out->n_graphs = model->runner.n_graphs();
+    return EMBER_OK;
+}
 
 }  // extern "C"

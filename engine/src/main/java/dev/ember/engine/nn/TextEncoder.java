@@ -1,0 +1,145 @@
+package dev.ember.engine.nn;
+
+import dev.ember.bindings.ember_h;
+import dev.ember.bindings.ember_model_stats;
+import dev.ember.bindings.ember_text_config;
+import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.StateDict;
+import dev.ember.engine.model.TensorData;
+import dev.ember.engine.model.TensorSpec;
+import dev.ember.engine.model.TextEncoderConfig;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The CLIP text transformer in libember: tokens {@code [batch, nTokens]} to hidden states
+ * {@code [batch, nTokens, hiddenSize]}, final layer norm applied to the layer that {@code clipSkip}
+ * selects (1 = last layer, 2 = the one before, ...).
+ *
+ * <p>Owns one {@code ember_text_encoder}; {@link #close()} frees it once. The weights are copied into
+ * the device's memory during construction, so the {@link StateDict} may be closed afterwards. Every
+ * native call holds the context's {@link NativeContext#lock()}, so instances may be shared between
+ * threads. The context must outlive this object.
+ */
+public final class TextEncoder implements AutoCloseable {
+    /**
+     * Memory and size of a loaded text encoder.
+     *
+     * @param weightBytes  device memory holding the weights
+     * @param computeBytes device memory reserved for the largest graph run so far
+     * @param parameters   number of parameters
+     * @param weightType   the {@code EMBER_WEIGHT_*} code actually used for matrix weights
+     * @param graphs       distinct graph shapes built so far
+     */
+    public record Stats(long weightBytes, long computeBytes, long parameters, int weightType, int graphs) {}
+
+    private final NativeContext context;
+    private final TextEncoderConfig config;
+    private MemorySegment handle;
+
+    /**
+     * Loads the text encoder's tensors (canonical names, {@link NetworkLayout#textEncoder}) from {@code weights}.
+     *
+     * @param weightType an {@code EMBER_WEIGHT_*} code ({@code ember_h.EMBER_WEIGHT_F32()} ...)
+     * @throws dev.ember.engine.NativeException if libember rejects the weights (a missing or mis-shaped
+     *         tensor, named in the message; an unknown weight type; memory)
+     */
+    public TextEncoder(NativeContext context, TextEncoderConfig config, StateDict weights, int weightType) {
+        this.context = Objects.requireNonNull(context, "context");
+        this.config = Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(weights, "weights");
+        List<TensorData> tensors = new ArrayList<>();
+        for (TensorSpec spec : NetworkLayout.textEncoder(config)) {
+            // A missing tensor is passed over here and reported by libember, which names it.
+            weights.find(spec.name()).ifPresent(tensors::add);
+        }
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cfg = ember_text_config.allocate(arena);
+            ember_text_config.vocab_size(cfg, config.vocabSize());
+            ember_text_config.max_positions(cfg, config.maxPositions());
+            ember_text_config.hidden_size(cfg, config.hiddenSize());
+            ember_text_config.intermediate_size(cfg, config.intermediateSize());
+            ember_text_config.num_layers(cfg, config.numLayers());
+            ember_text_config.num_heads(cfg, config.numHeads());
+            ember_text_config.activation(cfg, switch (config.activation()) {
+                case QUICK_GELU -> ember_h.EMBER_ACT_QUICK_GELU();
+                case GELU -> ember_h.EMBER_ACT_GELU();
+            });
+            MemorySegment array = NativeTensors.describe(tensors, arena);
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int status = ember_h.ember_text_encoder_create(context.handle(), cfg, array, tensors.size(), weightType, out);
+            context.check(status, "loading the text encoder");
+            handle = out.get(ValueLayout.ADDRESS, 0);
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    public TextEncoderConfig config() {
+        return config;
+    }
+
+    /**
+     * Encodes {@code batch} rows of {@code nTokens} token ids (row-major) into hidden states, row-major
+     * {@code [batch, nTokens, hiddenSize]}.
+     *
+     * @throws IllegalArgumentException if the array length does not match
+     * @throws dev.ember.engine.NativeException for ids outside the vocabulary, a bad clip skip or token count
+     */
+    public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip) {
+        Objects.requireNonNull(tokens, "tokens");
+        if (batch <= 0 || nTokens <= 0) throw new IllegalArgumentException("batch and nTokens must be positive, got " + batch + ", " + nTokens);
+        if (tokens.length != Math.multiplyExact(batch, nTokens)) {
+            throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " x " + nTokens);
+        }
+        long outCount = (long) batch * nTokens * config.hiddenSize();
+        if (outCount > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("output too large: " + outCount + " floats");
+        float[] result = new float[(int) outCount];
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outCount);
+            int status = ember_h.ember_text_encoder_encode(handle(), in, batch, nTokens, clipSkip, out);
+            context.check(status, "encoding text");
+            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, result, 0, result.length);
+        } finally {
+            context.lock().unlock();
+        }
+        return result;
+    }
+
+    public Stats stats() {
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = ember_model_stats.allocate(arena);
+            context.check(ember_h.ember_text_encoder_stats(handle(), s), "reading text encoder stats");
+            return new Stats(ember_model_stats.weight_bytes(s), ember_model_stats.compute_bytes(s),
+                    ember_model_stats.n_parameters(s), ember_model_stats.weight_type(s), ember_model_stats.n_graphs(s));
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    private MemorySegment handle() {
+        if (handle == null) throw new IllegalStateException("text encoder is closed");
+        return handle;
+    }
+
+    @Override
+    public void close() {
+        context.lock().lock();
+        try {
+            if (handle != null) {
+                ember_h.ember_text_encoder_free(handle);
+                handle = null;
+            }
+        } finally {
+            context.lock().unlock();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package dev.ember.engine.reference;
+
+import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.StateDict;
+import dev.ember.engine.model.TextEncoderConfig;
+
+/**
+ * float64 CLIP text transformer, written from Hugging Face's {@code CLIPTextTransformer} (the module
+ * SD 1.x's {@code FrozenCLIPEmbedder} wraps; OpenCLIP's {@code TextTransformer} of SD 2.x computes the
+ * same once renamed):
+ *
+ * <pre>
+ *   hidden = token_embedding(ids) + position_embedding(arange(T))
+ *   for layer in layers[: L - (clip_skip - 1)]:
+ *       residual = hidden; hidden = layer_norm1(hidden)
+ *       hidden = out_proj(softmax(q k^T * head_dim^-0.5 + causal_mask) v)   # per head
+ *       hidden = residual + hidden
+ *       residual = hidden; hidden = fc2(act(fc1(layer_norm2(hidden)))); hidden = residual + hidden
+ *   return final_layer_norm(hidden)
+ * </pre>
+ *
+ * with {@code act} quick-GELU (OpenAI CLIP) or exact GELU (OpenCLIP), LayerNorm eps 1e-5. clip_skip k
+ * takes {@code hidden_states[-k]} and applies the final layer norm to it, as A1111 and LDM's
+ * penultimate-layer OpenCLIP embedder do.
+ */
+public final class TextEncoderReference {
+    private static final double EPS = 1e-5;
+    private static final String P = NetworkLayout.TEXT_PREFIX;
+
+    private TextEncoderReference() {}
+
+    /** tokens [batch, nTokens] -> hidden [batch, nTokens, hiddenSize], row-major. */
+    public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip) {
+        int d = c.hiddenSize(), f = c.intermediateSize(), heads = c.numHeads(), dh = c.headDim();
+        double[] tok = Ops.load(weights, P + "embeddings.token_embedding.weight");
+        double[] pos = Ops.load(weights, P + "embeddings.position_embedding.weight");
+        Layer[] layers = new Layer[c.numLayers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = new Layer(weights, P + "encoder.layers." + i + ".");
+        double[] lnW = Ops.load(weights, P + "final_layer_norm.weight"), lnB = Ops.load(weights, P + "final_layer_norm.bias");
+        int run = c.numLayers() - (clipSkip - 1);
+
+        double[] out = new double[batch * nTokens * d];
+        for (int b = 0; b < batch; b++) {
+            double[] x = new double[nTokens * d];
+            for (int t = 0; t < nTokens; t++) {
+                int id = tokens[b * nTokens + t];
+                for (int i = 0; i < d; i++) x[t * d + i] = tok[id * d + i] + pos[t * d + i];
+            }
+            for (int l = 0; l < run; l++) {
+                Layer L = layers[l];
+                double[] h = Ops.layerNorm(x, nTokens, d, EPS, L.ln1w, L.ln1b);
+                double[] q = Ops.linear(h, nTokens, d, L.qw, L.qb, d);
+                double[] k = Ops.linear(h, nTokens, d, L.kw, L.kb, d);
+                double[] v = Ops.linear(h, nTokens, d, L.vw, L.vb, d);
+                double[] a = Ops.attention(q, k, v, nTokens, nTokens, heads, dh, true);
+                x = Ops.add(x, Ops.linear(a, nTokens, d, L.ow, L.ob, d));
+
+                h = Ops.layerNorm(x, nTokens, d, EPS, L.ln2w, L.ln2b);
+                h = Ops.linear(h, nTokens, d, L.fc1w, L.fc1b, f);
+                for (int i = 0; i < h.length; i++) {
+                    h[i] = c.activation() == TextEncoderConfig.Activation.GELU ? Ops.gelu(h[i]) : Ops.quickGelu(h[i]);
+                }
+                x = Ops.add(x, Ops.linear(h, nTokens, f, L.fc2w, L.fc2b, d));
+            }
+            System.arraycopy(Ops.layerNorm(x, nTokens, d, EPS, lnW, lnB), 0, out, b * nTokens * d, nTokens * d);
+        }
+        return out;
+    }
+
+    private static final class Layer {
+        final double[] qw, qb, kw, kb, vw, vb, ow, ob, ln1w, ln1b, fc1w, fc1b, fc2w, fc2b, ln2w, ln2b;
+
+        Layer(StateDict w, String p) {
+            String a = p + "self_attn.";
+            qw = Ops.load(w, a + "q_proj.weight");
+            qb = Ops.load(w, a + "q_proj.bias");
+            kw = Ops.load(w, a + "k_proj.weight");
+            kb = Ops.load(w, a + "k_proj.bias");
+            vw = Ops.load(w, a + "v_proj.weight");
+            vb = Ops.load(w, a + "v_proj.bias");
+            ow = Ops.load(w, a + "out_proj.weight");
+            ob = Ops.load(w, a + "out_proj.bias");
+            ln1w = Ops.load(w, p + "layer_norm1.weight");
+            ln1b = Ops.load(w, p + "layer_norm1.bias");
+            fc1w = Ops.load(w, p + "mlp.fc1.weight");
+            fc1b = Ops.load(w, p + "mlp.fc1.bias");
+            fc2w = Ops.load(w, p + "mlp.fc2.weight");
+            fc2b = Ops.load(w, p + "mlp.fc2.bias");
+            ln2w = Ops.load(w, p + "layer_norm2.weight");
+            ln2b = Ops.load(w, p + "layer_norm2.bias");
+        }
+    }
+}

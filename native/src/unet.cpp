@@ -1,20 +1,393 @@
-// Placeholder: reports EMBER_ERROR_UNSUPPORTED until the ggml graph lands in this file.
-#include "context.h"
+// The SD UNet (LDM's UNetModel as SD 1.x / 2.x configure it) as one ggml graph per input shape.
+//
+// Structure (names are LDM's, "model.diffusion_model." + ...):
+//   temb   = time_embed.2(SiLU(time_embed.0(sinusoid(t))))      sinusoid: [cos | sin], computed on the
+//                                                                host in double (exact), fed as an input
+//   h      = input_blocks.0.0(x)                                 conv3x3; every input block's output is
+//   input_blocks.k = ResBlock [+ SpatialTransformer] | Downsample      pushed on the skip stack
+//   middle_block   = ResBlock, SpatialTransformer, ResBlock
+//   output_blocks.k = concat(h, skip.pop()) -> ResBlock [+ SpatialTransformer] [+ Upsample]
+//   out            = out.2(SiLU(GN(out.0)))
+// ResBlock:   h = in_layers.2(SiLU(GN(x))) + emb_layers.1(SiLU(temb)); h = out_layers.3(SiLU(GN(h)));
+//             return skip_connection(x) (1x1 conv when channels change) + h
+// SpatialTransformer: GN (eps 1e-6) -> proj_in (1x1 conv, or linear on tokens for SD 2.x) -> tokens
+//             [C, H*W, N] -> transformer_blocks (self-attn, cross-attn on the context, GEGLU MLP, all
+//             pre-LayerNorm with residuals) -> proj_out -> back to [W, H, C, N] -> + input.
+// The 1x1 proj_in/proj_out convolutions are computed as linear layers on the tokens (the same sums).
+// ggml layout: images [W, H, C, N] (= the caller's row-major [N, C, H, W]), tokens [C, T, N],
+// context [D, T, N]. Graphs are cached per (batch, height, width, n_context) by graph_runner.
+#include "model_common.h"
+
+#include <cmath>
+#include <new>
+#include <string>
+#include <vector>
+
+using namespace ember;
+
+namespace {
+
+constexpr float GN_EPS = 1e-5f;           // GroupNorm32 in ResBlocks and the output
+constexpr float TRANSFORMER_GN_EPS = 1e-6f;  // SpatialTransformer.norm
+constexpr float LN_EPS = 1e-5f;            // nn.LayerNorm default
+
+const std::string P = "model.diffusion_model.";
+
+struct unet_shape {
+    int levels = 0;
+    std::vector<int> ch;  // channels per level
+};
+
+bool has_attention(const ember_unet_config & c, int level) { return (c.attention_levels >> level & 1) != 0; }
+
+int heads_at(const ember_unet_config & c, int channels) { return c.num_heads != 0 ? c.num_heads : channels / c.head_dim; }
+
+// ---- tensor list (mirrors NetworkLayout.unet on the Java side) ------------------------------------------
+
+struct spec_builder {
+    std::vector<tensor_spec> specs;
+    void add(const std::string & name, std::vector<int64_t> shape, bool matrix) { specs.push_back({P + name, std::move(shape), matrix}); }
+    void linear(const std::string & n, int64_t out, int64_t in, bool bias) {
+        add(n + ".weight", {out, in}, true);
+        if (bias) add(n + ".bias", {out}, false);
+    }
+    void conv(const std::string & n, int64_t out, int64_t in, int64_t k) {
+        add(n + ".weight", {out, in, k, k}, true);
+        add(n + ".bias", {out}, false);
+    }
+    void norm(const std::string & n, int64_t ch) {
+        add(n + ".weight", {ch}, false);
+        add(n + ".bias", {ch}, false);
+    }
+    void res_block(const std::string & p, int64_t in, int64_t out, int64_t temb) {
+        norm(p + "in_layers.0", in);
+        conv(p + "in_layers.2", out, in, 3);
+        linear(p + "emb_layers.1", out, temb, true);
+        norm(p + "out_layers.0", out);
+        conv(p + "out_layers.3", out, out, 3);
+        if (in != out) conv(p + "skip_connection", out, in, 1);
+    }
+    void transformer(const std::string & p, int64_t ch, const ember_unet_config & c) {
+        norm(p + "norm", ch);
+        if (c.linear_projection) linear(p + "proj_in", ch, ch, true);
+        else conv(p + "proj_in", ch, ch, 1);
+        for (int d = 0; d < c.transformer_depth; d++) {
+            std::string t = p + "transformer_blocks." + std::to_string(d) + ".";
+            linear(t + "attn1.to_q", ch, ch, false);
+            linear(t + "attn1.to_k", ch, ch, false);
+            linear(t + "attn1.to_v", ch, ch, false);
+            linear(t + "attn1.to_out.0", ch, ch, true);
+            linear(t + "attn2.to_q", ch, ch, false);
+            linear(t + "attn2.to_k", ch, c.context_dim, false);
+            linear(t + "attn2.to_v", ch, c.context_dim, false);
+            linear(t + "attn2.to_out.0", ch, ch, true);
+            linear(t + "ff.net.0.proj", ch * 8, ch, true);
+            linear(t + "ff.net.2", ch, ch * 4, true);
+            norm(t + "norm1", ch);
+            norm(t + "norm2", ch);
+            norm(t + "norm3", ch);
+        }
+        if (c.linear_projection) linear(p + "proj_out", ch, ch, true);
+        else conv(p + "proj_out", ch, ch, 1);
+    }
+};
+
+std::vector<tensor_spec> unet_specs(const ember_unet_config & c) {
+    spec_builder b;
+    const int64_t mc = c.model_channels, temb = 4 * (int64_t) c.model_channels;
+    b.linear("time_embed.0", temb, mc, true);
+    b.linear("time_embed.2", temb, temb, true);
+    b.conv("input_blocks.0.0", mc, c.in_channels, 3);
+    std::vector<int64_t> skips = {mc};
+    int64_t ch = mc;
+    int block = 1;
+    for (int level = 0; level < c.num_levels; level++) {
+        const int64_t out = mc * c.channel_mult[level];
+        for (int i = 0; i < c.num_res_blocks; i++, block++) {
+            std::string p = "input_blocks." + std::to_string(block) + ".";
+            b.res_block(p + "0.", ch, out, temb);
+            ch = out;
+            if (has_attention(c, level)) b.transformer(p + "1.", ch, c);
+            skips.push_back(ch);
+        }
+        if (level != c.num_levels - 1) {
+            b.conv("input_blocks." + std::to_string(block) + ".0.op", ch, ch, 3);
+            skips.push_back(ch);
+            block++;
+        }
+    }
+    b.res_block("middle_block.0.", ch, ch, temb);
+    b.transformer("middle_block.1.", ch, c);
+    b.res_block("middle_block.2.", ch, ch, temb);
+    block = 0;
+    for (int level = c.num_levels - 1; level >= 0; level--) {
+        const int64_t out = mc * c.channel_mult[level];
+        for (int i = 0; i <= c.num_res_blocks; i++, block++) {
+            const int64_t skip = skips.back();
+            skips.pop_back();
+            std::string p = "output_blocks." + std::to_string(block) + ".";
+            b.res_block(p + "0.", ch + skip, out, temb);
+            ch = out;
+            int sub = 1;
+            if (has_attention(c, level)) b.transformer(p + std::to_string(sub++) + ".", ch, c);
+            if (level != 0 && i == c.num_res_blocks) b.conv(p + std::to_string(sub) + ".conv", ch, ch, 3);
+        }
+    }
+    b.norm("out.0", ch);
+    b.conv("out.2", c.out_channels, ch, 3);
+    return b.specs;
+}
+
+std::string check_config(const ember_unet_config & c) {
+    if (c.in_channels <= 0 || c.out_channels <= 0 || c.model_channels <= 0) return "channel counts must be positive";
+    if (c.num_res_blocks <= 0) return "num_res_blocks must be positive";
+    if (c.num_levels < 1 || c.num_levels > 6) return "num_levels must be 1 to 6";
+    if (c.transformer_depth <= 0) return "transformer_depth must be positive";
+    if (c.context_dim <= 0) return "context_dim must be positive";
+    if (c.norm_groups <= 0) return "norm_groups must be positive";
+    if ((c.num_heads == 0) == (c.head_dim == 0)) return "exactly one of num_heads and head_dim must be set";
+    if (c.num_heads < 0 || c.head_dim < 0) return "num_heads and head_dim must not be negative";
+    for (int level = 0; level < c.num_levels; level++) {
+        if (c.channel_mult[level] <= 0) return "channel_mult[" + std::to_string(level) + "] must be positive";
+        const int ch = c.model_channels * c.channel_mult[level];
+        if (ch % c.norm_groups != 0) return "level " + std::to_string(level) + " has " + std::to_string(ch) + " channels, not a multiple of the norm groups";
+        // Attention levels and the middle block (last level's width) need whole heads.
+        if (has_attention(c, level) || level == c.num_levels - 1) {
+            const int heads = heads_at(c, ch);
+            if (heads <= 0 || ch % heads != 0) return "level " + std::to_string(level) + ": " + std::to_string(ch) + " channels do not split into heads";
+        }
+    }
+    if (c.model_channels % c.norm_groups != 0) return "model_channels must be a multiple of the norm groups";
+    return "";
+}
+
+// ---- graph ----------------------------------------------------------------------------------------------
+
+struct builder {
+    ggml_context * g;
+    const weight_store & w;
+    const ember_unet_config & c;
+    bool flash;
+    ggml_tensor * emb_silu = nullptr;  // SiLU(time embedding) [4*mc, N], shared by every ResBlock
+    ggml_tensor * context = nullptr;   // [D, T, N]
+
+    ggml_tensor * W(const std::string & name) const { return w(P + name); }
+
+    ggml_tensor * norm_silu(ggml_tensor * x, const std::string & n) {
+        return ggml_silu(g, group_norm(g, x, c.norm_groups, GN_EPS, W(n + ".weight"), W(n + ".bias")));
+    }
+
+    ggml_tensor * conv(ggml_tensor * x, const std::string & n, int stride, int pad) {
+        return conv2d(g, x, W(n + ".weight"), W(n + ".bias"), stride, pad);
+    }
+
+    ggml_tensor * lin(ggml_tensor * x, const std::string & n, bool bias) {
+        return linear(g, x, W(n + ".weight"), bias ? W(n + ".bias") : nullptr);
+    }
+
+    // Linear over tokens with a [C, C] (linear) or [C, C, 1, 1] (1x1 conv) weight.
+    ggml_tensor * projection(ggml_tensor * x, const std::string & n) {
+        ggml_tensor * wt = W(n + ".weight");
+        if (ggml_n_dims(wt) > 2) wt = ggml_reshape_2d(g, wt, wt->ne[0] * wt->ne[1] * wt->ne[2], wt->ne[3]);
+        return linear(g, x, wt, W(n + ".bias"));
+    }
+
+    ggml_tensor * res_block(ggml_tensor * x, const std::string & p, int out) {
+        const int in = (int) x->ne[2];
+        ggml_tensor * h = conv(norm_silu(x, p + "in_layers.0"), p + "in_layers.2", 1, 1);
+        ggml_tensor * e = lin(emb_silu, p + "emb_layers.1", true);  // [out, N]
+        h = ggml_add(g, h, ggml_reshape_4d(g, e, 1, 1, e->ne[0], e->ne[1]));
+        h = conv(norm_silu(h, p + "out_layers.0"), p + "out_layers.3", 1, 1);
+        ggml_tensor * skip = in != out ? conv(x, p + "skip_connection", 1, 0) : x;
+        return ggml_add(g, skip, h);
+    }
+
+    ggml_tensor * attn(ggml_tensor * x, ggml_tensor * ctx, const std::string & p, int heads) {
+        ggml_tensor * q = lin(x, p + "to_q", false);
+        ggml_tensor * k = lin(ctx, p + "to_k", false);
+        ggml_tensor * v = lin(ctx, p + "to_v", false);
+        ggml_tensor * o = attention(g, q, k, v, heads, false, flash);
+        return lin(o, p + "to_out.0", true);
+    }
+
+    ggml_tensor * transformer_block(ggml_tensor * x, const std::string & p, int heads) {
+        auto ln = [&](ggml_tensor * t, const std::string & n) {
+            return layer_norm(g, t, LN_EPS, W(p + n + ".weight"), W(p + n + ".bias"));
+        };
+        ggml_tensor * n1 = ln(x, "norm1");
+        x = ggml_add(g, x, attn(n1, n1, p + "attn1.", heads));
+        x = ggml_add(g, x, attn(ln(x, "norm2"), context, p + "attn2.", heads));
+        // GEGLU: proj -> [value | gate]; value * GELU(gate) (exact erf GELU). ggml's swapped form applies
+        // the GELU to the second half.
+        ggml_tensor * ff = lin(ln(x, "norm3"), p + "ff.net.0.proj", true);
+        ff = ggml_geglu_erf_swapped(g, ff);
+        x = ggml_add(g, x, lin(ff, p + "ff.net.2", true));
+        return x;
+    }
+
+    ggml_tensor * spatial_transformer(ggml_tensor * x, const std::string & p) {
+        const int64_t wd = x->ne[0], ht = x->ne[1], ch = x->ne[2], n = x->ne[3];
+        const int heads = heads_at(c, (int) ch);
+        ggml_tensor * h = group_norm(g, x, c.norm_groups, TRANSFORMER_GN_EPS, W(p + "norm.weight"), W(p + "norm.bias"));
+        // [W, H, C, N] -> tokens [C, W*H, N]
+        h = ggml_cont(g, ggml_permute(g, ggml_reshape_3d(g, h, wd * ht, ch, n), 1, 0, 2, 3));
+        h = projection(h, p + "proj_in");
+        for (int d = 0; d < c.transformer_depth; d++) {
+            h = transformer_block(h, p + "transformer_blocks." + std::to_string(d) + ".", heads);
+        }
+        h = projection(h, p + "proj_out");
+        // tokens [C, W*H, N] -> [W, H, C, N]
+        h = ggml_cont(g, ggml_permute(g, h, 1, 0, 2, 3));
+        h = ggml_reshape_4d(g, h, wd, ht, ch, n);
+        return ggml_add(g, h, x);
+    }
+
+    ggml_tensor * build(ggml_tensor * x, ggml_tensor * t_sin) {
+        ggml_tensor * emb = lin(t_sin, "time_embed.0", true);
+        emb = lin(ggml_silu(g, emb), "time_embed.2", true);
+        emb_silu = ggml_silu(g, emb);
+
+        const int mc = c.model_channels;
+        std::vector<ggml_tensor *> skips;
+        ggml_tensor * h = conv(x, "input_blocks.0.0", 1, 1);
+        skips.push_back(h);
+        int block = 1;
+        for (int level = 0; level < c.num_levels; level++) {
+            const int out = mc * c.channel_mult[level];
+            for (int i = 0; i < c.num_res_blocks; i++, block++) {
+                std::string p = "input_blocks." + std::to_string(block) + ".";
+                h = res_block(h, p + "0.", out);
+                if (has_attention(c, level)) h = spatial_transformer(h, p + "1.");
+                skips.push_back(h);
+            }
+            if (level != c.num_levels - 1) {
+                h = conv(h, "input_blocks." + std::to_string(block) + ".0.op", 2, 1);
+                skips.push_back(h);
+                block++;
+            }
+        }
+        h = res_block(h, "middle_block.0.", (int) h->ne[2]);
+        h = spatial_transformer(h, "middle_block.1.");
+        h = res_block(h, "middle_block.2.", (int) h->ne[2]);
+        block = 0;
+        for (int level = c.num_levels - 1; level >= 0; level--) {
+            const int out = mc * c.channel_mult[level];
+            for (int i = 0; i <= c.num_res_blocks; i++, block++) {
+                std::string p = "output_blocks." + std::to_string(block) + ".";
+                ggml_tensor * skip = skips.back();
+                skips.pop_back();
+                h = ggml_concat(g, h, skip, 2);
+                h = res_block(h, p + "0.", out);
+                int sub = 1;
+                if (has_attention(c, level)) h = spatial_transformer(h, p + std::to_string(sub++) + ".");
+                if (level != 0 && i == c.num_res_blocks) {
+                    h = ggml_upscale(g, h, 2, GGML_SCALE_MODE_NEAREST);
+                    h = conv(h, p + std::to_string(sub) + ".conv", 1, 1);
+                }
+            }
+        }
+        h = conv(norm_silu(h, "out.0"), "out.2", 1, 1);
+        return h;
+    }
+};
+
+// LDM's timestep_embedding: half = dim/2, freqs_i = exp(-ln(10000) i / half), [cos(t f) | sin(t f)]
+// (zero-padded for odd dim). Double precision, then rounded once.
+void timestep_embedding(const float * t, int batch, int dim, std::vector<float> & out) {
+    out.assign((size_t) batch * dim, 0.0f);
+    const int half = dim / 2;
+    for (int b = 0; b < batch; b++) {
+        for (int i = 0; i < half; i++) {
+            const double freq = std::exp(-std::log(10000.0) * i / half);
+            const double arg = (double) t[b] * freq;
+            out[(size_t) b * dim + i] = (float) std::cos(arg);
+            out[(size_t) b * dim + half + i] = (float) std::sin(arg);
+        }
+    }
+}
+
+}  // namespace
+
+struct ember_unet {
+    ember_context * ctx;
+    ember_unet_config config;
+    weight_store weights;
+    graph_runner runner;
+    std::vector<float> t_emb;  // host buffer of the sinusoidal embedding
+
+    ember_unet(ember_context * c, const ember_unet_config & cfg) : ctx(c), config(cfg), runner(c) {}
+};
 
 extern "C" {
 
-#define EMBER_NOT_YET(ctx, what) ((ctx) ? (ctx)->fail(EMBER_ERROR_UNSUPPORTED, what " is not implemented yet") : EMBER_ERROR_INVALID_ARGUMENT)
-
-struct ember_unet { ember_context * ctx; };
-
-int32_t ember_unet_create(ember_context * ctx, const ember_unet_config *, const ember_tensor *, int32_t, int32_t, ember_unet ** out) {
-    if (out) *out = nullptr;
-    return EMBER_NOT_YET(ctx, "UNet");
+int32_t ember_unet_create(ember_context * ctx, const ember_unet_config * config, const ember_tensor * tensors, int32_t n_tensors,
+                          int32_t weight_type, ember_unet ** out) {
+    if (out != nullptr) *out = nullptr;
+    if (ctx == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (config == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet config and output pointer are required");
+    std::string problem = check_config(*config);
+    if (!problem.empty()) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet config: " + problem);
+    auto * model = new (std::nothrow) ember_unet(ctx, *config);
+    if (model == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the UNet");
+    int32_t status = model->weights.load(ctx, unet_specs(*config), tensors, n_tensors, weight_type);
+    if (status != EMBER_OK) {
+        std::string message = ctx->last_error;
+        delete model;
+        return ctx->fail(status, "UNet: " + message);
+    }
+    *out = model;
+    return EMBER_OK;
 }
+
 void ember_unet_free(ember_unet * model) { delete model; }
-int32_t ember_unet_forward(ember_unet * model, const float *, int32_t, int32_t, int32_t, const float *, const float *, int32_t, float *) {
-    return model ? EMBER_NOT_YET(model->ctx, "UNet") : EMBER_ERROR_INVALID_ARGUMENT;
+
+int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps,
+                           const float * context, int32_t n_context, float * out) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    ember_context * ctx = model->ctx;
+    const ember_unet_config & c = model->config;
+    if (latent == nullptr || timesteps == nullptr || context == nullptr || out == nullptr) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: latent, timesteps, context and out are required");
+    }
+    if (batch <= 0 || height <= 0 || width <= 0 || n_context <= 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: batch, height, width and n_context must be positive");
+    }
+    const int multiple = 1 << (c.num_levels - 1);
+    if (height % multiple != 0 || width % multiple != 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: latent " + std::to_string(height) + "x" + std::to_string(width) +
+                                                           " is not a multiple of " + std::to_string(multiple));
+    }
+    const bool flash = ctx->params.flash_attention != 0;
+    const weight_store & weights = model->weights;
+    built_graph * g = nullptr;
+    int32_t status = model->runner.prepare({batch, height, width, n_context}, [&](ggml_context * gc, built_graph & bg) {
+        ggml_tensor * x = ggml_new_tensor_4d(gc, GGML_TYPE_F32, width, height, c.in_channels, batch);
+        ggml_set_name(x, "latent");
+        ggml_set_input(x);
+        ggml_tensor * t = ggml_new_tensor_2d(gc, GGML_TYPE_F32, c.model_channels, batch);
+        ggml_set_name(t, "t_emb");
+        ggml_set_input(t);
+        ggml_tensor * cx = ggml_new_tensor_3d(gc, GGML_TYPE_F32, c.context_dim, n_context, batch);
+        ggml_set_name(cx, "context");
+        ggml_set_input(cx);
+        builder b{gc, weights, c, flash};
+        b.context = cx;
+        bg.inputs = {{"latent", x}, {"t_emb", t}, {"context", cx}};
+        bg.output = b.build(x, t);
+    }, &g);
+    if (status != EMBER_OK) return status;
+    timestep_embedding(timesteps, batch, c.model_channels, model->t_emb);
+    return model->runner.run(*g, {{"latent", latent}, {"t_emb", model->t_emb.data()}, {"context", context}}, out);
 }
-int32_t ember_unet_stats(const ember_unet *, ember_model_stats *) { return EMBER_ERROR_UNSUPPORTED; }
+
+int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out) {
+    if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    out->weight_bytes = model->weights.bytes();
+    out->compute_bytes = model->runner.compute_bytes();
+    out->n_parameters = model->weights.n_parameters();
+    out->weight_type = model->weights.matrix_type();
+    out->n_graphs = model->runner.n_graphs();
+    return EMBER_OK;
+}
 
 }  // extern "C"

@@ -1,0 +1,176 @@
+package dev.ember.engine.nn;
+
+import dev.ember.bindings.ember_h;
+import dev.ember.bindings.ember_model_stats;
+import dev.ember.bindings.ember_unet_config;
+import dev.ember.engine.NativeException;
+import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.StateDict;
+import dev.ember.engine.model.TensorData;
+import dev.ember.engine.model.UnetConfig;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Collection;
+import java.util.Objects;
+
+/**
+ * The SD UNet (LDM {@code UNetModel}) on the native side: owns one {@code ember_unet}. Predicts eps or v
+ * (whatever the weights were trained for) for a batch of latents at given timesteps and text context.
+ *
+ * <p>Weights are copied into the context's device during construction, so the {@link StateDict} may be
+ * closed afterwards. Every native call takes the context's {@link NativeContext#lock()}; one instance may
+ * be used from several threads. {@link #close()} is idempotent and must come before the context's.
+ */
+public final class Unet implements AutoCloseable {
+    /**
+     * @param weightBytes  device memory holding the weights
+     * @param computeBytes device memory reserved for the largest graph run so far
+     * @param parameters   number of parameters loaded
+     * @param weightType   the {@code EMBER_WEIGHT_*} code matrix weights are stored in
+     * @param graphs       distinct input shapes built so far
+     */
+    public record Stats(long weightBytes, long computeBytes, long parameters, int weightType, int graphs) {}
+
+    private final NativeContext context;
+    private final UnetConfig config;
+    private MemorySegment handle;
+
+    /**
+     * Loads the UNet's tensors (canonical names, {@link NetworkLayout#unet}) from {@code weights}.
+     *
+     * @param weightType an {@code EMBER_WEIGHT_*} code: how matrix weights are stored on the device
+     * @throws NativeException naming the tensor when one is missing or has the wrong shape
+     */
+    public Unet(NativeContext context, UnetConfig config, StateDict weights, int weightType) {
+        this.context = Objects.requireNonNull(context, "context");
+        this.config = Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(weights, "weights");
+        Collection<TensorData> tensors = weights.withPrefix(NetworkLayout.UNET_PREFIX).values();
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cfg = describe(config, arena);
+            MemorySegment list = NativeTensors.describe(tensors, arena);
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int status = ember_h.ember_unet_create(context.handle(), cfg, list, tensors.size(), weightType, out);
+            context.check(status, "loading the UNet");
+            handle = out.get(ValueLayout.ADDRESS, 0);
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    public UnetConfig config() {
+        return config;
+    }
+
+    /**
+     * Runs the UNet on heap arrays.
+     *
+     * @param latent        [batch, inChannels, height, width]
+     * @param timesteps     [batch]
+     * @param textContext   [batch, contextTokens, contextDim]
+     * @return [batch, outChannels, height, width]
+     */
+    public float[] forward(float[] latent, int batch, int height, int width, float[] timesteps, float[] textContext, int contextTokens) {
+        checkShapes(batch, height, width, contextTokens);
+        expectLength("latent", latent, (long) batch * config.inChannels() * height * width);
+        expectLength("timesteps", timesteps, batch);
+        expectLength("context", textContext, (long) batch * contextTokens * config.contextDim());
+        long outLength = (long) batch * config.outChannels() * height * width;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment x = arena.allocateFrom(ValueLayout.JAVA_FLOAT, latent);
+            MemorySegment t = arena.allocateFrom(ValueLayout.JAVA_FLOAT, timesteps);
+            MemorySegment c = arena.allocateFrom(ValueLayout.JAVA_FLOAT, textContext);
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outLength);
+            forward(x, batch, height, width, t, c, contextTokens, out);
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** Runs the UNet on native float buffers laid out as in {@link #forward(float[], int, int, int, float[], float[], int)}. */
+    public void forward(MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment textContext,
+                        int contextTokens, MemorySegment out) {
+        checkShapes(batch, height, width, contextTokens);
+        long plane = (long) height * width * Float.BYTES * batch;
+        expectBytes("latent", latent, plane * config.inChannels());
+        expectBytes("timesteps", timesteps, (long) batch * Float.BYTES);
+        expectBytes("context", textContext, (long) batch * contextTokens * config.contextDim() * Float.BYTES);
+        expectBytes("out", out, plane * config.outChannels());
+        context.lock().lock();
+        try {
+            int status = ember_h.ember_unet_forward(handle(), latent, batch, height, width, timesteps, textContext, contextTokens, out);
+            context.check(status, "running the UNet");
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    public Stats stats() {
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = ember_model_stats.allocate(arena);
+            context.check(ember_h.ember_unet_stats(handle(), s), "reading the UNet's stats");
+            return new Stats(ember_model_stats.weight_bytes(s), ember_model_stats.compute_bytes(s), ember_model_stats.n_parameters(s),
+                    ember_model_stats.weight_type(s), ember_model_stats.n_graphs(s));
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        context.lock().lock();
+        try {
+            if (handle != null) {
+                ember_h.ember_unet_free(handle);
+                handle = null;
+            }
+        } finally {
+            context.lock().unlock();
+        }
+    }
+
+    private MemorySegment handle() {
+        if (handle == null) throw new IllegalStateException("UNet is closed");
+        return handle;
+    }
+
+    private void checkShapes(int batch, int height, int width, int contextTokens) {
+        if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
+        if (contextTokens <= 0) throw new IllegalArgumentException("contextTokens must be positive, got " + contextTokens);
+        int m = config.sizeMultiple();
+        if (height <= 0 || width <= 0 || height % m != 0 || width % m != 0) {
+            throw new IllegalArgumentException("latent size " + height + "x" + width + " must be a positive multiple of " + m);
+        }
+    }
+
+    private static void expectLength(String what, float[] a, long n) {
+        Objects.requireNonNull(a, what);
+        if (a.length != n) throw new IllegalArgumentException(what + " has " + a.length + " values, expected " + n);
+    }
+
+    private static void expectBytes(String what, MemorySegment s, long bytes) {
+        Objects.requireNonNull(s, what);
+        if (s.byteSize() < bytes) throw new IllegalArgumentException(what + " has " + s.byteSize() + " bytes, needs " + bytes);
+    }
+
+    static MemorySegment describe(UnetConfig c, Arena arena) {
+        MemorySegment s = ember_unet_config.allocate(arena);
+        ember_unet_config.in_channels(s, c.inChannels());
+        ember_unet_config.out_channels(s, c.outChannels());
+        ember_unet_config.model_channels(s, c.modelChannels());
+        ember_unet_config.num_res_blocks(s, c.numResBlocks());
+        int[] mult = c.channelMult();
+        ember_unet_config.num_levels(s, mult.length);
+        for (int i = 0; i < 6; i++) ember_unet_config.channel_mult(s, i, i < mult.length ? mult[i] : 0);
+        ember_unet_config.attention_levels(s, c.attentionLevels());
+        ember_unet_config.num_heads(s, c.numHeads());
+        ember_unet_config.head_dim(s, c.headDim());
+        ember_unet_config.transformer_depth(s, c.transformerDepth());
+        ember_unet_config.context_dim(s, c.contextDim());
+        ember_unet_config.linear_projection(s, c.linearProjection() ? 1 : 0);
+        ember_unet_config.norm_groups(s, c.normGroups());
+        return s;
+    }
+}

@@ -1,23 +1,325 @@
-// Placeholder: reports EMBER_ERROR_UNSUPPORTED until the ggml graph lands in this file.
+// The SD VAE: LDM's AutoencoderKL as ggml graphs.
+//
+// Structure (names are the canonical LDM ones under "first_stage_model.", see NetworkLayout.java):
+//
+//   encode: image [W, H, 3, N]
+//     encoder.conv_in (3x3)
+//     for level in 0..L-1: num_res_blocks x ResnetBlock (encoder.down.<level>.block.<i>),
+//                          then, except on the last level, Downsample: zero pad one column on the right
+//                          and one row at the bottom, 3x3 conv with stride 2 and no padding
+//     mid: block_1, attn_1, block_2
+//     norm_out -> SiLU -> conv_out (3x3, to 2z channels) -> quant_conv (1x1)
+//     -> moments [W/f, H/f, 2z, N]: mean then log-variance, unscaled
+//
+//   decode: latent [w, h, z, N] (already divided by the scale factor)
+//     post_quant_conv (1x1) -> decoder.conv_in (3x3)
+//     mid: block_1, attn_1, block_2
+//     for level in L-1..0: num_res_blocks+1 x ResnetBlock (decoder.up.<level>.block.<i>),
+//                          then, except on level 0, Upsample: nearest 2x, 3x3 conv
+//     norm_out -> SiLU -> conv_out (3x3, to 3 channels) -> image [w*f, h*f, 3, N], not clamped
+//
+//   ResnetBlock(in -> out): h = conv1(SiLU(norm1(x))); h = conv2(SiLU(norm2(h))); dropout is the
+//     identity; x = nin_shortcut(x) (1x1) when in != out; return x + h.
+//   AttnBlock(C): h = norm(x); q, k, v = 1x1 convs; single-head attention over the h*w positions with
+//     scale C^-0.5; proj_out (1x1); return x + h. The 1x1 convs are run as matrix products on the
+//     channel-innermost view [C, h*w, N] so the attention needs no im2col.
+//   Normalize = GroupNorm(norm_groups, eps 1e-6, affine); f = 2^(num_levels-1).
+//
+// ggml images are [W, H, C, N], the same memory as the C API's row-major [N, C, H, W], so inputs and
+// outputs are copied straight in and out. 3x3 convolutions use model_common's conv2d: an f32 im2col
+// (exact) and one matrix product. The im2col buffer is K*K*C times the activation; above
+// IM2COL_BAND_BYTES a convolution is cut into bands of output rows, each with its own im2col, so the
+// allocator can reuse one band's buffer for the next (see conv() below).
+//
+// Graphs are built once per (direction, batch, height, width) and kept by the graph_runner. Only the
+// tensors of the parts asked for at creation (config->parts) are required and loaded.
 #include "context.h"
+#include "model_common.h"
+
+#include <cmath>
+#include <new>
+#include <string>
+#include <vector>
+
+using namespace ember;
+
+namespace {
+
+const std::string PREFIX = "first_stage_model.";
+constexpr float NORM_EPS = 1e-6f;
+
+std::vector<int> level_channels(const ember_vae_config & c) {
+    std::vector<int> ch;
+    for (int i = 0; i < c.num_levels; i++) ch.push_back(c.base_channels * c.channel_mult[i]);
+    return ch;
+}
+
+// The tensor list of NetworkLayout.vaeEncoder / vaeDecoder.
+struct spec_builder {
+    std::vector<tensor_spec> specs;
+    void conv(const std::string & name, int64_t out, int64_t in, int64_t k) {
+        specs.push_back({PREFIX + name + ".weight", {out, in, k, k}, true});
+        specs.push_back({PREFIX + name + ".bias", {out}, false});
+    }
+    void norm(const std::string & name, int64_t ch) {
+        specs.push_back({PREFIX + name + ".weight", {ch}, false});
+        specs.push_back({PREFIX + name + ".bias", {ch}, false});
+    }
+    void resnet(const std::string & p, int64_t in, int64_t out) {
+        norm(p + "norm1", in);
+        conv(p + "conv1", out, in, 3);
+        norm(p + "norm2", out);
+        conv(p + "conv2", out, out, 3);
+        if (in != out) conv(p + "nin_shortcut", out, in, 1);
+    }
+    void mid(const std::string & p, int64_t ch) {
+        resnet(p + "block_1.", ch, ch);
+        norm(p + "attn_1.norm", ch);
+        for (const char * x : {"q", "k", "v", "proj_out"}) conv(p + "attn_1." + x, ch, ch, 1);
+        resnet(p + "block_2.", ch, ch);
+    }
+};
+
+void encoder_specs(const ember_vae_config & c, spec_builder & b) {
+    std::vector<int> chs = level_channels(c);
+    int64_t ch = c.base_channels, z = c.latent_channels;
+    b.conv("encoder.conv_in", ch, c.image_channels, 3);
+    for (int level = 0; level < c.num_levels; level++) {
+        for (int i = 0; i < c.num_res_blocks; i++) {
+            b.resnet("encoder.down." + std::to_string(level) + ".block." + std::to_string(i) + ".", ch, chs[level]);
+            ch = chs[level];
+        }
+        if (level != c.num_levels - 1) b.conv("encoder.down." + std::to_string(level) + ".downsample.conv", ch, ch, 3);
+    }
+    b.mid("encoder.mid.", ch);
+    b.norm("encoder.norm_out", ch);
+    b.conv("encoder.conv_out", 2 * z, ch, 3);
+    b.conv("quant_conv", 2 * z, 2 * z, 1);
+}
+
+void decoder_specs(const ember_vae_config & c, spec_builder & b) {
+    std::vector<int> chs = level_channels(c);
+    int64_t z = c.latent_channels, ch = chs[c.num_levels - 1];
+    b.conv("post_quant_conv", z, z, 1);
+    b.conv("decoder.conv_in", ch, z, 3);
+    b.mid("decoder.mid.", ch);
+    for (int level = c.num_levels - 1; level >= 0; level--) {
+        for (int i = 0; i <= c.num_res_blocks; i++) {
+            b.resnet("decoder.up." + std::to_string(level) + ".block." + std::to_string(i) + ".", ch, chs[level]);
+            ch = chs[level];
+        }
+        if (level != 0) b.conv("decoder.up." + std::to_string(level) + ".upsample.conv", ch, ch, 3);
+    }
+    b.norm("decoder.norm_out", ch);
+    b.conv("decoder.conv_out", c.image_channels, ch, 3);
+}
+
+std::string check_config(const ember_vae_config & c) {
+    if (c.image_channels <= 0 || c.latent_channels <= 0 || c.base_channels <= 0) return "channel counts must be positive";
+    if (c.num_levels < 1 || c.num_levels > 6) return "num_levels must be 1 to 6, got " + std::to_string(c.num_levels);
+    if (c.num_res_blocks <= 0) return "num_res_blocks must be positive";
+    if (c.norm_groups <= 0) return "norm_groups must be positive";
+    for (int i = 0; i < c.num_levels; i++) {
+        if (c.channel_mult[i] <= 0) return "channel_mult[" + std::to_string(i) + "] must be positive";
+        if ((int64_t) c.base_channels * c.channel_mult[i] % c.norm_groups != 0) {
+            return "level " + std::to_string(i) + " has " + std::to_string(c.base_channels * c.channel_mult[i]) +
+                   " channels, not a multiple of " + std::to_string(c.norm_groups) + " groups";
+        }
+    }
+    if (c.parts <= 0 || (c.parts & ~(EMBER_VAE_ENCODER | EMBER_VAE_DECODER)) != 0) {
+        return "parts must be EMBER_VAE_ENCODER, EMBER_VAE_DECODER or both, got " + std::to_string(c.parts);
+    }
+    return "";
+}
+
+// Builds one direction's graph. Shapes are ggml's: images [W, H, C, N].
+struct vae_builder {
+    ggml_context * g;
+    ggml_cgraph * graph;
+    const weight_store & w;
+    const ember_vae_config & c;
+    bool flash;
+
+    ggml_tensor * weight(const std::string & name) const { return w(PREFIX + name + ".weight"); }
+    ggml_tensor * bias(const std::string & name) const { return w(PREFIX + name + ".bias"); }
+
+    ggml_tensor * conv(ggml_tensor * x, const std::string & name, int stride, int pad) const {
+        return conv2d(g, x, weight(name), bias(name), stride, pad);
+    }
+
+    ggml_tensor * norm(ggml_tensor * x, const std::string & name) const {
+        return group_norm(g, x, c.norm_groups, NORM_EPS, weight(name), bias(name));
+    }
+
+    ggml_tensor * norm_silu(ggml_tensor * x, const std::string & name) const { return ggml_silu(g, norm(x, name)); }
+
+    ggml_tensor * resnet(ggml_tensor * x, const std::string & p) const {
+        ggml_tensor * h = conv(norm_silu(x, p + "norm1"), p + "conv1", 1, 1);
+        h = conv(norm_silu(h, p + "norm2"), p + "conv2", 1, 1);
+        if (w.has(PREFIX + p + "nin_shortcut.weight")) x = conv(x, p + "nin_shortcut", 1, 0);
+        return ggml_add(g, x, h);
+    }
+
+    // A 1x1 convolution on channel-innermost tokens [C, T, N] -> [OC, T, N].
+    ggml_tensor * pointwise(ggml_tensor * tokens, const std::string & name) const {
+        ggml_tensor * k = weight(name);
+        return linear(g, tokens, ggml_reshape_2d(g, k, k->ne[2], k->ne[3]), bias(name));
+    }
+
+    ggml_tensor * attn(ggml_tensor * x, const std::string & p) const {
+        const int64_t W = x->ne[0], H = x->ne[1], C = x->ne[2], N = x->ne[3];
+        ggml_tensor * h = norm(x, p + "norm");
+        ggml_tensor * t = ggml_cont(g, ggml_transpose(g, ggml_reshape_3d(g, h, W * H, C, N)));  // [C, HW, N]
+        ggml_tensor * q = pointwise(t, p + "q");
+        ggml_tensor * k = pointwise(t, p + "k");
+        ggml_tensor * v = pointwise(t, p + "v");
+        ggml_tensor * o = attention(g, q, k, v, 1, false, flash);                               // [C, HW, N]
+        o = pointwise(o, p + "proj_out");
+        o = ggml_cont(g, ggml_transpose(g, o));                                                  // [HW, C, N]
+        return ggml_add(g, x, ggml_reshape_4d(g, o, W, H, C, N));
+    }
+
+    ggml_tensor * mid(ggml_tensor * x, const std::string & p) const {
+        x = resnet(x, p + "block_1.");
+        x = attn(x, p + "attn_1.");
+        return resnet(x, p + "block_2.");
+    }
+
+    ggml_tensor * encode(ggml_tensor * x) const {
+        x = conv(x, "encoder.conv_in", 1, 1);
+        for (int level = 0; level < c.num_levels; level++) {
+            const std::string lp = "encoder.down." + std::to_string(level) + ".";
+            for (int i = 0; i < c.num_res_blocks; i++) x = resnet(x, lp + "block." + std::to_string(i) + ".");
+            if (level != c.num_levels - 1) {
+                x = ggml_pad_ext(g, x, 0, 1, 0, 1, 0, 0, 0, 0);  // right and bottom only, as torch's pad (0, 1, 0, 1)
+                x = conv(x, lp + "downsample.conv", 2, 0);
+            }
+        }
+        x = mid(x, "encoder.mid.");
+        x = conv(norm_silu(x, "encoder.norm_out"), "encoder.conv_out", 1, 1);
+        return conv(x, "quant_conv", 1, 0);
+    }
+
+    ggml_tensor * decode(ggml_tensor * x) const {
+        x = conv(x, "post_quant_conv", 1, 0);
+        x = conv(x, "decoder.conv_in", 1, 1);
+        x = mid(x, "decoder.mid.");
+        for (int level = c.num_levels - 1; level >= 0; level--) {
+            const std::string lp = "decoder.up." + std::to_string(level) + ".";
+            for (int i = 0; i <= c.num_res_blocks; i++) x = resnet(x, lp + "block." + std::to_string(i) + ".");
+            if (level != 0) {
+                x = ggml_upscale(g, x, 2, GGML_SCALE_MODE_NEAREST);
+                x = conv(x, lp + "upsample.conv", 1, 1);
+            }
+        }
+        return conv(norm_silu(x, "decoder.norm_out"), "decoder.conv_out", 1, 1);
+    }
+};
+
+}  // namespace
+
+struct ember_vae {
+    ember_context * ctx;
+    ember_vae_config config{};
+    weight_store weights;
+    graph_runner runner;
+    explicit ember_vae(ember_context * c) : ctx(c), runner(c) {}
+};
+
+namespace {
+
+enum direction : int64_t { ENCODE = 0, DECODE = 1 };
+
+int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32_t height, int32_t width, float * out) {
+    ember_context * ctx = m->ctx;
+    const char * what = dir == ENCODE ? "encode" : "decode";
+    const int part = dir == ENCODE ? EMBER_VAE_ENCODER : EMBER_VAE_DECODER;
+    if ((m->config.parts & part) == 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string("cannot ") + what + ": this VAE was created without its " +
+                                                           (dir == ENCODE ? "encoder" : "decoder"));
+    }
+    if (in == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": null buffer");
+    if (batch <= 0 || height <= 0 || width <= 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": batch, height and width must be positive, got " +
+                                                           std::to_string(batch) + " x " + std::to_string(height) + " x " +
+                                                           std::to_string(width));
+    }
+    const int64_t f = int64_t(1) << (m->config.num_levels - 1);
+    if (dir == ENCODE && (height % f != 0 || width % f != 0)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "encode: image size " + std::to_string(height) + " x " +
+                                                           std::to_string(width) + " is not a multiple of the VAE's downscale factor " +
+                                                           std::to_string(f));
+    }
+    if (dir == DECODE && ((int64_t) height * f > (1 << 20) || (int64_t) width * f > (1 << 20))) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "decode: latent size too large");
+    }
+    const int64_t in_ch = dir == ENCODE ? m->config.image_channels : m->config.latent_channels;
+    const bool flash = ctx->params.flash_attention != 0;
+    const ember_vae_config & cfg = m->config;
+    const weight_store & w = m->weights;
+    built_graph * g = nullptr;
+    int32_t status = m->runner.prepare({dir, batch, height, width}, [&](ggml_context * gc, built_graph & bg) {
+        ggml_tensor * x = ggml_new_tensor_4d(gc, GGML_TYPE_F32, width, height, in_ch, batch);
+        ggml_set_name(x, "input");
+        ggml_set_input(x);
+        bg.inputs["input"] = x;
+        vae_builder b{gc, bg.graph, w, cfg, flash};
+        bg.output = dir == ENCODE ? b.encode(x) : b.decode(x);
+    }, &g);
+    if (status != EMBER_OK) return status;
+    return m->runner.run(*g, {{"input", in}}, out);
+}
+
+}  // namespace
 
 extern "C" {
 
-#define EMBER_NOT_YET(ctx, what) ((ctx) ? (ctx)->fail(EMBER_ERROR_UNSUPPORTED, what " is not implemented yet") : EMBER_ERROR_INVALID_ARGUMENT)
+int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, const ember_tensor * tensors, int32_t n_tensors,
+                         int32_t weight_type, ember_vae ** out) {
+    if (out != nullptr) *out = nullptr;
+    if (ctx == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (out == nullptr || config == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "VAE: null config or output pointer");
+    if (n_tensors < 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "VAE: negative tensor count");
+    std::string problem = check_config(*config);
+    if (!problem.empty()) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "VAE config: " + problem);
 
-struct ember_vae { ember_context * ctx; };
+    spec_builder specs;
+    if (config->parts & EMBER_VAE_ENCODER) encoder_specs(*config, specs);
+    if (config->parts & EMBER_VAE_DECODER) decoder_specs(*config, specs);
 
-int32_t ember_vae_create(ember_context * ctx, const ember_vae_config *, const ember_tensor *, int32_t, int32_t, ember_vae ** out) {
-    if (out) *out = nullptr;
-    return EMBER_NOT_YET(ctx, "VAE");
+    auto * m = new (std::nothrow) ember_vae(ctx);
+    if (m == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "VAE: out of host memory");
+    m->config = *config;
+    int32_t status = m->weights.load(ctx, specs.specs, tensors, n_tensors, weight_type);
+    if (status != EMBER_OK) {
+        ctx->last_error = "VAE: " + ctx->last_error;
+        delete m;
+        return status;
+    }
+    *out = m;
+    return EMBER_OK;
 }
+
 void ember_vae_free(ember_vae * model) { delete model; }
-int32_t ember_vae_encode(ember_vae * model, const float *, int32_t, int32_t, int32_t, float *) {
-    return model ? EMBER_NOT_YET(model->ctx, "VAE") : EMBER_ERROR_INVALID_ARGUMENT;
+
+int32_t ember_vae_encode(ember_vae * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_moments) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    return run(model, ENCODE, image, batch, height, width, out_moments);
 }
-int32_t ember_vae_decode(ember_vae * model, const float *, int32_t, int32_t, int32_t, float *) {
-    return model ? EMBER_NOT_YET(model->ctx, "VAE") : EMBER_ERROR_INVALID_ARGUMENT;
+
+int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    return run(model, DECODE, latent, batch, height, width, out_image);
 }
-int32_t ember_vae_stats(const ember_vae *, ember_model_stats *) { return EMBER_ERROR_UNSUPPORTED; }
+
+int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out) {
+    if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    out->weight_bytes = model->weights.bytes();
+    out->compute_bytes = model->runner.compute_bytes();
+    out->n_parameters = model->weights.n_parameters();
+    out->weight_type = model->weights.matrix_type();
+    out->n_graphs = model->runner.n_graphs();
+    return EMBER_OK;
+}
 
 }  // extern "C"

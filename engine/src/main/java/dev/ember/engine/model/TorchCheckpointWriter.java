@@ -30,7 +30,8 @@ public final class TorchCheckpointWriter {
     static final String FOLDER = "archive/";
     /** Top-level key of Ember's string metadata (the ember.* keys), beside "state_dict". */
     public static final String METADATA_KEY = "ember_metadata";
-    private static final LocalDateTime FIXED_TIME = LocalDateTime.of(1980, 1, 1, 0, 0);
+    // Not 1980-01-01: that is the "before 1980" marker and makes ZipEntry add a time-zone-dependent extra field.
+    private static final LocalDateTime FIXED_TIME = LocalDateTime.of(2000, 1, 1, 0, 0);
     private static final int ALIGNMENT = 64;
     private static final Map<DType, String> STORAGE = Map.of(DType.F32, "FloatStorage", DType.F16, "HalfStorage",
             DType.BF16, "BFloat16Storage", DType.F64, "DoubleStorage", DType.I64, "LongStorage", DType.I32, "IntStorage");

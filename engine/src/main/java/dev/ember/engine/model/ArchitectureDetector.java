@@ -1,0 +1,208 @@
+package dev.ember.engine.model;
+
+import dev.ember.engine.ModelFileException;
+import dev.ember.engine.UnsupportedModelException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Works out a {@link ModelSpec} from canonical tensors: channels, levels, res blocks, attention levels,
+ * context width, projections and layer counts come from SHAPES; what shapes cannot tell (head counts,
+ * activation, prediction type) from {@link ModelMetadata} keys, else the architecture's defaults.
+ * SDXL is recognised (conditioner embedders, label_emb, 2048-wide context) and refused.
+ */
+public final class ArchitectureDetector {
+    private static final String U = NetworkLayout.UNET_PREFIX, V = NetworkLayout.VAE_PREFIX, T = NetworkLayout.TEXT_PREFIX;
+
+    private final Path path;
+    private final Map<String, TensorData> t;
+    private final Map<String, String> meta;
+
+    private ArchitectureDetector(Path path, Map<String, TensorData> tensors, Map<String, String> metadata) {
+        this.path = path;
+        this.t = tensors;
+        this.meta = metadata;
+    }
+
+    /**
+     * Detects the spec of canonical {@code tensors}.
+     *
+     * @param predictionOverride the caller's prediction type, or null to use metadata or the default
+     * @throws UnsupportedModelException for SDXL
+     * @throws ModelFileException when a tensor detection needs is missing or the shapes contradict each other
+     */
+    public static ModelSpec detect(Path path, Map<String, TensorData> tensors, Map<String, String> metadata, Prediction predictionOverride) {
+        return new ArchitectureDetector(path, tensors, metadata).detect(predictionOverride);
+    }
+
+    private ModelSpec detect(Prediction override) {
+        refuseSdxl();
+        TensorData toK = need(U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 2);
+        int context = (int) toK.dim(1);
+        Architecture arch;
+        String a = meta.get(ModelMetadata.ARCHITECTURE);
+        if (a != null) {
+            arch = switch (a.toLowerCase(java.util.Locale.ROOT)) {
+                case "sd1" -> Architecture.SD1;
+                case "sd2" -> Architecture.SD2;
+                default -> throw new ModelFileException(path, "metadata " + ModelMetadata.ARCHITECTURE + " = '" + a + "' is not sd1 or sd2");
+            };
+        } else {
+            // 1024 is OpenCLIP ViT-H's width: every SD 2.x UNet has it, no SD 1.x one does.
+            arch = context == 1024 ? Architecture.SD2 : Architecture.SD1;
+        }
+        try {
+            TextEncoderConfig text = text(arch);
+            UnetConfig unet = unet(arch, context);
+            VaeConfig vae = vae();
+            Prediction prediction;
+            String source;
+            if (override != null) {
+                prediction = override;
+                source = "override";
+            } else if (meta.containsKey(ModelMetadata.PREDICTION) || meta.containsKey(ModelMetadata.MODELSPEC_PREDICTION)) {
+                String p = meta.getOrDefault(ModelMetadata.PREDICTION, meta.get(ModelMetadata.MODELSPEC_PREDICTION));
+                prediction = Prediction.parse(p);
+                source = meta.getOrDefault(ModelMetadata.PREDICTION_SOURCE, "metadata");
+            } else {
+                // The weights of an eps and a v model have the same names and shapes: nothing to detect.
+                prediction = Prediction.EPS;
+                source = arch == Architecture.SD2 ? "default (weights cannot tell; SD 2.x 768-v models need prediction v)" : "default";
+            }
+            return new ModelSpec(arch, prediction, source, text, unet, vae);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFileException(path, "inconsistent hyperparameters for " + arch.label() + ": " + e.getMessage());
+        }
+    }
+
+    private void refuseSdxl() {
+        String why = null;
+        for (String name : t.keySet()) {
+            if (name.startsWith("conditioner.embedders.")) why = "conditioner.embedders.* (two text encoders)";
+            else if (name.startsWith(U + "label_emb.")) why = "label_emb (size/crop conditioning)";
+            if (why != null) break;
+        }
+        TensorData toK = t.get(U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight");
+        if (why == null && toK != null && toK.rank() == 2 && toK.dim(1) == 2048) why = "a 2048-wide cross-attention context";
+        if (why == null) {
+            for (String name : t.keySet()) {
+                if (name.startsWith(U) && name.endsWith("attn2.to_k.weight") && t.get(name).rank() == 2 && t.get(name).dim(1) == 2048) {
+                    why = "a 2048-wide cross-attention context";
+                    break;
+                }
+            }
+        }
+        if (why != null) {
+            throw new UnsupportedModelException(path + ": SDXL checkpoint (" + why + "); Ember runs SD 1.x and 2.x only");
+        }
+    }
+
+    private TextEncoderConfig text(Architecture arch) {
+        TensorData tok = need(T + "embeddings.token_embedding.weight", 2);
+        TensorData pos = need(T + "embeddings.position_embedding.weight", 2);
+        int hidden = (int) tok.dim(1);
+        int layers = count(T + "encoder.layers.");
+        if (layers == 0) throw missing(T + "encoder.layers.0.mlp.fc1.weight");
+        int intermediate = (int) need(T + "encoder.layers.0.mlp.fc1.weight", 2).dim(0);
+        TextEncoderConfig def = arch.defaultText();
+        int heads = intMeta(ModelMetadata.TEXT_NUM_HEADS,
+                hidden == def.hiddenSize() ? def.numHeads() : Math.max(1, hidden / 64)); // CLIP's heads are 64 wide
+        TextEncoderConfig.Activation act = meta.containsKey(ModelMetadata.TEXT_ACTIVATION)
+                ? ModelMetadata.parseActivation(meta.get(ModelMetadata.TEXT_ACTIVATION)) : def.activation();
+        // SD 2.x conditions on OpenCLIP's penultimate layer; diffusers folders drop the last layer instead (23 of 24).
+        int skip = intMeta(ModelMetadata.TEXT_CLIP_SKIP, arch == Architecture.SD2 && layers == def.numLayers() ? 2 : 1);
+        return new TextEncoderConfig((int) tok.dim(0), (int) pos.dim(0), hidden, intermediate, layers, heads, act, skip);
+    }
+
+    private UnetConfig unet(Architecture arch, int context) {
+        TensorData convIn = need(U + "input_blocks.0.0.weight", 4);
+        int mc = (int) convIn.dim(0);
+        int out = (int) need(U + "out.2.weight", 4).dim(0);
+        TreeSet<Integer> blocks = indices(U + "input_blocks.");
+        int downs = 0;
+        for (int b : blocks) if (t.containsKey(U + "input_blocks." + b + ".0.op.weight")) downs++;
+        int levels = downs + 1;
+        int last = blocks.isEmpty() ? 0 : blocks.last();
+        if ((last - downs) % levels != 0 || last - downs <= 0) {
+            throw new ModelFileException(path, "UNet input blocks do not form levels: " + last + " blocks, " + downs + " downsamplers");
+        }
+        int n = (last - downs) / levels;
+        int[] mult = new int[levels];
+        int attention = 0;
+        for (int level = 0; level < levels; level++) {
+            String first = U + "input_blocks." + ((n + 1) * level + 1) + ".";
+            long ch = need(first + "0.in_layers.2.weight", 4).dim(0);
+            if (ch % mc != 0) throw new ModelFileException(path, "UNet level " + level + " has " + ch + " channels, not a multiple of " + mc);
+            mult[level] = (int) (ch / mc);
+            if (t.containsKey(first + "1.norm.weight")) attention |= 1 << level;
+        }
+        int depth = count(U + "middle_block.1.transformer_blocks.");
+        boolean linear = need(U + "middle_block.1.proj_in.weight", -1).rank() == 2;
+        int heads = 0, headDim = 0;
+        if (meta.containsKey(ModelMetadata.UNET_NUM_HEADS)) heads = intMeta(ModelMetadata.UNET_NUM_HEADS, 0);
+        else if (meta.containsKey(ModelMetadata.UNET_HEAD_DIM)) headDim = intMeta(ModelMetadata.UNET_HEAD_DIM, 0);
+        else if (arch == Architecture.SD1) heads = arch.defaultUnet().numHeads();
+        else headDim = arch.defaultUnet().headDim();
+        int groups = intMeta(ModelMetadata.UNET_NORM_GROUPS, 32);
+        return new UnetConfig((int) convIn.dim(1), out, mc, n, mult, attention, heads, headDim, depth, context, linear, groups);
+    }
+
+    private VaeConfig vae() {
+        TensorData convIn = need(V + "encoder.conv_in.weight", 4);
+        int base = (int) convIn.dim(0);
+        int latent = (int) need(V + "post_quant_conv.weight", 4).dim(0);
+        int levels = count(V + "encoder.down.");
+        int n = count(V + "encoder.down.0.block.");
+        if (levels == 0 || n == 0) throw missing(V + "encoder.down.0.block.0.conv1.weight");
+        int[] mult = new int[levels];
+        for (int level = 0; level < levels; level++) {
+            long ch = need(V + "encoder.down." + level + ".block.0.conv1.weight", 4).dim(0);
+            if (ch % base != 0) throw new ModelFileException(path, "VAE level " + level + " has " + ch + " channels, not a multiple of " + base);
+            mult[level] = (int) (ch / base);
+        }
+        double scale = meta.containsKey(ModelMetadata.VAE_SCALE_FACTOR) ? Double.parseDouble(meta.get(ModelMetadata.VAE_SCALE_FACTOR)) : 0.18215;
+        return new VaeConfig((int) convIn.dim(1), latent, base, mult, n, intMeta(ModelMetadata.VAE_NORM_GROUPS, 32), scale);
+    }
+
+    private TensorData need(String name, int rank) {
+        TensorData d = t.get(name);
+        if (d == null) throw missing(name);
+        if (rank >= 0 && d.rank() != rank) {
+            throw new ModelFileException(path, "wrong shape for the detected architecture: " + name + " has " + java.util.Arrays.toString(d.shape())
+                    + ", expected rank " + rank);
+        }
+        return d;
+    }
+
+    private ModelFileException missing(String name) {
+        return new ModelFileException(path, "missing required tensors: " + name + " (needed to detect the architecture)");
+    }
+
+    /** Distinct integers N in names {@code prefix + N + "."}. */
+    private TreeSet<Integer> indices(String prefix) {
+        Pattern p = Pattern.compile(Pattern.quote(prefix) + "(\\d+)\\..*");
+        TreeSet<Integer> out = new TreeSet<>();
+        for (String name : t.keySet()) {
+            Matcher m = p.matcher(name);
+            if (m.matches()) out.add(Integer.parseInt(m.group(1)));
+        }
+        return out;
+    }
+
+    private int count(String prefix) {
+        return indices(prefix).size();
+    }
+
+    private int intMeta(String key, int fallback) {
+        String v = meta.get(key);
+        if (v == null) return fallback;
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new ModelFileException(path, "metadata " + key + " = '" + v + "' is not an integer");
+        }
+    }
+}

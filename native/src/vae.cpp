@@ -287,6 +287,7 @@ struct ember_vae {
     ember_vae_config config{};
     weight_store weights;
     graph_runner runner;
+    int32_t weight_type = EMBER_WEIGHT_F32;  // what the matrix weights actually became (see ember_vae_create)
     explicit ember_vae(ember_context * c) : ctx(c), runner(c) {}
 };
 
@@ -360,6 +361,17 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
         delete m;
         return status;
     }
+    // weight_store reports the requested type; the kernels may have stayed f16 (see the file comment).
+    // Report the quantised type only if some kernel really has it, else the type of the kernels.
+    int32_t actual = -1;
+    for (const tensor_spec & spec : specs.specs) {
+        if (!spec.matrix) continue;
+        ggml_type t = m->weights.get(spec.name)->type;
+        int32_t code = t == GGML_TYPE_F32 ? EMBER_WEIGHT_F32 : t == GGML_TYPE_F16 ? EMBER_WEIGHT_F16
+                     : t == GGML_TYPE_Q8_0 ? EMBER_WEIGHT_Q8_0 : t == GGML_TYPE_Q4_0 ? EMBER_WEIGHT_Q4_0 : -1;
+        if (actual < 0 || (code == weight_type && ggml_is_quantized(t))) actual = code;
+    }
+    m->weight_type = actual < 0 ? m->weights.matrix_type() : actual;
     *out = m;
     return EMBER_OK;
 }
@@ -381,7 +393,7 @@ int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out) {
     out->weight_bytes = model->weights.bytes();
     out->compute_bytes = model->runner.compute_bytes();
     out->n_parameters = model->weights.n_parameters();
-    out->weight_type = model->weights.matrix_type();
+    out->weight_type = model->weight_type;
     out->n_graphs = model->runner.n_graphs();
     return EMBER_OK;
 }

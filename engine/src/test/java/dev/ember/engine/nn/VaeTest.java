@@ -104,6 +104,18 @@ class VaeTest {
     @Test
     void q8WeightsMatchTheUnquantisedReference() {
         checkAgainstReference(f32Weights, f32Weights, ember_h.EMBER_WEIGHT_Q8_0(), Q8_BOUND, "q8_0");
+        // Every VAE weight is a 4-D kernel, and the shared weight store quantises 4-D kernels only when
+        // KW is a multiple of the q8_0 block: they all stay f16, and the stats say so.
+        try (Vae vae = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_Q8_0(), Vae.Parts.DECODER)) {
+            assertEquals(ember_h.EMBER_WEIGHT_F16(), vae.stats().weightType());
+        }
+    }
+
+    @Test
+    void f16StatsReportF16() {
+        try (Vae vae = new Vae(context, TINY, f16Weights, ember_h.EMBER_WEIGHT_AUTO(), Vae.Parts.ENCODER)) {
+            assertEquals(ember_h.EMBER_WEIGHT_F16(), vae.stats().weightType());
+        }
     }
 
     @Test

@@ -26,16 +26,27 @@
 //   Normalize = GroupNorm(norm_groups, eps 1e-6, affine); f = 2^(num_levels-1).
 //
 // ggml images are [W, H, C, N], the same memory as the C API's row-major [N, C, H, W], so inputs and
-// outputs are copied straight in and out. 3x3 convolutions use model_common's conv2d: an f32 im2col
-// (exact) and one matrix product. The im2col buffer is K*K*C times the activation; above
-// IM2COL_BAND_BYTES a convolution is cut into bands of output rows, each with its own im2col, so the
-// allocator can reuse one band's buffer for the next (see conv() below).
+// outputs are copied straight in and out.
+//
+// Convolutions (vae_builder::conv) are an f32 im2col times the kernel converted to f32 in the graph,
+// with the im2col as the first operand of ggml_mul_mat: the product then comes out as [OW*OH, OC], the
+// image layout, with no transpose, and no activation is rounded (ggml's CPU product with an f16 weight
+// as first operand would convert the whole im2col to f16: ~1e-3 relative error over the network, and
+// an extra pass over the largest buffer). The im2col buffer is K*K*C times the activation (2.4 GB for
+// one 256-channel 3x3 convolution at 512 x 512); above IM2COL_BAND_BYTES a convolution is cut into
+// bands of output rows per batch element, each with its own im2col and product added into its rows of
+// the output (which starts as the broadcast bias), so the allocator reuses one band's buffer for the
+// next. The attention's 1x1 convolutions are plain products on [C, h*w, N] with f32 kernels too.
+//
+// Weight types: 4-D kernels are stored as model_common's weight_store decides (f32 or f16; its
+// quantised types need KW to be a multiple of the block, so q8_0/q4_0 leave every VAE kernel in f16).
 //
 // Graphs are built once per (direction, batch, height, width) and kept by the graph_runner. Only the
 // tensors of the parts asked for at creation (config->parts) are required and loaded.
 #include "context.h"
 #include "model_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <string>
@@ -47,6 +58,13 @@ namespace {
 
 const std::string PREFIX = "first_stage_model.";
 constexpr float NORM_EPS = 1e-6f;
+// Largest im2col buffer of one convolution piece; bigger convolutions are cut into bands of output rows.
+// Small enough that the im2col of SD-size convolutions (2.4 GB unbanded for 256 channels at 512 x 512)
+// never dominates the compute memory; large enough that each band is still a big matrix product.
+constexpr int64_t IM2COL_BAND_BYTES = int64_t(4) << 20;
+// At most this many pieces per convolution over the whole batch (keeps the graph well under
+// MAX_GRAPH_NODES for large images and batches; the bands then grow instead).
+constexpr int64_t MAX_PIECES = 64;
 
 std::vector<int> level_channels(const ember_vae_config & c) {
     std::vector<int> ch;
@@ -143,8 +161,53 @@ struct vae_builder {
     ggml_tensor * weight(const std::string & name) const { return w(PREFIX + name + ".weight"); }
     ggml_tensor * bias(const std::string & name) const { return w(PREFIX + name + ".bias"); }
 
+    // Square-kernel convolution x [W, H, C, N] -> [OW, OH, OC, N] with bias, as f32 im2col pieces times
+    // the kernel in f32 (see the file comment). Each piece is one batch element's band of output rows,
+    // or the whole batch when its im2col fits IM2COL_BAND_BYTES.
     ggml_tensor * conv(ggml_tensor * x, const std::string & name, int stride, int pad) const {
-        return conv2d(g, x, weight(name), bias(name), stride, pad);
+        ggml_tensor * k = weight(name);
+        ggml_tensor * b = bias(name);
+        const int64_t kw = k->ne[0], kh = k->ne[1], ic = k->ne[2], oc = k->ne[3];
+        const int64_t W = x->ne[0], H = x->ne[1], N = x->ne[3];
+        GGML_ASSERT(x->ne[2] == ic && kw == kh);
+        const int64_t ow = (W + 2 * pad - kw) / stride + 1, oh = (H + 2 * pad - kh) / stride + 1;
+        const int64_t kk = kw * kh * ic;
+        // The kernel as an f32 [KW*KH*IC, OC] matrix: im2col rows are the first operand, so the product
+        // comes out as [OW*OH, OC], already the image layout, and no activation is rounded to f16.
+        ggml_tensor * k32 = k->type == GGML_TYPE_F32 ? k : ggml_cast(g, k, GGML_TYPE_F32);
+        ggml_tensor * k2d = ggml_reshape_2d(g, k32, kk, oc);
+        ggml_tensor * b4d = ggml_reshape_4d(g, b, 1, 1, oc, 1);
+
+        const int64_t row_bytes = kk * ow * (int64_t) sizeof(float);  // im2col bytes per output row and image
+        if (row_bytes * oh * N <= IM2COL_BAND_BYTES) {
+            ggml_tensor * cols = ggml_im2col(g, k, x, stride, stride, pad, pad, 1, 1, true, GGML_TYPE_F32);
+            ggml_tensor * y = ggml_mul_mat(g, ggml_reshape_2d(g, cols, kk, ow * oh * N), k2d);  // [OW*OH*N, OC]
+            // [OW, OH, N, OC] -> [OW, OH, OC, N]: a view; the bias add writes it contiguously.
+            y = N == 1 ? ggml_reshape_4d(g, y, ow, oh, oc, 1) : ggml_permute(g, ggml_reshape_4d(g, y, ow, oh, N, oc), 0, 1, 3, 2);
+            return ggml_add(g, y, b4d);
+        }
+
+        // Bands: the output starts as the broadcast bias and each band's product is added into its rows.
+        int64_t bands = (row_bytes * oh + IM2COL_BAND_BYTES - 1) / IM2COL_BAND_BYTES;
+        bands = std::min(std::max<int64_t>(bands, 1), std::min<int64_t>(oh, std::max<int64_t>(1, MAX_PIECES / N)));
+        const int64_t rows = (oh + bands - 1) / bands;
+        // Padding in H is done once up front, so every band is a plain view of input rows; W padding
+        // stays inside im2col.
+        ggml_tensor * xp = pad > 0 ? ggml_pad_ext(g, x, 0, 0, pad, pad, 0, 0, 0, 0) : x;
+        ggml_tensor * out = ggml_repeat_4d(g, b4d, ow, oh, oc, N);
+        for (int64_t n = 0; n < N; n++) {
+            for (int64_t r0 = 0; r0 < oh; r0 += rows) {
+                const int64_t r1 = std::min(oh, r0 + rows);
+                const int64_t in_rows = (r1 - 1 - r0) * stride + kh;
+                ggml_tensor * band = ggml_view_4d(g, xp, xp->ne[0], in_rows, ic, 1, xp->nb[1], xp->nb[2], xp->nb[3],
+                                                  n * xp->nb[3] + r0 * stride * xp->nb[1]);
+                ggml_tensor * cols = ggml_im2col(g, k, band, stride, stride, pad, 0, 1, 1, true, GGML_TYPE_F32);
+                ggml_tensor * y = ggml_mul_mat(g, ggml_reshape_2d(g, cols, kk, ow * (r1 - r0)), k2d);  // [OW*rows, OC]
+                y = ggml_reshape_4d(g, y, ow, r1 - r0, oc, 1);
+                out = ggml_acc_inplace(g, out, y, out->nb[1], out->nb[2], out->nb[3], n * out->nb[3] + r0 * out->nb[1]);
+            }
+        }
+        return out;
     }
 
     ggml_tensor * norm(ggml_tensor * x, const std::string & name) const {
@@ -163,6 +226,7 @@ struct vae_builder {
     // A 1x1 convolution on channel-innermost tokens [C, T, N] -> [OC, T, N].
     ggml_tensor * pointwise(ggml_tensor * tokens, const std::string & name) const {
         ggml_tensor * k = weight(name);
+        if (k->type != GGML_TYPE_F32) k = ggml_cast(g, k, GGML_TYPE_F32);  // f32 product, as in conv()
         return linear(g, tokens, ggml_reshape_2d(g, k, k->ne[2], k->ne[3]), bias(name));
     }
 
@@ -223,6 +287,7 @@ struct ember_vae {
     ember_vae_config config{};
     weight_store weights;
     graph_runner runner;
+    int32_t weight_type = EMBER_WEIGHT_F32;  // what the matrix weights actually became (see ember_vae_create)
     explicit ember_vae(ember_context * c) : ctx(c), runner(c) {}
 };
 
@@ -296,6 +361,17 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
         delete m;
         return status;
     }
+    // weight_store reports the requested type; the kernels may have stayed f16 (see the file comment).
+    // Report the quantised type only if some kernel really has it, else the type of the kernels.
+    int32_t actual = -1;
+    for (const tensor_spec & spec : specs.specs) {
+        if (!spec.matrix) continue;
+        ggml_type t = m->weights.get(spec.name)->type;
+        int32_t code = t == GGML_TYPE_F32 ? EMBER_WEIGHT_F32 : t == GGML_TYPE_F16 ? EMBER_WEIGHT_F16
+                     : t == GGML_TYPE_Q8_0 ? EMBER_WEIGHT_Q8_0 : t == GGML_TYPE_Q4_0 ? EMBER_WEIGHT_Q4_0 : -1;
+        if (actual < 0 || (code == weight_type && ggml_is_quantized(t))) actual = code;
+    }
+    m->weight_type = actual < 0 ? m->weights.matrix_type() : actual;
     *out = m;
     return EMBER_OK;
 }
@@ -317,7 +393,7 @@ int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out) {
     out->weight_bytes = model->weights.bytes();
     out->compute_bytes = model->runner.compute_bytes();
     out->n_parameters = model->weights.n_parameters();
-    out->weight_type = model->weights.matrix_type();
+    out->weight_type = model->weight_type;
     out->n_graphs = model->runner.n_graphs();
     return EMBER_OK;
 }

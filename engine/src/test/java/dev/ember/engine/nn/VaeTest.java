@@ -104,6 +104,18 @@ class VaeTest {
     @Test
     void q8WeightsMatchTheUnquantisedReference() {
         checkAgainstReference(f32Weights, f32Weights, ember_h.EMBER_WEIGHT_Q8_0(), Q8_BOUND, "q8_0");
+        // Every VAE weight is a 4-D kernel, and the shared weight store quantises 4-D kernels only when
+        // KW is a multiple of the q8_0 block: they all stay f16, and the stats say so.
+        try (Vae vae = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_Q8_0(), Vae.Parts.DECODER)) {
+            assertEquals(ember_h.EMBER_WEIGHT_F16(), vae.stats().weightType());
+        }
+    }
+
+    @Test
+    void f16StatsReportF16() {
+        try (Vae vae = new Vae(context, TINY, f16Weights, ember_h.EMBER_WEIGHT_AUTO(), Vae.Parts.ENCODER)) {
+            assertEquals(ember_h.EMBER_WEIGHT_F16(), vae.stats().weightType());
+        }
     }
 
     @Test
@@ -146,6 +158,28 @@ class VaeTest {
             assertTrue(err <= F32_BOUND, "encoder-only encode: " + err);
             NativeException e = assertThrows(NativeException.class, () -> vae.decode(latent(1, 1, 2, 2), 1, 2, 2));
             assertTrue(e.getMessage().contains("without its decoder"), e.getMessage());
+        }
+    }
+
+    @Test
+    void largeImagesAreConvolvedInBands() {
+        // libember cuts a convolution whose im2col exceeds 4 MiB into bands of output rows. A 128 x 128
+        // image has 288 x 16384 floats (18 MiB) of im2col in its full-resolution 3x3 convolutions and
+        // 288 x 4096 (4.5 MiB) in the stride-2 downsample; an 8 x 8 latent decodes through 64 x 64
+        // convolutions with 4.5 MiB each. All must still match the reference.
+        VaeReference ref = new VaeReference(TINY, f32Weights);
+        try (Vae vae = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.BOTH)) {
+            float[] x = image(41, 1, 128, 128);
+            double encodeErr = Ops.relativeL2(vae.encode(x, 1, 128, 128), ref.encode(x, 1, 128, 128));
+            long encodeCompute = vae.stats().computeBytes();
+            float[] z = latent(42, 1, 8, 8);
+            double decodeErr = Ops.relativeL2(vae.decode(z, 1, 8, 8), ref.decode(z, 1, 8, 8));
+            System.out.printf("VAE f32 banded: encode [1, 128, 128] relative L2 %.3e, decode [1, 8, 8] %.3e, compute %.1f MiB%n",
+                    encodeErr, decodeErr, encodeCompute / 1048576.0);
+            assertTrue(encodeErr <= F32_BOUND, "banded encode: " + encodeErr);
+            assertTrue(decodeErr <= F32_BOUND, "banded decode: " + decodeErr);
+            long fullIm2col = 288L * 128 * 128 * 4;
+            assertTrue(encodeCompute < fullIm2col, "compute bytes " + encodeCompute + " not below one unbanded im2col " + fullIm2col);
         }
     }
 

@@ -145,6 +145,20 @@ class UnetTest {
     }
 
     @Test
+    void sdStructuredConfigMatchesTheReference() {
+        // SD 1.x's block structure (4 levels, 2 ResBlocks each, attention on the first three, 8 heads) at
+        // small widths, with two transformer blocks per SpatialTransformer.
+        UnetConfig c = new UnetConfig(4, 4, 32, 2, new int[] {1, 2, 4, 4}, 0b0111, 8, 0, 2, 32, false, 32);
+        try (StateDict w = weights(c, DType.F32);
+             Unet unet = new Unet(context, c, w, ember_h.EMBER_WEIGHT_F32())) {
+            assertEquals(NetworkLayout.unet(c).stream().mapToLong(TensorSpec::elementCount).sum(), unet.stats().parameters());
+            Case k = Case.of(c, 1, 16, 8, 6, new float[] {321}, 12);
+            double err = report("sd-structured f32 1x4x16x8, 6 tokens", k.run(unet), k.reference(c, w));
+            assertWithin(1e-4, err, "sd-structured f32");
+        }
+    }
+
+    @Test
     void oneAndTwoThreadsAgree() {
         try (StateDict w = weights(UnetConfig.TINY, DType.F32);
              NativeContext one = new NativeContext(new NativeContext.Options(1, -1, false, true));

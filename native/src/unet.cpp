@@ -14,6 +14,9 @@
 //             [C, H*W, N] -> transformer_blocks (self-attn, cross-attn on the context, GEGLU MLP, all
 //             pre-LayerNorm with residuals) -> proj_out -> back to [W, H, C, N] -> + input.
 // The 1x1 proj_in/proj_out convolutions are computed as linear layers on the tokens (the same sums).
+// Precision: activations stay f32 throughout, except where ggml's CPU product rounds them to f16 for f16
+// weights (~1e-3 relative on the tiny preset); block-quantised weights are dequantised to f32 before
+// their products, so activations are never quantised (see builder::W).
 // ggml layout: images [W, H, C, N] (= the caller's row-major [N, C, H, W]), tokens [C, T, N],
 // context [D, T, N]. Graphs are cached per (batch, height, width, n_context) by graph_runner.
 #include "model_common.h"
@@ -32,11 +35,6 @@ constexpr float TRANSFORMER_GN_EPS = 1e-6f;  // SpatialTransformer.norm
 constexpr float LN_EPS = 1e-5f;            // nn.LayerNorm default
 
 const std::string P = "model.diffusion_model.";
-
-struct unet_shape {
-    int levels = 0;
-    std::vector<int> ch;  // channels per level
-};
 
 bool has_attention(const ember_unet_config & c, int level) { return (c.attention_levels >> level & 1) != 0; }
 

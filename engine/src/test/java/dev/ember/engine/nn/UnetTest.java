@@ -159,6 +159,17 @@ class UnetTest {
     }
 
     @Test
+    void flashAttentionMatchesTheReference() {
+        // ggml_flash_attn_ext takes K and V in f16: the same order of error as f16 weights.
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, true));
+             Unet unet = new Unet(flash, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
+            Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 13);
+            assertWithin(2e-3, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
+        }
+    }
+
+    @Test
     void oneAndTwoThreadsAgree() {
         try (StateDict w = weights(UnetConfig.TINY, DType.F32);
              NativeContext one = new NativeContext(new NativeContext.Options(1, -1, false, true));

@@ -14,6 +14,9 @@
 //             [C, H*W, N] -> transformer_blocks (self-attn, cross-attn on the context, GEGLU MLP, all
 //             pre-LayerNorm with residuals) -> proj_out -> back to [W, H, C, N] -> + input.
 // The 1x1 proj_in/proj_out convolutions are computed as linear layers on the tokens (the same sums).
+// Precision: activations stay f32 throughout, except where ggml's CPU product rounds them to f16 for f16
+// weights (~1e-3 relative on the tiny preset); block-quantised weights are dequantised to f32 before
+// their products, so activations are never quantised (see builder::W).
 // ggml layout: images [W, H, C, N] (= the caller's row-major [N, C, H, W]), tokens [C, T, N],
 // context [D, T, N]. Graphs are cached per (batch, height, width, n_context) by graph_runner.
 #include "model_common.h"
@@ -32,11 +35,6 @@ constexpr float TRANSFORMER_GN_EPS = 1e-6f;  // SpatialTransformer.norm
 constexpr float LN_EPS = 1e-5f;            // nn.LayerNorm default
 
 const std::string P = "model.diffusion_model.";
-
-struct unet_shape {
-    int levels = 0;
-    std::vector<int> ch;  // channels per level
-};
 
 bool has_attention(const ember_unet_config & c, int level) { return (c.attention_levels >> level & 1) != 0; }
 
@@ -171,7 +169,14 @@ struct builder {
     ggml_tensor * emb_silu = nullptr;  // SiLU(time embedding) [4*mc, N], shared by every ResBlock
     ggml_tensor * context = nullptr;   // [D, T, N]
 
-    ggml_tensor * W(const std::string & name) const { return w(P + name); }
+    // A weight as the graph multiplies it. Block-quantised matrices are dequantised to f32 first:
+    // ggml's own quantised product would re-quantise the activations to q8_0 (its vec_dot_type), which
+    // on the tiny preset raises the error against the unquantised reference from ~0.9e-2 (weights
+    // alone) to ~1.6e-2. The f32 copy lives in the compute buffer only for the duration of one product.
+    ggml_tensor * W(const std::string & name) const {
+        ggml_tensor * t = w(P + name);
+        return ggml_is_quantized(t->type) ? ggml_cast(g, t, GGML_TYPE_F32) : t;
+    }
 
     ggml_tensor * norm_silu(ggml_tensor * x, const std::string & n) {
         return ggml_silu(g, group_norm(g, x, c.norm_groups, GN_EPS, W(n + ".weight"), W(n + ".bias")));

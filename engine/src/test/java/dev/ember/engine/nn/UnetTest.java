@@ -18,6 +18,7 @@ import dev.ember.engine.reference.Ops;
 import dev.ember.engine.reference.UnetReference;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,14 +31,15 @@ import org.junit.jupiter.api.Test;
 /** The native UNet against the float64 {@link UnetReference} on tiny configs, plus its API contract. */
 class UnetTest {
     private static final long SEED = 20260101L;
-    /** SD 2.x shape on a tiny scale: head width instead of head count, linear proj_in/proj_out. */
+    /** SD 2.x shape on a tiny scale: head width instead of head count, linear proj_in/proj_out, context 24. */
     private static final UnetConfig TINY_SD2 = new UnetConfig(4, 4, 32, 1, new int[] {1, 2, 2}, 0b011, 0, 16, 1, 24, true, 32);
 
     private static NativeContext context;
 
+    /** One thread: on a shared, oversubscribed machine ggml's spinning workers make 2 threads ~20x slower. */
     @BeforeAll
     static void openContext() {
-        context = new NativeContext(new NativeContext.Options(2, -1, false, true));
+        context = new NativeContext(new NativeContext.Options(1, -1, false, true));
     }
 
     @AfterAll
@@ -49,56 +51,82 @@ class UnetTest {
         return SyntheticWeights.generate(NetworkLayout.unet(config), SEED, dtype, Arena.ofShared());
     }
 
-    private static float[] gaussian(int n, long seed, double scale) {
+    private static float[] gaussian(int n, long seed) {
         Random r = new Random(seed);
         float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
         return a;
     }
 
-    /** Inputs of one case: latent [n, 4, h, w], timesteps, context [n, tokens, contextDim]. */
+    /** Inputs of one case: latent [n, 4, h, w], timesteps [n], context [n, tokens, contextDim]. */
     private record Case(int batch, int height, int width, float[] latent, float[] timesteps, float[] context, int tokens) {
         static Case of(UnetConfig c, int batch, int height, int width, int tokens, float[] timesteps, long seed) {
-            return new Case(batch, height, width, gaussian(batch * c.inChannels() * height * width, seed, 1.0), timesteps,
-                    gaussian(batch * tokens * c.contextDim(), seed + 1, 1.0), tokens);
+            return new Case(batch, height, width, gaussian(batch * c.inChannels() * height * width, seed), timesteps,
+                    gaussian(batch * tokens * c.contextDim(), seed + 1), tokens);
+        }
+
+        float[] run(Unet unet) {
+            return unet.forward(latent, batch, height, width, timesteps, context, tokens);
+        }
+
+        double[] reference(UnetConfig config, StateDict weights) {
+            return new UnetReference(config, weights).forward(latent, batch, height, width, timesteps, context, tokens);
         }
     }
 
-    private static double error(UnetConfig config, StateDict nativeWeights, StateDict referenceWeights, int weightType, Case k) {
-        float[] actual;
-        try (Unet unet = new Unet(context, config, nativeWeights, weightType)) {
-            actual = unet.forward(k.latent, k.batch, k.height, k.width, k.timesteps, k.context, k.tokens);
+    private static float[] run(UnetConfig config, StateDict weights, int weightType, Case k) {
+        try (Unet unet = new Unet(context, config, weights, weightType)) {
+            return k.run(unet);
         }
-        double[] expected = new UnetReference(config, referenceWeights).forward(k.latent, k.batch, k.height, k.width, k.timesteps, k.context, k.tokens);
+    }
+
+    private static double report(String what, float[] actual, double[] expected) {
         double err = Ops.relativeL2(actual, expected);
-        System.out.printf("UNet %s weight type %d, %dx%dx%d, %d tokens: relative L2 %.3g%n",
-                config.linearProjection() ? "sd2-tiny" : "tiny", weightType, k.batch, k.height, k.width, k.tokens, err);
+        System.out.printf("UNet %s: relative L2 %.3g%n", what, err);
         return err;
+    }
+
+    private static void assertWithin(double bound, double err, String what) {
+        assertTrue(err <= bound, what + ": relative L2 " + err + " > " + bound);
     }
 
     @Test
     void f32WeightsMatchTheReference() {
         try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
             Case square = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 1);
-            assertTrue(error(UnetConfig.TINY, w, w, ember_h.EMBER_WEIGHT_F32(), square) <= 1e-4);
+            double e1 = report("f32 2x4x8x8, 77 tokens", run(UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32(), square), square.reference(UnetConfig.TINY, w));
+            assertWithin(1e-4, e1, "f32 square");
             Case wide = Case.of(UnetConfig.TINY, 2, 8, 16, 13, new float[] {500.5f, 0}, 2);
-            assertTrue(error(UnetConfig.TINY, w, w, ember_h.EMBER_WEIGHT_F32(), wide) <= 1e-4);
+            double e2 = report("f32 2x4x8x16, 13 tokens", run(UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32(), wide), wide.reference(UnetConfig.TINY, w));
+            assertWithin(1e-4, e2, "f32 non-square");
         }
     }
 
     @Test
     void f16WeightsMatchTheReferenceOnTheSameRoundedWeights() {
+        // Weights made in f16, so the reference sees exactly the values the device holds: only compute differs.
         try (StateDict w = weights(UnetConfig.TINY, DType.F16)) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 3);
-            assertTrue(error(UnetConfig.TINY, w, w, ember_h.EMBER_WEIGHT_F16(), k) <= 2e-3);
+            double err = report("f16 2x4x8x8", run(UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F16(), k), k.reference(UnetConfig.TINY, w));
+            assertWithin(2e-3, err, "f16");
         }
     }
 
     @Test
-    void q8WeightsStayCloseToTheUnquantisedReference() {
-        try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
+    void q8WeightsMatchTheReference() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32); Arena arena = Arena.ofConfined()) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 4);
-            assertTrue(error(UnetConfig.TINY, w, w, ember_h.EMBER_WEIGHT_Q8_0(), k) <= 1e-2);
+            float[] actual = run(UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_Q8_0(), k);
+            // Compute precision alone: the reference on the values the device holds (q8_0 blocks where rows
+            // allow, f16 for conv kernels). The f16 3x3 convolutions round their inputs, as in f16 mode.
+            StateDict onDevice = asStoredForQ8(UnetConfig.TINY, w, arena);
+            assertWithin(2e-3, report("q8_0 vs reference on the dequantised weights", actual, k.reference(UnetConfig.TINY, onDevice)), "q8_0 compute");
+            // Against the unquantised weights (design bound 1e-2; measured 8.9e-3 here). Beware: on this tiny
+            // random network the quantisation of the weights alone costs 0.9e-2 to 1.2e-2 depending on the
+            // input (measured over seven inputs with exact f32 products), so another input may exceed 1e-2
+            // without any compute error; the check above is the one that isolates the implementation.
+            double err = report("q8_0 vs unquantised reference", actual, k.reference(UnetConfig.TINY, w));
+            assertWithin(1e-2, err, "q8_0");
         }
     }
 
@@ -106,7 +134,202 @@ class UnetTest {
     void sd2StyleConfigMatchesTheReference() {
         try (StateDict w = weights(TINY_SD2, DType.F32)) {
             Case k = Case.of(TINY_SD2, 2, 16, 8, 9, new float[] {999, 1}, 5);
-            assertTrue(error(TINY_SD2, w, w, ember_h.EMBER_WEIGHT_F32(), k) <= 1e-4);
+            double err = report("sd2-tiny f32 2x4x16x8, 9 tokens", run(TINY_SD2, w, ember_h.EMBER_WEIGHT_F32(), k), k.reference(TINY_SD2, w));
+            assertWithin(1e-4, err, "sd2-tiny f32");
         }
+        try (StateDict w = weights(TINY_SD2, DType.F16)) {
+            Case k = Case.of(TINY_SD2, 1, 8, 8, 5, new float[] {250}, 6);
+            double err = report("sd2-tiny f16 1x4x8x8, 5 tokens", run(TINY_SD2, w, ember_h.EMBER_WEIGHT_F16(), k), k.reference(TINY_SD2, w));
+            assertWithin(2e-3, err, "sd2-tiny f16");
+        }
+    }
+
+    @Test
+    void sdStructuredConfigMatchesTheReference() {
+        // SD 1.x's block structure (4 levels, 2 ResBlocks each, attention on the first three, 8 heads) at
+        // small widths, with two transformer blocks per SpatialTransformer.
+        UnetConfig c = new UnetConfig(4, 4, 32, 2, new int[] {1, 2, 4, 4}, 0b0111, 8, 0, 2, 32, false, 32);
+        try (StateDict w = weights(c, DType.F32);
+             Unet unet = new Unet(context, c, w, ember_h.EMBER_WEIGHT_F32())) {
+            assertEquals(NetworkLayout.unet(c).stream().mapToLong(TensorSpec::elementCount).sum(), unet.stats().parameters());
+            Case k = Case.of(c, 1, 16, 8, 6, new float[] {321}, 12);
+            double err = report("sd-structured f32 1x4x16x8, 6 tokens", k.run(unet), k.reference(c, w));
+            assertWithin(1e-4, err, "sd-structured f32");
+        }
+    }
+
+    @Test
+    void flashAttentionMatchesTheReference() {
+        // ggml_flash_attn_ext takes K and V in f16: the same order of error as f16 weights.
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, true));
+             Unet unet = new Unet(flash, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
+            Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 13);
+            assertWithin(2e-3, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
+        }
+    }
+
+    @Test
+    void oneAndTwoThreadsAgree() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             NativeContext one = new NativeContext(new NativeContext.Options(1, -1, false, true));
+             NativeContext two = new NativeContext(new NativeContext.Options(2, -1, false, true));
+             Unet a = new Unet(one, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32());
+             Unet b = new Unet(two, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
+            Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 20, new float[] {999, 1}, 7);
+            float[] x = k.run(a), y = k.run(b);
+            double[] yd = new double[y.length];
+            for (int i = 0; i < y.length; i++) yd[i] = y[i];
+            assertWithin(1e-6, report("1 vs 2 threads", x, yd), "threads");
+        }
+    }
+
+    @Test
+    void batchElementsAreIndependent() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             Unet unet = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
+            UnetConfig c = UnetConfig.TINY;
+            Case both = Case.of(c, 2, 8, 8, 10, new float[] {999, 1}, 8);
+            float[] together = both.run(unet);
+            int latentPer = c.inChannels() * 64, contextPer = 10 * c.contextDim(), outPer = c.outChannels() * 64;
+            for (int b = 0; b < 2; b++) {
+                Case single = new Case(1, 8, 8, Arrays.copyOfRange(both.latent, b * latentPer, (b + 1) * latentPer),
+                        new float[] {both.timesteps[b]}, Arrays.copyOfRange(both.context, b * contextPer, (b + 1) * contextPer), 10);
+                float[] alone = single.run(unet);
+                float[] part = Arrays.copyOfRange(together, b * outPer, (b + 1) * outPer);
+                double[] ref = new double[alone.length];
+                for (int i = 0; i < ref.length; i++) ref[i] = alone[i];
+                assertWithin(1e-6, report("batch element " + b + " vs alone", part, ref), "batch element " + b);
+            }
+            assertEquals(2, unet.stats().graphs(), "one graph per input shape");
+        }
+    }
+
+    @Test
+    void segmentForwardEqualsArrayForward() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             Unet unet = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32());
+             Arena arena = Arena.ofConfined()) {
+            Case k = Case.of(UnetConfig.TINY, 1, 8, 12, 7, new float[] {42}, 9);
+            float[] expected = k.run(unet);
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, expected.length);
+            unet.forward(arena.allocateFrom(ValueLayout.JAVA_FLOAT, k.latent), 1, 8, 12, arena.allocateFrom(ValueLayout.JAVA_FLOAT, k.timesteps),
+                    arena.allocateFrom(ValueLayout.JAVA_FLOAT, k.context), 7, out);
+            assertArrayEquals(expected, out.toArray(ValueLayout.JAVA_FLOAT));
+            // Same shape again: the cached graph is reused, and gives the same numbers.
+            assertArrayEquals(expected, k.run(unet));
+            assertEquals(1, unet.stats().graphs());
+        }
+    }
+
+    @Test
+    void missingTensorIsNamed() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
+            String name = NetworkLayout.UNET_PREFIX + "middle_block.1.transformer_blocks.0.attn2.to_k.weight";
+            Map<String, TensorData> rest = new LinkedHashMap<>(w.tensors());
+            rest.remove(name);
+            StateDict missing = new StateDict(rest, Arena.global());
+            NativeException e = assertThrows(NativeException.class, () -> new Unet(context, UnetConfig.TINY, missing, ember_h.EMBER_WEIGHT_F32()));
+            assertTrue(e.getMessage().contains(name), e.getMessage());
+            assertEquals(ember_h.EMBER_ERROR_MODEL(), e.status());
+        }
+    }
+
+    @Test
+    void wrongShapeIsNamed() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
+            String name = NetworkLayout.UNET_PREFIX + "output_blocks.2.0.skip_connection.weight";
+            TensorData t = w.get(name);
+            long[] shape = t.shape();  // [64, 128, 1, 1] -> [64, 64, 2, 1]: same bytes, wrong shape
+            Map<String, TensorData> all = new LinkedHashMap<>(w.tensors());
+            all.put(name, t.reshaped(shape[0], shape[1] / 2, 2, 1));
+            StateDict bad = new StateDict(all, Arena.global());
+            NativeException e = assertThrows(NativeException.class, () -> new Unet(context, UnetConfig.TINY, bad, ember_h.EMBER_WEIGHT_F32()));
+            assertTrue(e.getMessage().contains(name), e.getMessage());
+            assertTrue(e.getMessage().contains(Arrays.toString(shape)), e.getMessage());
+        }
+    }
+
+    @Test
+    void statsReportWeightsComputeAndParameters() {
+        List<TensorSpec> specs = NetworkLayout.unet(UnetConfig.TINY);
+        long parameters = specs.stream().mapToLong(TensorSpec::elementCount).sum();
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
+            try (Unet unet = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
+                Unet.Stats before = unet.stats();
+                assertEquals(parameters, before.parameters());
+                assertEquals(ember_h.EMBER_WEIGHT_F32(), before.weightType());
+                assertTrue(before.weightBytes() >= parameters * 4 && before.weightBytes() < parameters * 4 + specs.size() * 64L + 4096,
+                        "weight bytes " + before.weightBytes() + " for " + parameters + " f32 parameters");
+                assertEquals(0, before.computeBytes());
+                assertEquals(0, before.graphs());
+                Case.of(UnetConfig.TINY, 1, 8, 8, 4, new float[] {1}, 10).run(unet);
+                Unet.Stats after = unet.stats();
+                assertTrue(after.computeBytes() > 0, "compute bytes after a forward");
+                assertEquals(1, after.graphs());
+                Case.of(UnetConfig.TINY, 2, 16, 16, 4, new float[] {1, 2}, 11).run(unet);
+                assertTrue(unet.stats().computeBytes() > after.computeBytes(), "a larger graph reserves more");
+                assertEquals(2, unet.stats().graphs());
+            }
+            try (Unet q8 = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_Q8_0())) {
+                Unet.Stats s = q8.stats();
+                assertEquals(parameters, s.parameters());
+                assertEquals(ember_h.EMBER_WEIGHT_Q8_0(), s.weightType());
+                assertTrue(s.weightBytes() < parameters * 2, "q8_0 with f16 conv kernels is smaller than f16: " + s.weightBytes());
+            }
+        }
+    }
+
+    @Test
+    void argumentsAndLifecycleAreChecked() {
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
+            Unet unet = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32());
+            float[] latent = new float[4 * 6 * 8], t = {1}, ctx = new float[3 * 32];
+            // 6 is not a multiple of the 4 that two halvings need.
+            assertThrows(IllegalArgumentException.class, () -> unet.forward(latent, 1, 6, 8, t, ctx, 3));
+            assertThrows(IllegalArgumentException.class, () -> unet.forward(new float[4 * 64], 1, 8, 8, t, new float[5], 3));
+            assertThrows(IllegalArgumentException.class, () -> unet.forward(new float[4 * 64], 1, 8, 8, new float[2], ctx, 3));
+            unet.close();
+            unet.close();  // idempotent
+            assertThrows(IllegalStateException.class, () -> unet.forward(new float[4 * 64], 1, 8, 8, t, ctx, 3));
+            assertThrows(IllegalStateException.class, unet::stats);
+        }
+    }
+
+    // ---- what the device holds with EMBER_WEIGHT_Q8_0 (model_common.cpp's rule, ggml's rounding) ----------
+
+    /** Matrix weights whose rows split into 32-blocks (linear layers) as q8_0, other matrices (conv kernels) as f16. */
+    private static StateDict asStoredForQ8(UnetConfig config, StateDict source, Arena arena) {
+        Map<String, TensorData> out = new LinkedHashMap<>();
+        for (TensorSpec spec : NetworkLayout.unet(config)) {
+            TensorData t = source.get(spec.name());
+            int n = Math.toIntExact(t.elementCount());
+            float[] v = t.data().toArray(ValueLayout.JAVA_FLOAT);
+            if (spec.kind() == TensorSpec.Kind.WEIGHT) {
+                long[] shape = spec.shape();
+                if (shape.length == 2 && shape[1] % 32 == 0) v = q8RoundTrip(v);
+                else for (int i = 0; i < n; i++) v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+            }
+            out.put(spec.name(), new TensorData(spec.name(), DType.F32, spec.shape(), arena.allocateFrom(ValueLayout.JAVA_FLOAT, v)));
+        }
+        return new StateDict(out, Arena.global());
+    }
+
+    /** ggml's quantize_row_q8_0_ref then dequantize_row_q8_0: d = amax/127 stored as f16, q = roundf(x/d). */
+    static float[] q8RoundTrip(float[] x) {
+        float[] y = new float[x.length];
+        for (int b = 0; b < x.length; b += 32) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+            float d = amax / 127;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            float dStored = Float.float16ToFloat(Float.floatToFloat16(d));
+            for (int j = 0; j < 32; j++) {
+                float x0 = x[b + j] * id;
+                double q = Math.copySign(Math.floor(Math.abs((double) x0) + 0.5), x0);  // roundf: half away from zero
+                y[b + j] = (float) q * dStored;
+            }
+        }
+        return y;
     }
 }

@@ -72,9 +72,9 @@ final class ModelCommand implements Callable<Integer> {
                     out.printf(Locale.ROOT, "%-13s %,d parameters in %d tensors (%s)%n", comp.label() + ":", st.parameters(), st.tensors(), dtypes(st.parametersByDtype()));
                 }
                 out.printf(Locale.ROOT, "%-13s %,d parameters%n", "total:", total);
-                out.println("text encoder: " + s.text());
-                out.println("unet:         " + s.unet());
-                out.println("vae:          " + s.vae());
+                out.println("text config:  " + s.text());
+                out.println("unet config:  " + s.unet());
+                out.println("vae config:   " + s.vae());
                 out.println("unused:       " + list(r.unused(), allUnused ? Integer.MAX_VALUE : 10));
                 out.println("missing:      " + list(r.missing(), 10));
                 if (!r.wrongShape().isEmpty()) out.println("wrong shape:  " + list(r.wrongShape(), 10));

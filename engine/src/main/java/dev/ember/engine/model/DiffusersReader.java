@@ -50,6 +50,9 @@ public final class DiffusersReader {
                 meta.put(ModelMetadata.PREDICTION_SOURCE, "scheduler config");
             }
             return new RawCheckpoint(ModelFormat.DIFFUSERS, new StateDict(out, arena), meta);
+        } catch (IllegalArgumentException e) {
+            arena.close();
+            throw new ModelFileException(dir, e.getMessage());
         } catch (RuntimeException e) {
             arena.close();
             throw e;

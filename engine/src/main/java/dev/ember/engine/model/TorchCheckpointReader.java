@@ -123,8 +123,15 @@ public final class TorchCheckpointReader {
             expect *= size[i];
         }
         long es = ref.storage().dtype().byteSize();
-        long begin = ref.offset() * es, bytes = n * es;
-        if (ref.offset() < 0 || begin + bytes > storage.byteSize()) {
+        long begin, bytes, end;
+        try {
+            begin = Math.multiplyExact(ref.offset(), es);
+            bytes = Math.multiplyExact(n, es);
+            end = Math.addExact(begin, bytes);
+        } catch (ArithmeticException e) {
+            begin = bytes = end = Long.MAX_VALUE;
+        }
+        if (ref.offset() < 0 || end > storage.byteSize()) {
             throw new ModelFileException(file, "tensor " + name + ": elements [" + ref.offset() + ", " + (ref.offset() + n)
                     + ") lie outside its storage of " + storage.byteSize() / es);
         }

@@ -179,20 +179,34 @@ class BadFilesTest {
         assertTrue(fails(ckptWithPickle("cut.ckpt", Arrays.copyOf(pkl, pkl.length / 2))).endsWith("pickle is truncated or malformed"));
     }
 
-    @Test
-    void nonContiguousTensorIsRefused() throws IOException {
+    /** A checkpoint with one f32 tensor "w" viewing storage "0" of {@code storageBytes} bytes. */
+    private Path oneTensorCkpt(String name, long offset, long[] size, long[] stride, int storageBytes) throws IOException {
         PickleWriter w = new PickleWriter().proto().emptyDict().string("w").global("torch._utils", "_rebuild_tensor_v2").mark();
-        w.mark().string("storage").global("torch", "FloatStorage").string("0").string("cpu").integer(6).tuple().persistentId();
-        w.integer(0).longTuple(new long[] {2, 3}).longTuple(new long[] {1, 2}).bool(false);
+        w.mark().string("storage").global("torch", "FloatStorage").string("0").string("cpu").integer(storageBytes / 4).tuple().persistentId();
+        w.integer(offset).longTuple(size).longTuple(stride).bool(false);
         w.global("collections", "OrderedDict").emptyTuple().reduce().tuple().reduce().setItem().stop();
-        Path p = dir.resolve("strided.ckpt");
+        Path p = dir.resolve(name);
         try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(p))) {
             z.putNextEntry(new ZipEntry("archive/data.pkl"));
             z.write(w.bytes());
             z.putNextEntry(new ZipEntry("archive/data/0"));
-            z.write(new byte[24]);
+            z.write(new byte[storageBytes]);
         }
+        return p;
+    }
+
+    @Test
+    void nonContiguousTensorIsRefused() throws IOException {
+        Path p = oneTensorCkpt("strided.ckpt", 0, new long[] {2, 3}, new long[] {1, 2}, 24);
         assertTrue(fails(p).contains("tensor w is not contiguous (size [2, 3], stride [1, 2])"));
+    }
+
+    @Test
+    void tensorOutsideItsStorageIsRefused() throws IOException {
+        Path p = oneTensorCkpt("offset.ckpt", 4, new long[] {2, 3}, new long[] {3, 1}, 24);
+        assertTrue(fails(p).endsWith("tensor w: elements [4, 10) lie outside its storage of 6"));
+        Path q = oneTensorCkpt("huge.ckpt", Long.MAX_VALUE / 2, new long[] {2}, new long[] {1}, 24);
+        assertTrue(fails(q).contains("lie outside its storage"));
     }
 
     @Test

@@ -203,6 +203,14 @@ int32_t graph_runner::prepare(const std::vector<int64_t> & key, const builder & 
 }
 
 int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::string, const void *>> & inputs, float * out) {
+    // A cached graph keeps the addresses its last allocation gave its tensors, and ggml's allocator
+    // leaves tensors that already have an address alone. Once another graph ran on this scheduler
+    // its compute buffer may have been reallocated, so those addresses can dangle: forget them all
+    // (weights live in their own context and are not touched).
+    for (ggml_tensor * t = ggml_get_first_tensor(g.ctx); t != nullptr; t = ggml_get_next_tensor(g.ctx, t)) {
+        t->data = nullptr;
+        t->buffer = nullptr;
+    }
     ggml_backend_sched_reset(sched_);
     if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");

@@ -7,7 +7,7 @@ import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
-import dev.ember.engine.model.Prediction;
+import dev.ember.engine.sampling.Prediction;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.ModelFileException;
 import dev.ember.engine.UnsupportedModelException;
 import java.nio.file.Path;
@@ -69,7 +70,7 @@ public final class ArchitectureDetector {
                 source = meta.getOrDefault(ModelMetadata.PREDICTION_SOURCE, "metadata");
             } else {
                 // The weights of an eps and a v model have the same names and shapes: nothing to detect.
-                prediction = Prediction.EPS;
+                prediction = Prediction.EPSILON;
                 source = arch == Architecture.SD2 ? "default (weights cannot tell; SD 2.x 768-v models need prediction v)" : "default";
             }
             return new ModelSpec(arch, prediction, source, text, unet, vae);

@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -52,7 +53,7 @@ public final class DiffusersWriter {
             ObjectNode sched = JSON.createObjectNode();
             sched.put("_class_name", "PNDMScheduler").put("beta_start", 0.00085).put("beta_end", 0.012)
                     .put("beta_schedule", "scaled_linear").put("num_train_timesteps", 1000)
-                    .put("prediction_type", spec.prediction() == Prediction.V ? "v_prediction" : "epsilon");
+                    .put("prediction_type", spec.prediction() == Prediction.V_PREDICTION ? "v_prediction" : "epsilon");
             json(dir.resolve("scheduler/scheduler_config.json"), sched);
             ObjectNode index = JSON.createObjectNode();
             index.put("_class_name", "StableDiffusionPipeline");

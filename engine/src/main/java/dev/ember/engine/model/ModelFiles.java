@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.ModelFileException;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,13 +1,14 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import java.util.Locale;
 
 /** The synthetic checkpoints {@code ember make-model} writes: the real architectures, and a tiny one for tests. */
 public enum ModelPreset {
-    TINY("tiny", new ModelSpec(Architecture.SD1, Prediction.EPS, "metadata", TextEncoderConfig.TINY, UnetConfig.TINY, VaeConfig.TINY)),
-    SD15("sd15", new ModelSpec(Architecture.SD1, Prediction.EPS, "metadata", TextEncoderConfig.SD1, UnetConfig.SD1, VaeConfig.SD)),
+    TINY("tiny", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.TINY, UnetConfig.TINY, VaeConfig.TINY)),
+    SD15("sd15", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.SD1, UnetConfig.SD1, VaeConfig.SD)),
     /** SD 2.1 (768-v): v prediction, OpenCLIP text names in single files, as the released checkpoint has. */
-    SD21("sd21", new ModelSpec(Architecture.SD2, Prediction.V, "metadata", TextEncoderConfig.SD2, UnetConfig.SD2, VaeConfig.SD));
+    SD21("sd21", new ModelSpec(Architecture.SD2, Prediction.V_PREDICTION, "metadata", TextEncoderConfig.SD2, UnetConfig.SD2, VaeConfig.SD));
 
     private final String label;
     private final ModelSpec spec;

@@ -15,6 +15,11 @@ public enum Prediction {
      */
     V_PREDICTION;
 
+    /** The short name used in metadata and on the command line: {@code eps} or {@code v}. */
+    public String label() {
+        return this == EPSILON ? "eps" : "v";
+    }
+
     /** The scale applied to the latent before the network sees it. */
     public static double cIn(double sigma) {
         return 1 / Math.sqrt(sigma * sigma + 1);

@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,7 +37,7 @@ class DetectionTest {
     void sd15IsDetectedFromShapesWithTheReferenceParameterCounts() {
         ModelSpec spec = ArchitectureDetector.detect(P, all(ModelPreset.SD15.spec()), Map.of(), null);
         assertEquals(Architecture.SD1, spec.architecture());
-        assertEquals(Prediction.EPS, spec.prediction());
+        assertEquals(Prediction.EPSILON, spec.prediction());
         assertEquals(UnetConfig.SD1, spec.unet());
         assertEquals(TextEncoderConfig.SD1, spec.text());
         assertEquals(VaeConfig.SD, spec.vae());
@@ -62,7 +63,7 @@ class DetectionTest {
         assertEquals(Architecture.SD2, spec.architecture());
         assertEquals(UnetConfig.SD2, spec.unet());
         assertEquals(TextEncoderConfig.SD2, spec.text());
-        assertEquals(Prediction.EPS, spec.prediction(), "768-v cannot be told from weights: default eps, override needed");
+        assertEquals(Prediction.EPSILON, spec.prediction(), "768-v cannot be told from weights: default eps, override needed");
         assertTrue(spec.predictionSource().contains("768-v"));
         assertTrue(ModelValidator.validate(spec, canon).ok());
     }

@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.Prediction;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,7 +21,7 @@ class ModelFormatsTest {
     Path dir;
 
     /** A tiny SD 2.x-shaped spec: GELU text encoder, head width 16, linear projections, v prediction. */
-    static final ModelSpec TINY_SD2 = new ModelSpec(Architecture.SD2, Prediction.V, "metadata",
+    static final ModelSpec TINY_SD2 = new ModelSpec(Architecture.SD2, Prediction.V_PREDICTION, "metadata",
             new TextEncoderConfig(49408, 77, 32, 64, 2, 2, TextEncoderConfig.Activation.GELU, 1),
             new UnetConfig(4, 4, 32, 1, new int[] {1, 2, 2}, 0b011, 0, 16, 1, 32, true, 32), VaeConfig.TINY);
 
@@ -99,12 +100,12 @@ class ModelFormatsTest {
         SyntheticCheckpoint.write(TINY_SD2, null, folder, ModelFormat.DIFFUSERS, canonical);
         try (Checkpoint a = ModelFiles.open(single); Checkpoint b = ModelFiles.open(folder)) {
             assertEquals(Architecture.SD2, a.spec().architecture());
-            assertEquals(Prediction.V, a.spec().prediction());
+            assertEquals(Prediction.V_PREDICTION, a.spec().prediction());
             assertEquals(TINY_SD2.unet(), a.spec().unet());
             assertEquals(TINY_SD2.unet(), b.spec().unet());
             assertEquals(TINY_SD2.text(), a.spec().text());
             assertEquals(TINY_SD2.text(), b.spec().text());
-            assertEquals(Prediction.V, b.spec().prediction());
+            assertEquals(Prediction.V_PREDICTION, b.spec().prediction());
             for (var e : b.tensors().tensors().entrySet()) assertEquals(e.getValue(), a.tensors().get(e.getKey()), e.getKey());
             assertEquals(b.tensors().tensors().size(), a.tensors().tensors().size());
             assertEquals(List.of("cond_stage_model.model.text_projection", "cond_stage_model.model.logit_scale", "alphas_cumprod", "betas",
@@ -123,12 +124,12 @@ class ModelFormatsTest {
         SafetensorsWriter.write(p, Map.of(ModelMetadata.ARCHITECTURE, "sd2", ModelMetadata.UNET_HEAD_DIM, "16",
                 ModelMetadata.TEXT_NUM_HEADS, "2", ModelMetadata.TEXT_CLIP_SKIP, "1"), t);
         try (Checkpoint c = ModelFiles.open(p)) {
-            assertEquals(Prediction.EPS, c.spec().prediction());
+            assertEquals(Prediction.EPSILON, c.spec().prediction());
             assertTrue(c.spec().predictionSource().startsWith("default"), c.spec().predictionSource());
             assertEquals(TextEncoderConfig.Activation.GELU, c.spec().text().activation());
         }
-        try (Checkpoint c = ModelFiles.open(p, Prediction.V)) {
-            assertEquals(Prediction.V, c.spec().prediction());
+        try (Checkpoint c = ModelFiles.open(p, Prediction.V_PREDICTION)) {
+            assertEquals(Prediction.V_PREDICTION, c.spec().prediction());
             assertEquals("override", c.spec().predictionSource());
         }
     }

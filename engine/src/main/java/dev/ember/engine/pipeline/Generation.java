@@ -1,0 +1,134 @@
+package dev.ember.engine.pipeline;
+
+import dev.ember.engine.GenerationCancelledException;
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.StepEvent;
+import dev.ember.engine.StepListener;
+import dev.ember.engine.nn.Unet;
+import dev.ember.engine.noise.NoiseGenerator;
+import dev.ember.engine.sampling.Denoiser;
+import dev.ember.engine.sampling.DiffusionSchedule;
+import dev.ember.engine.sampling.KDiffusion;
+import dev.ember.engine.sampling.Prediction;
+import dev.ember.engine.sampling.SamplerStep;
+import dev.ember.engine.sampling.StrengthSchedule;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The denoising loop of one image, as the papers tell it:
+ * <ol>
+ *   <li>draw the image's noise from its own seed;</li>
+ *   <li>txt2img: start from that noise at the first sigma of the schedule;
+ *       img2img: skip the first {@code steps - int(steps * strength)} sigmas and start from the init
+ *       latent plus the noise at the sigma where sampling enters;</li>
+ *   <li>let the sampler walk the remaining sigmas, asking the guided UNet for a denoised estimate at
+ *       each, and tell the listener about every step (step 0 being the starting latent).</li>
+ * </ol>
+ * One instance per image; not shared between threads.
+ */
+public final class Generation {
+    /** The final latent (in the UNet's scaled latent space) and how many sampling steps ran. */
+    public record Result(float[] latent, int stepsRun) {}
+
+    private final Unet unet;
+    private final DiffusionSchedule schedule;
+    private final Prediction prediction;
+    private final int channels;
+    private final int latentHeight;
+    private final int latentWidth;
+
+    public Generation(Unet unet, DiffusionSchedule schedule, Prediction prediction, int channels, int latentHeight, int latentWidth) {
+        this.unet = unet;
+        this.schedule = schedule;
+        this.prediction = prediction;
+        this.channels = channels;
+        this.latentHeight = latentHeight;
+        this.latentWidth = latentWidth;
+    }
+
+    /**
+     * Samples one image.
+     *
+     * @param context    the text contexts, [cond, uncond] when guidance is on, else [cond]
+     * @param tokens     context tokens per prompt
+     * @param initLatent img2img's scaled init latent, or null
+     */
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
+                         StepListener listener) {
+        NoiseGenerator noise = request.noise().generator(seed);
+        float[] eps = noise.next(channels * latentHeight * latentWidth);
+        double[] full = request.sampler().sigmas(schedule, request.steps(), request.schedule());
+
+        double[] sigmas;
+        float[] x;
+        if (initLatent == null) {
+            sigmas = full;
+            double scale = request.sampler().initialNoiseScale(sigmas[0]);
+            x = new float[eps.length];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (eps[i] * scale);
+        } else {
+            StrengthSchedule strength = StrengthSchedule.forSigmas(full, request.strength());
+            sigmas = strength.sigmasToRun(full);
+            x = strength.initialLatent(initLatent, eps, sigmas);
+        }
+        int totalSteps = sigmas.length - 1;
+
+        ListenerBridge bridge = new ListenerBridge(listener, imageIndex, seed, totalSteps);
+        bridge.deliver(0, sigmas[0], x, null);
+        if (totalSteps == 0) return new Result(x, 0);
+
+        GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth);
+        Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
+        try {
+            float[] out = request.sampler().sample(denoiser, x, sigmas, noise,
+                    step -> bridge.deliver(step.step(), step.sigmaNext(), step.latent(), step.denoised()));
+            return new Result(out, totalSteps);
+        } catch (GenerationCancelledException e) {
+            if (bridge.failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + bridge.failure, bridge.failure);
+            throw e;
+        }
+    }
+
+    /** Copies each step into GC-managed segments and hands it to the listener; remembers a listener failure. */
+    private final class ListenerBridge {
+        private final StepListener listener;
+        private final int imageIndex;
+        private final long seed;
+        private final int totalSteps;
+        Exception failure;
+
+        ListenerBridge(StepListener listener, int imageIndex, long seed, int totalSteps) {
+            this.listener = listener;
+            this.imageIndex = imageIndex;
+            this.seed = seed;
+            this.totalSteps = totalSteps;
+        }
+
+        /** True to continue. Step 0 cannot be "continued" by the sampler, so a cancel there throws directly. */
+        boolean deliver(int step, double sigma, float[] latent, float[] denoised) {
+            StepEvent event = new StepEvent(imageIndex, seed, step, totalSteps, sigma, sigma > 0 ? schedule.sigmaToT(sigma) : 0,
+                    channels, latentHeight, latentWidth, copy(latent), denoised == null ? null : copy(denoised));
+            StepListener.Action action;
+            try {
+                action = listener.onStep(event);
+            } catch (Exception e) {
+                failure = e;
+                action = StepListener.Action.CANCEL;
+            }
+            boolean go = action != StepListener.Action.CANCEL;
+            if (!go && step == 0) {
+                if (failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + failure, failure);
+                throw new GenerationCancelledException("generation cancelled by the step listener before the first step");
+            }
+            return go;
+        }
+
+        private MemorySegment copy(float[] values) {
+            MemorySegment segment = Arena.ofAuto().allocate((long) values.length * Float.BYTES, Float.BYTES);
+            MemorySegment.copy(values, 0, segment, ValueLayout.JAVA_FLOAT, 0, values.length);
+            return segment;
+        }
+    }
+}

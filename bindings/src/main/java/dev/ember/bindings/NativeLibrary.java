@@ -98,11 +98,7 @@ public final class NativeLibrary {
             if (in == null) {
                 tried.add("jar resource " + resource + ": not packed in this jar");
             } else {
-                Path dir = Files.createTempDirectory("ember-native-");
-                Path file = dir.resolve(fileName);
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-                file.toFile().deleteOnExit();
-                dir.toFile().deleteOnExit();
+                Path file = extract(in.readAllBytes(), fileName);
                 Loaded loaded = tryPath(file, "jar resource " + resource, tried);
                 if (loaded != null) return loaded;
             }
@@ -111,6 +107,33 @@ public final class NativeLibrary {
         }
 
         throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + "; tried:\n  - " + String.join("\n  - ", tried));
+    }
+
+    /**
+     * Writes the packed library to {@code <tmp>/ember-native-<hash>/}, named by a hash of its bytes, so
+     * every JVM that packs the same build shares one copy (nothing piles up in /tmp) and a different
+     * build never loads a stale one. Written to a temporary name and moved, so concurrent JVMs never
+     * see a half-written file.
+     */
+    private static Path extract(byte[] bytes, String fileName) throws IOException {
+        String hash;
+        try {
+            hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes), 0, 12);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IOException(e);
+        }
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "ember-native-" + hash);
+        Path file = dir.resolve(fileName);
+        if (Files.isRegularFile(file) && Files.size(file) == bytes.length) return file;
+        Files.createDirectories(dir);
+        Path partial = Files.createTempFile(dir, fileName, ".part");
+        try {
+            Files.write(partial, bytes);
+            Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(partial);
+        }
+        return file;
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

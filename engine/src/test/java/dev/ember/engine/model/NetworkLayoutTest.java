@@ -17,8 +17,12 @@ import org.junit.jupiter.api.Test;
 /** The layouts reproduce the SD 1.5 reference list in ../shared exactly, and stay consistent for other configs. */
 class NetworkLayoutTest {
     static Map<String, TensorSpec> reference() throws IOException {
-        Path tsv = Path.of(System.getProperty("ember.root", ".."), "..", "shared", "reference", "sd15-ldm-tensors.tsv");
-        if (!Files.exists(tsv)) tsv = Path.of(System.getProperty("ember.root", ".."), "shared", "reference", "sd15-ldm-tensors.tsv");
+        // The reference data lives in ../shared beside the checkout (CI lays it there too); EMBER_SHARED overrides.
+        String root = System.getProperty("ember.root", "..");
+        String override = System.getenv("EMBER_SHARED");
+        List<Path> places = override != null ? List.of(Path.of(override)) : List.of(Path.of(root, "..", "shared"), Path.of(root, "shared"));
+        Path tsv = places.stream().map(p -> p.resolve("reference/sd15-ldm-tensors.tsv")).filter(Files::exists).findFirst()
+                .orElseThrow(() -> new IOException("sd15-ldm-tensors.tsv not found in " + places + " (set EMBER_SHARED to the shared/ folder)"));
         Map<String, TensorSpec> out = new LinkedHashMap<>();
         for (String line : Files.readAllLines(tsv)) {
             if (line.isBlank()) continue;

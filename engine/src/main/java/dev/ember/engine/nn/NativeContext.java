@@ -2,10 +2,13 @@ package dev.ember.engine.nn;
 
 import dev.ember.bindings.ember_context_params;
 import dev.ember.bindings.ember_h;
+import dev.ember.engine.DeviceInfo;
+import dev.ember.engine.Ember;
 import dev.ember.engine.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -34,6 +37,7 @@ public final class NativeContext implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Options options;
     private MemorySegment handle;
+    private volatile Boolean onCuda;
 
     public NativeContext(Options options) {
         this.options = options;
@@ -59,6 +63,18 @@ public final class NativeContext implements AutoCloseable {
 
     public Options options() {
         return options;
+    }
+
+    /** Whether the context computes on a CUDA device (ggml's {@code CUDA<N>}): host buffers are then worth pinning. */
+    public boolean onCuda() {
+        Boolean cuda = onCuda;
+        if (cuda == null) {
+            int device = options.device();
+            List<DeviceInfo> devices = Ember.devices();
+            cuda = device >= 0 && device < devices.size() && devices.get(device).name().startsWith("CUDA");
+            onCuda = cuda;
+        }
+        return cuda;
     }
 
     /** The raw {@code ember_context *}; valid until {@link #close()}. */

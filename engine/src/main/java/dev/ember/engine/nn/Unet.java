@@ -64,6 +64,11 @@ public final class Unet implements AutoCloseable {
         return config;
     }
 
+    /** The context (device, threads) this UNet runs on. */
+    public NativeContext context() {
+        return context;
+    }
+
     /**
      * Runs the UNet on heap arrays.
      *

@@ -79,9 +79,8 @@ public final class Generation {
         bridge.deliver(0, sigmas[0], x, null);
         if (totalSteps == 0) return new Result(x, 0);
 
-        GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth);
-        Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
-        try {
+        try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+            Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise,
                     step -> bridge.deliver(step.step(), step.sigmaNext(), step.latent(), step.denoised()));
             return new Result(out, totalSteps);

@@ -1,20 +1,32 @@
 package dev.ember.engine.pipeline;
 
+import dev.ember.engine.gpu.HostBuffer;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.sampling.NetworkFunction;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The UNet with classifier-free guidance, as one network function: the conditional and unconditional
  * passes run as one batch of two (one graph, weights read once), then
  * {@code out = uncond + scale * (cond - uncond)}. With scale 1 only the conditional pass runs.
+ *
+ * <p>The native input and output buffers are made once per image and reused by every step; the text
+ * context is copied into them once. On a CUDA device they are pinned host memory ({@link HostBuffer}).
+ * {@link #close()} frees them.
  */
-final class GuidedUnet implements NetworkFunction {
+final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private final Unet unet;
     private final float[] context;     // [cond, uncond] or [cond], each [tokens, hidden]
     private final int contextTokens;
     private final double scale;
     private final int height;
     private final int width;
+    private final int batch;
+    private HostBuffer latentIn;
+    private HostBuffer timesteps;
+    private HostBuffer textContext;
+    private HostBuffer out;
 
     GuidedUnet(Unet unet, float[] context, int contextTokens, double scale, int height, int width) {
         this.unet = unet;
@@ -23,24 +35,47 @@ final class GuidedUnet implements NetworkFunction {
         this.scale = scale;
         this.height = height;
         this.width = width;
+        this.batch = scale == 1 ? 1 : 2;
+    }
+
+    private void allocate(int n) {
+        boolean pin = unet.context().onCuda();
+        latentIn = HostBuffer.allocate((long) batch * n * Float.BYTES, pin);
+        out = HostBuffer.allocate((long) batch * n * Float.BYTES, pin);
+        timesteps = HostBuffer.allocate((long) batch * Float.BYTES, pin);
+        // [cond, uncond] with guidance, [cond] without: exactly `batch` prompts (see GenerationRequest.usesGuidance).
+        textContext = HostBuffer.allocate((long) context.length * Float.BYTES, pin);
+        MemorySegment.copy(context, 0, textContext.segment(), ValueLayout.JAVA_FLOAT, 0, context.length);
     }
 
     @Override
     public float[] apply(float[] scaledInput, double timestep) {
-        if (scale == 1) {
-            return unet.forward(scaledInput, 1, height, width, new float[] {(float) timestep}, context, contextTokens);
-        }
         int n = scaledInput.length;
-        float[] both = new float[2 * n];
-        System.arraycopy(scaledInput, 0, both, 0, n);
-        System.arraycopy(scaledInput, 0, both, n, n);
-        float t = (float) timestep;
-        float[] out = unet.forward(both, 2, height, width, new float[] {t, t}, context, contextTokens);
-        float[] guided = new float[n];
-        for (int i = 0; i < n; i++) {
-            float cond = out[i], uncond = out[n + i];
-            guided[i] = (float) (uncond + scale * (cond - uncond));
+        if (latentIn == null) allocate(n);
+        MemorySegment x = latentIn.segment(), t = timesteps.segment(), o = out.segment();
+        for (int b = 0; b < batch; b++) {
+            MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, (long) b * n * Float.BYTES, n);
+            t.setAtIndex(ValueLayout.JAVA_FLOAT, b, (float) timestep);
         }
-        return guided;
+        unet.forward(x, batch, height, width, t, textContext.segment(), contextTokens, o);
+        float[] result = new float[n];
+        if (batch == 1) {
+            MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, 0, result, 0, n);
+            return result;
+        }
+        long uncondOffset = (long) n * Float.BYTES;
+        for (int i = 0; i < n; i++) {
+            float cond = o.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            float uncond = o.get(ValueLayout.JAVA_FLOAT, uncondOffset + (long) i * Float.BYTES);
+            result[i] = (float) (uncond + scale * (cond - uncond));
+        }
+        return result;
+    }
+
+    @Override
+    public void close() {
+        for (HostBuffer b : new HostBuffer[] {latentIn, timesteps, textContext, out}) {
+            if (b != null) b.close();
+        }
     }
 }

@@ -90,7 +90,8 @@ typedef struct ember_context_params {
     int32_t n_threads;       /* CPU threads for compute; 0 = number of cores */
     int32_t device;          /* index in the device list; -1 = the CPU device */
     int32_t flash_attention; /* 1 = use ggml_flash_attn_ext where the backend has it */
-    int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in */
+    int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in
+                                (default 0: results then depend on the thread count) */
 } ember_context_params;
 
 EMBER_API void ember_context_params_init(ember_context_params * params);

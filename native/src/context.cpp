@@ -65,7 +65,9 @@ void ember_context_params_init(ember_context_params * params) {
     params->n_threads = 0;
     params->device = -1;
     params->flash_attention = 0;
-    params->use_blas = 1;
+    // Off by default: OpenBLAS splits work by thread count, so its sums (and the images) would change
+    // with --threads. Determinism across thread counts is a promise; BLAS speed is an opt-in.
+    params->use_blas = 0;
 }
 
 int32_t ember_context_create(const ember_context_params * params, ember_context ** out) {

@@ -30,6 +30,11 @@ final class DevicesCommand implements Callable<Integer> {
         Map<Integer, CudaRuntime.Device> cudaDevices = cudaDevices(cuda);
         out.printf("%-6s %-8s %-6s %12s %12s  %s%n", "INDEX", "NAME", "TYPE", "FREE", "TOTAL", "DESCRIPTION");
         for (DeviceInfo d : Ember.devices()) {
+            if (d.type() == DeviceInfo.Type.ACCEL) {
+                // ggml lists BLAS as an accelerator: it only helps the CPU device, it is not one to pick.
+                out.printf("%-6s %-8s %-6s %12s %12s  %s (helps the CPU device; --blas)%n", "-", d.name(), d.type(), "-", "-", d.description());
+                continue;
+            }
             String device = d.type() == DeviceInfo.Type.CPU ? "cpu" : d.name().toLowerCase(Locale.ROOT).replaceFirst("(\\d+)$", ":$1");
             String extra = "";
             Matcher m = CUDA_NAME.matcher(d.name());

@@ -17,7 +17,9 @@ public final class DeviceSelector {
         if (d.equals("cpu")) return -1;
         if (d.matches("\\d+")) {
             int index = Integer.parseInt(d);
-            if (index < devices.size()) return devices.get(index).type() == DeviceInfo.Type.CPU ? -1 : index;
+            if (index < devices.size() && devices.get(index).type() != DeviceInfo.Type.ACCEL) {
+                return devices.get(index).type() == DeviceInfo.Type.CPU ? -1 : index;
+            }
             throw new IllegalArgumentException(unknown(device, devices));
         }
         String wanted = d;
@@ -30,6 +32,7 @@ public final class DeviceSelector {
             };
         }
         for (DeviceInfo info : devices) {
+            if (info.type() == DeviceInfo.Type.ACCEL) continue; // BLAS and the like assist the CPU; not a device of their own
             if (info.name().toLowerCase(Locale.ROOT).equals(wanted)) return info.type() == DeviceInfo.Type.CPU ? -1 : info.index();
         }
         throw new IllegalArgumentException(unknown(device, devices));
@@ -38,7 +41,7 @@ public final class DeviceSelector {
     private static String unknown(String device, List<DeviceInfo> devices) {
         StringBuilder names = new StringBuilder("cpu");
         for (DeviceInfo info : devices) {
-            if (info.type() == DeviceInfo.Type.CPU) continue;
+            if (info.type() == DeviceInfo.Type.CPU || info.type() == DeviceInfo.Type.ACCEL) continue;
             names.append(", ").append(info.name().toLowerCase(Locale.ROOT).replaceFirst("(\\d+)$", ":$1"));
         }
         return "unknown device '" + device + "'; this build has: " + names

@@ -66,7 +66,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
-        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), true));
+        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), false));
         TextEncoder text = null;
         Unet un = null;
         try {

@@ -31,6 +31,16 @@ class DeviceSelectorTest {
     }
 
     @Test
+    void blasIsNotADeviceOfItsOwn() {
+        List<DeviceInfo> withBlas = List.of(new DeviceInfo(0, "BLAS", "OpenBLAS", DeviceInfo.Type.ACCEL, 0, 0),
+                new DeviceInfo(1, "CPU", "AMD EPYC", DeviceInfo.Type.CPU, 1, 1));
+        assertEquals(-1, DeviceSelector.resolve("cpu", withBlas));
+        assertEquals(-1, DeviceSelector.resolve("1", withBlas));
+        assertThrows(IllegalArgumentException.class, () -> DeviceSelector.resolve("blas", withBlas));
+        assertThrows(IllegalArgumentException.class, () -> DeviceSelector.resolve("0", withBlas));
+    }
+
+    @Test
     void unknownDevicesNameWhatExists() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DeviceSelector.resolve("cuda:0", CPU_ONLY));
         assertTrue(e.getMessage().contains("unknown device 'cuda:0'; this build has: cpu"), e.getMessage());

@@ -23,10 +23,11 @@ public final class NativeContext implements AutoCloseable {
      * @param threads        CPU threads (0 = all cores)
      * @param device         device index from {@code Ember.devices()}, or -1 for the CPU
      * @param flashAttention use ggml's fused attention where the backend has it
-     * @param useBlas        let ggml's BLAS backend take matrix products, when libember was built with it
+     * @param useBlas        let ggml's BLAS backend take matrix products, when libember was built with it;
+     *                       faster on some CPUs, but results then vary with the thread count
      */
     public record Options(int threads, int device, boolean flashAttention, boolean useBlas) {
-        public static final Options DEFAULT = new Options(0, -1, false, true);
+        public static final Options DEFAULT = new Options(0, -1, false, false);
 
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);

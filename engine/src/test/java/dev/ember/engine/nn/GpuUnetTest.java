@@ -45,11 +45,11 @@ class GpuUnetTest {
 
         StateDict weights = SyntheticWeights.generate(NetworkLayout.unet(config), 20260101L, DType.F16, Arena.ofShared());
         float[] cpu, gpu;
-        try (NativeContext ctx = new NativeContext(new NativeContext.Options(1, -1, false, true));
+        try (NativeContext ctx = new NativeContext(new NativeContext.Options(1, -1, false, false));
              Unet unet = new Unet(ctx, config, weights, ember_h.EMBER_WEIGHT_F16())) {
             cpu = unet.forward(latent, batch, h, w, timesteps, context, tokens);
         }
-        try (NativeContext ctx = new NativeContext(new NativeContext.Options(1, cuda.index(), false, true));
+        try (NativeContext ctx = new NativeContext(new NativeContext.Options(1, cuda.index(), false, false));
              Unet unet = new Unet(ctx, config, weights, ember_h.EMBER_WEIGHT_F16())) {
             assertTrue(ctx.onCuda());
             gpu = unet.forward(latent, batch, h, w, timesteps, context, tokens);

@@ -48,7 +48,7 @@ class TextEncoderTest {
 
     @BeforeAll
     void setUp() {
-        context = new NativeContext(new NativeContext.Options(2, -1, false, true));
+        context = new NativeContext(new NativeContext.Options(2, -1, false, false));
         f32 = weights(TINY, DType.F32);
         f16 = weights(TINY, DType.F16);
         gelu = weights(TINY_GELU, DType.F32);
@@ -262,7 +262,7 @@ class TextEncoderTest {
         try (TextEncoder enc = new TextEncoder(context, TINY, f32, ember_h.EMBER_WEIGHT_F32())) {
             two = enc.encode(tokens, B, T, 1);
         }
-        try (NativeContext single = new NativeContext(new NativeContext.Options(1, -1, false, true));
+        try (NativeContext single = new NativeContext(new NativeContext.Options(1, -1, false, false));
              TextEncoder enc = new TextEncoder(single, TINY, f32, ember_h.EMBER_WEIGHT_F32())) {
             float[] one = enc.encode(tokens, B, T, 1);
             double diff = Ops.relativeL2(one, toDouble(two));

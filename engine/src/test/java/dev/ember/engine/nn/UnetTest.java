@@ -39,7 +39,7 @@ class UnetTest {
     /** One thread: on a shared, oversubscribed machine ggml's spinning workers make 2 threads ~20x slower. */
     @BeforeAll
     static void openContext() {
-        context = new NativeContext(new NativeContext.Options(1, -1, false, true));
+        context = new NativeContext(new NativeContext.Options(1, -1, false, false));
     }
 
     @AfterAll
@@ -162,7 +162,7 @@ class UnetTest {
     void flashAttentionMatchesTheReference() {
         // ggml_flash_attn_ext takes K and V in f16: the same order of error as f16 weights.
         try (StateDict w = weights(UnetConfig.TINY, DType.F32);
-             NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, true));
+             NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, false));
              Unet unet = new Unet(flash, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 13);
             assertWithin(2e-3, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
@@ -172,8 +172,8 @@ class UnetTest {
     @Test
     void oneAndTwoThreadsAgree() {
         try (StateDict w = weights(UnetConfig.TINY, DType.F32);
-             NativeContext one = new NativeContext(new NativeContext.Options(1, -1, false, true));
-             NativeContext two = new NativeContext(new NativeContext.Options(2, -1, false, true));
+             NativeContext one = new NativeContext(new NativeContext.Options(1, -1, false, false));
+             NativeContext two = new NativeContext(new NativeContext.Options(2, -1, false, false));
              Unet a = new Unet(one, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32());
              Unet b = new Unet(two, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 20, new float[] {999, 1}, 7);

@@ -41,7 +41,7 @@ class VaeTest {
 
     @BeforeAll
     static void setUp() {
-        context = new NativeContext(new NativeContext.Options(2, -1, false, true));
+        context = new NativeContext(new NativeContext.Options(2, -1, false, false));
         f32Weights = SyntheticWeights.generate(NetworkLayout.vae(TINY), SEED, DType.F32, Arena.ofShared());
         f16Weights = SyntheticWeights.generate(NetworkLayout.vae(TINY), SEED, DType.F16, Arena.ofShared());
     }
@@ -190,7 +190,7 @@ class VaeTest {
         float[][] results = new float[4][];
         int i = 0;
         for (int threads : new int[] {1, 2}) {
-            try (NativeContext ctx = new NativeContext(new NativeContext.Options(threads, -1, false, true));
+            try (NativeContext ctx = new NativeContext(new NativeContext.Options(threads, -1, false, false));
                  Vae vae = new Vae(ctx, TINY, f32Weights, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.BOTH)) {
                 results[i++] = vae.encode(x, 1, 32, 32);
                 results[i++] = vae.decode(z, 1, 4, 4);

@@ -22,7 +22,6 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run txt2img, then img2img from its picture at strength 0.7 and 0.4, with step previews and strips (tiny model).")
 final class DemoCommand implements Callable<Integer> {
-    static final int SIZE = 256;
     static final int STEPS = 10;
     static final double[] STRENGTHS = {0.7, 0.4};
     static final String PROMPT = "a lighthouse on a cliff at sunset";
@@ -35,6 +34,12 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--preview", paramLabel = "proj|vae", defaultValue = "proj", description = "How step previews are drawn (default: ${DEFAULT-VALUE}).")
     String preview;
+
+    @Option(names = "--size", paramLabel = "PX", defaultValue = "256", description = "Width and height (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (default: all cores).")
+    int threads;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -53,9 +58,9 @@ final class DemoCommand implements Callable<Integer> {
         Path model = TinyModel.path().toAbsolutePath();
         boolean progress = ProgressReporter.wanted();
         List<Generator.Outcome> runs = new ArrayList<>();
-        try (StableDiffusion sd = StableDiffusion.load(model, ModelOptions.defaults())) {
+        try (StableDiffusion sd = StableDiffusion.load(model, ModelOptions.defaults().withThreads(threads))) {
             ImageParameters txt = parameters(model, null, null);
-            stdout.printf(Locale.ROOT, "txt2img: %dx%d, %d steps, seed %d%n", SIZE, SIZE, STEPS, seed);
+            stdout.printf(Locale.ROOT, "txt2img: %dx%d, %d steps, seed %d%n", size, size, STEPS, seed);
             stdout.flush();
             Generator.Outcome first = Generator.run(sd, txt, null, outputs("txt2img", previews), err, progress);
             runs.add(first);
@@ -89,8 +94,8 @@ final class DemoCommand implements Callable<Integer> {
     private ImageParameters parameters(Path model, InitImage init, Double strength) {
         boolean img2img = init != null;
         return new ImageParameters(img2img ? ImageParameters.IMG2IMG : ImageParameters.TXT2IMG, PROMPT, "", seed, STEPS, 7.5,
-                SIZE, SIZE, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
+                size, size, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
                 img2img ? init.path().toAbsolutePath().normalize().toString() : null, img2img ? init.sha256() : null, 0, null,
-                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", 0, Ember.version());
+                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, Ember.version());
     }
 }

@@ -33,6 +33,8 @@ public final class EmberCommand implements Callable<Integer> {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new EmberCommand());
         cl.setExecutionExceptionHandler(EmberCommand::handleError);
+        // The last of a repeated option wins, as in most tools: scripts and aliases can append overrides.
+        cl.setOverwrittenOptionsAllowed(true);
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("ember: " + ex.getMessage());

@@ -9,11 +9,11 @@ import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import picocli.CommandLine.Option;
@@ -116,11 +116,12 @@ final class GenerationOptions {
 
     /**
      * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
-     * Notices (random seed, tiny model, computed step count) go to {@code err}.
+     * Notices for the user (random seed, tiny model, computed step count) are added to {@code notices};
+     * they are printed only once the request has been checked, so a bad value gives one line.
      *
      * @param img2img null for txt2img
      */
-    ImageParameters resolve(ImageParameters recorded, Img2Img img2img, PrintWriter err) {
+    ImageParameters resolve(ImageParameters recorded, Img2Img img2img, List<String> notices) {
         GenerationRequest d = GenerationRequest.builder("").build();
         ImageParameters r = recorded;
         String promptText = first(prompt, r == null ? null : r.prompt());
@@ -132,7 +133,7 @@ final class GenerationOptions {
         else {
             // InvokeAI's range: 32 bits, which both noise generators use in full.
             seedValue = new SecureRandom().nextLong() & 0xffffffffL;
-            err.println("ember: seed " + seedValue + " (random; --seed " + seedValue + " repeats it)");
+            notices.add("ember: seed " + seedValue + " (random; --seed " + seedValue + " repeats it)");
         }
 
         int stepCount = first(steps, r == null ? null : r.steps(), d.steps());
@@ -144,7 +145,7 @@ final class GenerationOptions {
             if (img2img.stepsFromImage() != null) {
                 if (steps != null) throw new EmberCommand.UsageException("give either --steps or --steps-from-image, not both");
                 stepCount = StepsFromImage.totalSteps(img2img.stepsFromImage(), strength);
-                err.println("ember: --steps-from-image " + img2img.stepsFromImage() + " at strength " + strength + ": "
+                notices.add("ember: --steps-from-image " + img2img.stepsFromImage() + " at strength " + strength + ": "
                         + stepCount + " steps in all, the last " + img2img.stepsFromImage() + " of them run from the image");
             }
         }
@@ -157,13 +158,13 @@ final class GenerationOptions {
         } else if (r != null && !TinyModel.PRESET.equals(r.modelPreset())) {
             modelPath = r.model();
         } else {
-            if (r == null) err.println(TinyModel.NOTICE);
+            if (r == null) notices.add(TinyModel.NOTICE);
             modelPath = TinyModel.path().toAbsolutePath().toString();
             preset = TinyModel.PRESET;
         }
         modelSize = sizeOf(Path.of(modelPath));
         if (model == null && r != null && r.modelSize() != null && modelSize != null && !r.modelSize().equals(modelSize)) {
-            err.println("ember: warning: " + modelPath + " is " + modelSize + " bytes, but the image was made with a model of "
+            notices.add("ember: warning: " + modelPath + " is " + modelSize + " bytes, but the image was made with a model of "
                     + r.modelSize() + " bytes: the result may differ");
         }
 

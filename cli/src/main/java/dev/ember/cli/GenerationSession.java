@@ -18,13 +18,16 @@ import java.util.Map;
 final class GenerationSession {
     private GenerationSession() {}
 
-    static int run(PrintWriter out, PrintWriter err, GenerationOptions options, ImageParameters parameters, InitImage init)
+    static int run(PrintWriter out, PrintWriter err, GenerationOptions options, ImageParameters parameters, InitImage init,
+                   List<String> notices)
             throws IOException {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
         parameters.toRequest(init == null ? null : init.image());
         ModelOptions modelOptions = parameters.toModelOptions();
         Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews());
         if (outputs.every() < 1) throw new EmberCommand.UsageException("--intermediates-every must be at least 1, got " + outputs.every());
+        notices.forEach(err::println);
+        err.flush();
 
         long start = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(parameters.modelPath(), modelOptions)) {

@@ -1,6 +1,8 @@
 package dev.ember.cli;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,8 +44,9 @@ final class Img2ImgCommand implements Callable<Integer> {
         InitImage image = initImage(recorded);
         GenerationOptions.Img2Img img2img = new GenerationOptions.Img2Img(image.path(), image.sha256(),
                 GenerationOptions.strength(strength, recorded), GenerationOptions.resize(resize, recorded), stepsFromImage);
-        ImageParameters parameters = options.resolve(recorded, img2img, spec.commandLine().getErr());
-        return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, image);
+        List<String> notices = new ArrayList<>();
+        ImageParameters parameters = options.resolve(recorded, img2img, notices);
+        return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, image, notices);
     }
 
     /** {@code --init}, else the init image recorded by {@code --from-image}, checked against its recorded hash. */

@@ -5,10 +5,11 @@ package dev.ember.cli;
  * of {@code total} steps, so {@code N} steps from the image need {@code total = ceil(N / s)}
  * (InvokeAI's guide: 20 steps at strength 0.4 need 50).
  *
- * <p>Floating point makes the naive formula miss both ways: 7 / 0.7 is 10.000000000000002, whose
- * ceiling 11 runs int(7.7) = 7 steps but is not the smallest total; and 29 / 0.29 rounds to 100.00000000000001
- * while int(100 * 0.29) = int(28.999999999999996) = 28. So the estimate is taken with a small epsilon
- * and then corrected against the very expression the engine uses until it gives exactly N.
+ * <p>Floating point makes the naive formula miss both ways: 21 / 0.7 is 30.000000000000004, whose
+ * ceiling 31 runs int(21.7) = 21 steps but is one step more than needed (30 * 0.7 = 21.0); and
+ * 29 / 0.29 is exactly 100.0 while int(100 * 0.29) = int(28.999999999999996) = 28. So the estimate is
+ * taken with a small epsilon and then corrected against the very expression the engine uses until it
+ * gives exactly N. (The brief's 7 / 0.7 happens to be exactly 10.0 in doubles.)
  */
 final class StepsFromImage {
     private static final double EPSILON = 1e-9;

@@ -12,7 +12,7 @@ import java.nio.file.StandardCopyOption;
 
 /**
  * The model Ember uses when none is given: the tiny synthetic preset (real SD 1.x structure, random
- * weights, about 6 MB), made once and cached as {@code ${EMBER_CACHE:-~/.cache/ember}/models/tiny.safetensors}.
+ * weights, about 16 MB as f32), made once and cached as {@code ${EMBER_CACHE:-~/.cache/ember}/models/tiny.safetensors}.
  * It makes the whole pipeline run anywhere in seconds; its pictures are noise.
  */
 final class TinyModel {

@@ -1,5 +1,7 @@
 package dev.ember.cli;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -25,7 +27,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
         if (recorded != null && recorded.isImg2Img()) {
             throw new EmberCommand.UsageException(options.fromImage + " was made by img2img; re-run it with 'ember img2img --from-image'");
         }
-        ImageParameters parameters = options.resolve(recorded, null, spec.commandLine().getErr());
-        return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, null);
+        List<String> notices = new ArrayList<>();
+        ImageParameters parameters = options.resolve(recorded, null, notices);
+        return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, null, notices);
     }
 }

@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "ember", mixinStandardHelpOptions = true, versionProvider = EmberCommand.Version.class,
         description = "Stable Diffusion on the JVM, on a ggml engine.",
-        subcommands = {DevicesCommand.class, MakeModelCommand.class, ModelCommand.class})
+        subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
+                MakeModelCommand.class, ModelCommand.class})
 public final class EmberCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
@@ -32,6 +33,8 @@ public final class EmberCommand implements Callable<Integer> {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new EmberCommand());
         cl.setExecutionExceptionHandler(EmberCommand::handleError);
+        // The last of a repeated option wins, as in most tools: scripts and aliases can append overrides.
+        cl.setOverwrittenOptionsAllowed(true);
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("ember: " + ex.getMessage());

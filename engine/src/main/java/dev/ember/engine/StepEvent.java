@@ -23,8 +23,9 @@ import java.lang.foreign.MemorySegment;
  * @param latentChannels latent channels (4)
  * @param latentHeight   latent rows (height / 8)
  * @param latentWidth    latent columns (width / 8)
- * @param latent         the current latent x
- * @param denoised       the model's estimate of the clean latent at this step; null at step 0
+ * @param latent         the current latent x: where this step ended (the last step's is the final latent)
+ * @param denoised       the model's estimate of the clean latent made during this step (the step moved
+ *                       towards it); null at step 0
  */
 public record StepEvent(int imageIndex, long seed, int step, int totalSteps, double sigma, double timestep,
                         int latentChannels, int latentHeight, int latentWidth, MemorySegment latent,

@@ -71,6 +71,25 @@ class StableDiffusionTest {
     }
 
     @Test
+    void eachStepCarriesTheLatentItEndedWithAndTheLastIsTheFinalOne() {
+        for (dev.ember.engine.sampling.Sampler sampler : dev.ember.engine.sampling.Sampler.values()) {
+            List<StepEvent> events = new ArrayList<>();
+            GenerationResult result = sd.generate(small("steps").steps(4).sampler(sampler).build(), e -> {
+                events.add(e);
+                return StepListener.Action.CONTINUE;
+            });
+            for (int i = 1; i < events.size(); i++) {
+                assertFalse(java.util.Arrays.equals(events.get(i - 1).latent().toArray(ValueLayout.JAVA_FLOAT),
+                        events.get(i).latent().toArray(ValueLayout.JAVA_FLOAT)), sampler + ": step " + i + " moved the latent");
+                assertTrue(events.get(i).sigma() < events.get(i - 1).sigma(), sampler + ": sigma falls");
+            }
+            StepEvent last = events.getLast();
+            assertEquals(result.images().getFirst().image(), sd.decodePreview(last.latent(), last.latentHeight(), last.latentWidth()),
+                    sampler + ": the last step's latent decodes to the result");
+        }
+    }
+
+    @Test
     void img2imgRunsIntStepsTimesStrength() {
         RgbImage init = sd.generate(small("init").steps(2).build(), StepListener.NONE).images().getFirst().image();
         for (double[] c : new double[][] {{0.7, 7}, {0.4, 4}, {1.0, 10}}) {

@@ -1,0 +1,259 @@
+package dev.ember.cli;
+
+import dev.ember.engine.Ember;
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitResize;
+import dev.ember.engine.WeightType;
+import dev.ember.engine.noise.NoiseSource;
+import dev.ember.engine.sampling.Prediction;
+import dev.ember.engine.sampling.Sampler;
+import dev.ember.engine.sampling.Schedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import picocli.CommandLine.Option;
+
+/**
+ * The options txt2img and img2img share (a picocli mixin), with InvokeAI's short switches where they do
+ * not clash. Every value is nullable so that {@link #resolve} can tell "given on the command line" from
+ * "not given": given values win over the ones recorded in a {@code --from-image} PNG, which win over
+ * {@link GenerationRequest.Builder}'s defaults (InvokeAI's).
+ *
+ * <p>Names (sampler, schedule, ...) stay strings until resolved, so an unknown one is reported as bad
+ * usage (exit 2) in one line, while the same unknown name read from a file's metadata is bad input (exit 1).
+ */
+final class GenerationOptions {
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "What to draw.")
+    String prompt;
+
+    @Option(names = "--negative", paramLabel = "TEXT", description = "What to steer away from (default: none).")
+    String negative;
+
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+    Path model;
+
+    @Option(names = {"-S", "--seed"}, paramLabel = "N", description = "Seed of the first image; image i uses seed + i (default: random, printed).")
+    Long seed;
+
+    @Option(names = {"-s", "--steps"}, paramLabel = "N", description = "Sampling steps of the full schedule (default: 50).")
+    Integer steps;
+
+    @Option(names = {"-W", "--width"}, paramLabel = "PX", description = "Width, a multiple of 8 (default: 512).")
+    Integer width;
+
+    @Option(names = {"-H", "--height"}, paramLabel = "PX", description = "Height, a multiple of 8 (default: 512).")
+    Integer height;
+
+    @Option(names = {"-C", "--cfg"}, paramLabel = "SCALE", description = "Classifier-free guidance scale, 1..30 (default: 7.5).")
+    Double cfg;
+
+    @Option(names = {"-A", "--sampler"}, paramLabel = "NAME",
+            description = "lms, euler, euler_a, heun, dpm2, dpmpp_2m, ddim, or InvokeAI's k_* names (default: lms).")
+    String sampler;
+
+    @Option(names = "--schedule", paramLabel = "NAME", description = "Sigma schedule: discrete (alias normal) or karras (default: discrete).")
+    String schedule;
+
+    @Option(names = "--noise", paramLabel = "philox|mt19937",
+            description = "Noise generator: philox (torch on CUDA, A1111's GPU seeds) or mt19937 (torch on CPU) (default: philox).")
+    String noise;
+
+    @Option(names = {"-n", "--images"}, paramLabel = "N", description = "Images to make, each with its own seed (default: 1).")
+    Integer images;
+
+    @Option(names = "--clip-skip", paramLabel = "N", description = "Text encoder layer counted from the end, 1 = last (default: the model's).")
+    Integer clipSkip;
+
+    @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
+    String prediction;
+
+    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0 or q4_0 (default: auto).")
+    String weightType;
+
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--device", paramLabel = "DEVICE", description = "cpu, cuda:0, vulkan:0, metal:0 or a name from 'ember devices' (default: cpu).")
+    String device;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "outputs",
+            description = "Folder for the images, named NNNNNN.SEED.png (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--intermediates", paramLabel = "DIR",
+            description = "Also write step-00.png (the starting latent), step-01.png ... and steps.png, a strip of them all. "
+                    + "With several images, one subfolder per image, named after its output file.")
+    Path intermediates;
+
+    @Option(names = "--intermediates-every", paramLabel = "N", defaultValue = "1",
+            description = "Keep every N-th step (step 0 and the last step always) (default: ${DEFAULT-VALUE}).")
+    int intermediatesEvery;
+
+    @Option(names = "--preview", paramLabel = "proj|vae", defaultValue = "proj",
+            description = "How intermediates are drawn: proj, the cheap linear latent projection at image size, or vae, a full decode (default: ${DEFAULT-VALUE}).")
+    String preview;
+
+    @Option(names = "--from-image", paramLabel = "PNG",
+            description = "Re-run with the parameters recorded in an Ember PNG; options given here override them.")
+    Path fromImage;
+
+    @Option(names = "--json", description = "Print the result (files, seeds, parameters, timings) as JSON on stdout.")
+    boolean json;
+
+    /** The recorded parameters of {@code --from-image}, or null without it. */
+    ImageParameters recorded() {
+        return fromImage == null ? null : PngMetadata.require(fromImage);
+    }
+
+    /** The img2img-only choices, already resolved by the img2img command. */
+    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage) {}
+
+    /**
+     * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
+     * Notices for the user (random seed, tiny model, computed step count) are added to {@code notices};
+     * they are printed only once the request has been checked, so a bad value gives one line.
+     *
+     * @param img2img null for txt2img
+     */
+    ImageParameters resolve(ImageParameters recorded, Img2Img img2img, List<String> notices) {
+        GenerationRequest d = GenerationRequest.builder("").build();
+        ImageParameters r = recorded;
+        String promptText = first(prompt, r == null ? null : r.prompt());
+        if (promptText == null) throw new EmberCommand.UsageException("missing --prompt (-p): what should the picture show?");
+
+        long seedValue;
+        if (seed != null) seedValue = seed;
+        else if (r != null) seedValue = r.seed();
+        else {
+            // InvokeAI's range: 32 bits, which both noise generators use in full.
+            seedValue = new SecureRandom().nextLong() & 0xffffffffL;
+            notices.add("ember: seed " + seedValue + " (random; --seed " + seedValue + " repeats it)");
+        }
+
+        int stepCount = first(steps, r == null ? null : r.steps(), d.steps());
+        Double strength = null;
+        String resize = null;
+        if (img2img != null) {
+            strength = img2img.strength();
+            resize = img2img.resize();
+            if (img2img.stepsFromImage() != null) {
+                if (steps != null) throw new EmberCommand.UsageException("give either --steps or --steps-from-image, not both");
+                stepCount = StepsFromImage.totalSteps(img2img.stepsFromImage(), strength);
+                notices.add("ember: --steps-from-image " + img2img.stepsFromImage() + " at strength " + strength + ": "
+                        + stepCount + " steps in all, the last " + img2img.stepsFromImage() + " of them run from the image");
+            }
+        }
+
+        String modelPath;
+        String preset = null;
+        Long modelSize;
+        if (model != null) {
+            modelPath = model.toAbsolutePath().normalize().toString();
+        } else if (r != null && !TinyModel.PRESET.equals(r.modelPreset())) {
+            modelPath = r.model();
+        } else {
+            if (r == null) notices.add(TinyModel.NOTICE);
+            modelPath = TinyModel.path().toAbsolutePath().toString();
+            preset = TinyModel.PRESET;
+        }
+        modelSize = sizeOf(Path.of(modelPath));
+        if (model == null && r != null && r.modelSize() != null && modelSize != null && !r.modelSize().equals(modelSize)) {
+            notices.add("ember: warning: " + modelPath + " is " + modelSize + " bytes, but the image was made with a model of "
+                    + r.modelSize() + " bytes: the result may differ");
+        }
+
+        return new ImageParameters(
+                img2img == null ? ImageParameters.TXT2IMG : ImageParameters.IMG2IMG,
+                promptText,
+                first(negative, r == null ? null : r.negativePrompt(), ""),
+                seedValue,
+                stepCount,
+                first(cfg, r == null ? null : r.cfgScale(), d.cfgScale()),
+                first(width, r == null ? null : r.width(), d.width()),
+                first(height, r == null ? null : r.height(), d.height()),
+                name(sampler, r == null ? null : r.sampler(), d.sampler().id(), s -> Sampler.parse(s).id()),
+                name(schedule, r == null ? null : r.schedule(), d.schedule().id(), s -> Schedule.parse(s).id()),
+                name(noise, r == null ? null : r.noise(), d.noise().id(), s -> NoiseSource.parse(s).id()),
+                first(images, r == null ? null : r.images(), d.images()),
+                strength,
+                resize,
+                img2img == null ? null : img2img.initImage().toAbsolutePath().normalize().toString(),
+                img2img == null ? null : img2img.initSha256(),
+                first(clipSkip, r == null ? null : r.clipSkip(), 0),
+                name(prediction, r == null ? null : r.prediction(), null, s -> Prediction.parse(s).label()),
+                modelPath,
+                modelSize,
+                preset,
+                name(weightType, r == null ? null : r.weightType(), WeightType.AUTO.id(), s -> WeightType.parse(s).id()),
+                device == null ? "cpu" : device,
+                threads == null ? 0 : threads,
+                Ember.version());
+    }
+
+    /** img2img's strength and resize mode: command line, then recorded, then the default. */
+    static double strength(Double given, ImageParameters recorded) {
+        if (given != null) return given;
+        if (recorded != null && recorded.strength() != null) return recorded.strength();
+        return GenerationRequest.builder("").build().strength();
+    }
+
+    static String resize(String given, ImageParameters recorded) {
+        if (given != null) return usageName(given, s -> InitResize.parse(s).name().toLowerCase(java.util.Locale.ROOT));
+        if (recorded != null && recorded.resize() != null) return InitResize.parse(recorded.resize()).name().toLowerCase(java.util.Locale.ROOT);
+        return "crop";
+    }
+
+    Previews previews() {
+        try {
+            return Previews.parse(preview);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+    }
+
+    /** A name: given (unknown = usage error), else recorded (unknown = bad input), else the default. */
+    private static String name(String given, String recorded, String fallback, Function<String, String> canonical) {
+        if (given != null) return usageName(given, canonical);
+        if (recorded != null) return canonical.apply(recorded);
+        return fallback;
+    }
+
+    private static String usageName(String given, Function<String, String> canonical) {
+        try {
+            return canonical.apply(given);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+    }
+
+    @SafeVarargs
+    private static <T> T first(T... values) {
+        for (T v : values) if (v != null) return v;
+        return null;
+    }
+
+    /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read (loading will say why). */
+    static Long sizeOf(Path path) {
+        try {
+            if (Files.isRegularFile(path)) return Files.size(path);
+            if (!Files.isDirectory(path)) return null;
+            try (Stream<Path> files = Files.walk(path)) {
+                return files.filter(Files::isRegularFile).mapToLong(f -> {
+                    try {
+                        return Files.size(f);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }).sum();
+            }
+        } catch (IOException | UncheckedIOException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package dev.ember.cli;
+
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.ModelFormat;
+import dev.ember.engine.model.ModelPreset;
+import dev.ember.engine.model.SyntheticCheckpoint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * The model Ember uses when none is given: the tiny synthetic preset (real SD 1.x structure, random
+ * weights, about 16 MB as f32), made once and cached as {@code ${EMBER_CACHE:-~/.cache/ember}/models/tiny.safetensors}.
+ * It makes the whole pipeline run anywhere in seconds; its pictures are noise.
+ */
+final class TinyModel {
+    static final String PRESET = "tiny";
+    /** Fixed so every machine's cached tiny model has the same bytes, and images made with it re-run anywhere. */
+    static final long SEED = 1234;
+    /** Tests set this system property to keep the cache in a temporary folder; it wins over EMBER_CACHE. */
+    static final String CACHE_PROPERTY = "ember.cache";
+
+    private TinyModel() {}
+
+    static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
+            + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
+            + "(.safetensors or .ckpt file, or a diffusers folder).";
+
+    static Path cacheRoot() {
+        String dir = System.getProperty(CACHE_PROPERTY);
+        if (dir == null || dir.isBlank()) dir = System.getenv("EMBER_CACHE");
+        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "ember");
+        return Path.of(dir);
+    }
+
+    /** The cached tiny model, written first if missing. */
+    static synchronized Path path() {
+        Path file = cacheRoot().resolve("models").resolve("tiny.safetensors");
+        if (Files.isRegularFile(file)) return file;
+        try {
+            Files.createDirectories(file.getParent());
+            // Another process may be making it too: each writes its own temp file, and the atomic move
+            // makes one complete file win; nobody ever opens a half-written model.
+            Path temp = Files.createTempFile(file.getParent(), ".tiny-", ".safetensors");
+            try {
+                SyntheticCheckpoint.write(ModelPreset.TINY, temp, ModelFormat.SAFETENSORS, DType.F32, SEED);
+                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the tiny model to " + file + ": " + e.getMessage(), e);
+        }
+        return file;
+    }
+}

@@ -286,7 +286,10 @@ struct builder {
                 int sub = 1;
                 if (has_attention(c, level)) h = spatial_transformer(h, p + std::to_string(sub++) + ".");
                 if (level != 0 && i == c.num_res_blocks) {
-                    h = ggml_upscale(g, h, 2, GGML_SCALE_MODE_NEAREST);
+                    // Upsample to the size of the skip it meets next, as diffusers does: equal to 2x
+                    // when the latent halves evenly, one less when a stride-2 conv rounded an odd size up.
+                    const ggml_tensor * next = skips.back();
+                    h = ggml_interpolate(g, h, next->ne[0], next->ne[1], h->ne[2], h->ne[3], GGML_SCALE_MODE_NEAREST);
                     h = conv(h, p + std::to_string(sub) + ".conv", 1, 1);
                 }
             }
@@ -356,11 +359,6 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
     }
     if (batch <= 0 || height <= 0 || width <= 0 || n_context <= 0) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: batch, height, width and n_context must be positive");
-    }
-    const int multiple = 1 << (c.num_levels - 1);
-    if (height % multiple != 0 || width % multiple != 0) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: latent " + std::to_string(height) + "x" + std::to_string(width) +
-                                                           " is not a multiple of " + std::to_string(multiple));
     }
     const bool flash = ctx->params.flash_attention != 0;
     const weight_store & weights = model->weights;

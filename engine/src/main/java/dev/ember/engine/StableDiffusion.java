@@ -144,9 +144,8 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     private void checkSize(GenerationRequest request) {
-        int multiple = spec.vae().downscale() * spec.unet().sizeMultiple();
+        int multiple = spec.vae().downscale();
         if (request.width() % multiple != 0 || request.height() % multiple != 0) {
-            // The UNet halves the latent once per level; odd intermediate sizes would not line up with the skips.
             throw new IllegalArgumentException("this model needs width and height that are multiples of " + multiple
                     + ", got " + request.width() + "x" + request.height());
         }

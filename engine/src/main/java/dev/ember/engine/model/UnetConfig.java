@@ -68,11 +68,6 @@ public record UnetConfig(
         return modelChannels * 4;
     }
 
-    /** Latent sizes must be divisible by this (one halving per level after the first). */
-    public int sizeMultiple() {
-        return 1 << (channelMult.length - 1);
-    }
-
     @Override
     public boolean equals(Object o) {
         return o instanceof UnetConfig c && inChannels == c.inChannels && outChannels == c.outChannels

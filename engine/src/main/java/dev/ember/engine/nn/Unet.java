@@ -144,9 +144,8 @@ public final class Unet implements AutoCloseable {
     private void checkShapes(int batch, int height, int width, int contextTokens) {
         if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
         if (contextTokens <= 0) throw new IllegalArgumentException("contextTokens must be positive, got " + contextTokens);
-        int m = config.sizeMultiple();
-        if (height <= 0 || width <= 0 || height % m != 0 || width % m != 0) {
-            throw new IllegalArgumentException("latent size " + height + "x" + width + " must be a positive multiple of " + m);
+        if (height <= 0 || width <= 0) {
+            throw new IllegalArgumentException("latent size " + height + "x" + width + " must be positive");
         }
     }
 

@@ -201,6 +201,17 @@ public final class Ops {
         return y;
     }
 
+    /** Nearest-neighbour resize of NCHW to oh x ow, as PyTorch's {@code interpolate(size=..., mode="nearest")}: src = floor(dst * in / out). */
+    public static double[] upsampleNearest(double[] x, int n, int c, int h, int w, int oh, int ow) {
+        double[] y = new double[n * c * oh * ow];
+        for (int p = 0; p < n * c; p++)
+            for (int i = 0; i < oh; i++) {
+                int si = (int) Math.floor((double) i * h / oh);
+                for (int j = 0; j < ow; j++) y[(p * oh + i) * ow + j] = x[(p * h + si) * w + (int) Math.floor((double) j * w / ow)];
+            }
+        return y;
+    }
+
     public static double[] add(double[] a, double[] b) {
         double[] y = new double[a.length];
         for (int i = 0; i < a.length; i++) y[i] = a[i] + b[i];

@@ -74,7 +74,9 @@ public final class UnetReference {
                 int sub = 1;
                 if (c.hasAttention(level)) cur = spatialTransformer(cur, ctx, tokens, "output_blocks." + block + "." + sub++ + ".");
                 if (level != 0 && i == c.numResBlocks()) {
-                    Image up = new Image(Ops.upsample2x(cur.v, cur.n, cur.ch, cur.h, cur.w), cur.n, cur.ch, cur.h * 2, cur.w * 2);
+                    // diffusers' rule: nearest upsampling to the size of the skip that comes next (2x when sizes halve evenly).
+                    Image next = hs.peek();
+                    Image up = new Image(Ops.upsampleNearest(cur.v, cur.n, cur.ch, cur.h, cur.w, next.h, next.w), cur.n, cur.ch, next.h, next.w);
                     cur = conv(up, "output_blocks." + block + "." + sub + ".conv", cur.ch, 3, 1, 1);
                 }
             }

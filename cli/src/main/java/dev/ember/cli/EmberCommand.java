@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "ember", mixinStandardHelpOptions = true, versionProvider = EmberCommand.Version.class,
         description = "Stable Diffusion on the JVM, on a ggml engine.",
-        subcommands = {DevicesCommand.class, MakeModelCommand.class, ModelCommand.class})
+        subcommands = {DevicesCommand.class, MakeModelCommand.class, ModelCommand.class, BenchCommand.class})
 public final class EmberCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;

@@ -59,14 +59,14 @@ public final class StableDiffusion implements AutoCloseable {
     private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
     private volatile boolean closed;
 
-    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
+    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, boolean useBlas) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
-        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), true));
+        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), useBlas));
         TextEncoder text = null;
         Unet un = null;
         try {
@@ -99,11 +99,19 @@ public final class StableDiffusion implements AutoCloseable {
      * @throws NativeException             the device could not take the model
      */
     public static StableDiffusion load(Path path, ModelOptions options) {
+        return load(path, options, true);
+    }
+
+    /**
+     * As {@link #load(Path, ModelOptions)}; {@code useBlas = false} keeps ggml's BLAS backend (when
+     * libember has it) off the matrix products, for benchmarks that compare both.
+     */
+    public static StableDiffusion load(Path path, ModelOptions options, boolean useBlas) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
         try (Checkpoint checkpoint = ModelFiles.open(path, options.prediction())) {
-            return new StableDiffusion(checkpoint, options, tokenizer);
+            return new StableDiffusion(checkpoint, options, tokenizer, useBlas);
         }
     }
 

@@ -2,7 +2,11 @@
 
 #include "ggml-cpu.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -151,6 +155,64 @@ uint64_t weight_store::bytes() const { return buffer_ ? ggml_backend_buffer_get_
 
 // ---- graphs -----------------------------------------------------------------------------------------
 
+namespace {
+
+// EMBER_PROFILE=1: time every node of every graph run (node by node, so a little slower than a normal
+// run) and print a summary per op kind to stderr. A development aid for `ember bench`; off by default.
+struct op_profile {
+    struct entry {
+        double seconds = 0;
+        double flops = 0;
+        int64_t count = 0;
+    };
+    std::map<std::string, entry> by_kind;
+    std::chrono::steady_clock::time_point last;
+
+    static std::string kind(const ggml_tensor * t) {
+        std::string k = ggml_op_desc(t);
+        if (t->op == GGML_OP_MUL_MAT && t->src[0] && t->src[1]) {
+            k += std::string(" ") + ggml_type_name(t->src[0]->type) + "x" + ggml_type_name(t->src[1]->type);
+        }
+        return k;
+    }
+
+    static bool callback(ggml_tensor * t, bool ask, void * user) {
+        auto * p = (op_profile *) user;
+        if (ask) return true;  // observe every node
+        auto now = std::chrono::steady_clock::now();
+        entry & e = p->by_kind[kind(t)];
+        e.seconds += std::chrono::duration<double>(now - p->last).count();
+        e.count++;
+        if (t->op == GGML_OP_MUL_MAT) e.flops += 2.0 * (double) t->src[0]->ne[0] * (double) ggml_nelements(t);
+        p->last = std::chrono::steady_clock::now();
+        return true;
+    }
+
+    void print() const {
+        std::vector<std::pair<std::string, entry>> rows(by_kind.begin(), by_kind.end());
+        std::sort(rows.begin(), rows.end(), [](const auto & a, const auto & b) { return a.second.seconds > b.second.seconds; });
+        double total = 0;
+        for (const auto & r : rows) total += r.second.seconds;
+        std::fprintf(stderr, "ember profile: %.3f s in %zu op kinds\n", total, rows.size());
+        for (const auto & [k, e] : rows) {
+            if (e.seconds < 0.001 * total) continue;
+            std::fprintf(stderr, "  %-28s %8.3f s %5.1f%% %6lld calls", k.c_str(), e.seconds, 100 * e.seconds / total, (long long) e.count);
+            if (e.flops > 0) std::fprintf(stderr, " %8.1f GFLOP %7.1f GFLOP/s", e.flops / 1e9, e.flops / e.seconds / 1e9);
+            std::fprintf(stderr, "\n");
+        }
+    }
+};
+
+bool profiling() {
+    static const bool on = [] {
+        const char * v = std::getenv("EMBER_PROFILE");
+        return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+    }();
+    return on;
+}
+
+}  // namespace
+
 built_graph::~built_graph() {
     if (ctx != nullptr) ggml_free(ctx);
 }
@@ -223,7 +285,16 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
         ggml_backend_tensor_set(t, data, 0, ggml_nbytes(t));
     }
     ctx_->apply_threads();
+    op_profile profile;
+    if (profiling()) {
+        profile.last = std::chrono::steady_clock::now();
+        ggml_backend_sched_set_eval_callback(sched_, op_profile::callback, &profile);
+    }
     ggml_status status = ggml_backend_sched_graph_compute(sched_, g.graph);
+    if (profiling()) {
+        ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
+        profile.print();
+    }
     if (status != GGML_STATUS_SUCCESS) {
         return ctx_->fail(EMBER_ERROR_BACKEND, std::string("graph compute failed: ") + ggml_status_to_string(status));
     }
@@ -243,16 +314,21 @@ ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
 ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad) {
     const int64_t kw = w->ne[0], kh = w->ne[1], ic = w->ne[2], oc = w->ne[3];
     const int64_t n = x->ne[3];
-    // cols [KW*KH*IC, OW, OH, N] with f32 elements: no rounding of activations.
-    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, GGML_TYPE_F32);
+    // The im2col is the first operand and the kernel the second, so the product comes out as
+    // [OW*OH*N, OC]: the image layout, no transposing copy. The im2col's element type is the one the
+    // CPU product would convert it to anyway (f16 for an f16 kernel, whose product rounds activations
+    // to f16; f32 otherwise), so no element is rounded twice and there is no conversion pass.
+    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16);
+    const ggml_type cols_type = w->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, cols_type);  // [KW*KH*IC, OW, OH, N]
     const int64_t ow = cols->ne[1], oh = cols->ne[2];
     ggml_tensor * cols2d = ggml_reshape_2d(g, cols, cols->ne[0], ow * oh * n);
     ggml_tensor * w2d = ggml_reshape_2d(g, w, kw * kh * ic, oc);
-    ggml_tensor * y = ggml_mul_mat(g, w2d, cols2d);                       // [OC, OW*OH*N]
-    y = ggml_reshape_4d(g, y, oc, ow, oh, n);
-    y = ggml_cont(g, ggml_permute(g, y, 2, 0, 1, 3));                     // [OW, OH, OC, N]
-    if (b != nullptr) y = ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, oc, 1));
-    return y;
+    ggml_tensor * y = ggml_mul_mat(g, cols2d, w2d);  // [OW*OH*N, OC]
+    // [OW, OH, N, OC] -> [OW, OH, OC, N]: a view for N > 1; the bias add (or cont) writes it densely.
+    y = n == 1 ? ggml_reshape_4d(g, y, ow, oh, oc, 1) : ggml_permute(g, ggml_reshape_4d(g, y, ow, oh, n, oc), 0, 1, 3, 2);
+    if (b != nullptr) return ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, oc, 1));
+    return n == 1 ? y : ggml_cont(g, y);
 }
 
 ggml_tensor * group_norm(ggml_context * g, ggml_tensor * x, int groups, float eps, ggml_tensor * w, ggml_tensor * b) {
@@ -290,10 +366,15 @@ ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml
         ggml_flash_attn_ext_set_prec(o, GGML_PREC_F32);
         return ggml_reshape_3d(g, o, width, tq, n);  // result is [d, H, Tq, N]
     }
-    ggml_tensor * kq = ggml_mul_mat(g, kh, qh);  // [Tk, Tq, H, N]
-    kq = ggml_scale(g, kq, scale);
-    if (causal) kq = ggml_diag_mask_inf(g, kq, 0);
-    kq = ggml_soft_max(g, kq);
+    // A contiguous q lets ggml's CPU product take its blocked (llamafile) kernel; on a strided view it
+    // falls back to one dot product per output (~10x slower). k may stay a view: only rows must be dense.
+    ggml_tensor * kq = ggml_mul_mat(g, kh, ggml_cont(g, qh));  // [Tk, Tq, H, N]
+    if (causal) {
+        kq = ggml_diag_mask_inf(g, ggml_scale(g, kq, scale), 0);
+        kq = ggml_soft_max(g, kq);
+    } else {
+        kq = ggml_soft_max_ext(g, kq, nullptr, scale, 0.0f);  // softmax(scale * kq), one pass
+    }
     ggml_tensor * vt = ggml_cont(g, ggml_permute(g, ggml_reshape_4d(g, v, d, heads, tk, n), 1, 2, 0, 3));  // [Tk, d, H, N]
     ggml_tensor * o = ggml_mul_mat(g, vt, kq);                                                              // [d, Tq, H, N]
     o = ggml_cont(g, ggml_permute(g, o, 0, 2, 1, 3));                                                       // [d, H, Tq, N]

@@ -66,6 +66,7 @@ void ember_context_params_init(ember_context_params * params) {
     params->device = -1;
     params->flash_attention = 0;
     params->use_blas = 1;
+    params->low_memory = 0;
 }
 
 int32_t ember_context_create(const ember_context_params * params, ember_context ** out) {

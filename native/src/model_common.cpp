@@ -10,6 +10,11 @@
 #include <cstring>
 #include <sstream>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 namespace ember {
 
 namespace {
@@ -41,6 +46,22 @@ ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_le
         case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
         default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     }
+}
+
+// Low-memory mode: drop the pages of a source tensor from this process once it is copied. MADV_PAGEOUT
+// keeps the contents (clean file pages are re-read on access, anonymous ones stay without swap), so
+// it is safe on any memory the caller hands in; a mapped checkpoint then never becomes resident as a
+// whole next to its copy. Only whole pages inside the tensor are touched.
+void release_source(const void * data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_PAGEOUT)
+    static const uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t) data + page - 1) / page * page;
+    uintptr_t end = ((uintptr_t) data + bytes) / page * page;
+    if (end > begin) madvise((void *) begin, end - begin, MADV_PAGEOUT);  // advice only: failures change nothing
+#else
+    (void) data;
+    (void) bytes;
+#endif
 }
 
 }  // namespace
@@ -103,14 +124,18 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
 
     std::vector<float> f32;
     std::vector<uint8_t> converted;
+    const bool release = ctx->params.low_memory != 0;
     for (auto & [src, dst] : todo) {
         int64_t n = ggml_nelements(dst);
+        const size_t src_bytes = (size_t) n * (src->dtype == EMBER_DTYPE_F32 ? 4 : 2);
         if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            if (release) release_source(src->data, src_bytes);
             continue;
         }
         if (dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) {
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            if (release) release_source(src->data, src_bytes);
             continue;
         }
         to_f32(*src, n, f32);
@@ -126,6 +151,12 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
             ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         }
+        if (release) release_source(src->data, src_bytes);
+    }
+    if (release) {
+        // The conversion scratch can be as large as the token embedding in f32: give it back now.
+        std::vector<float>().swap(f32);
+        std::vector<uint8_t>().swap(converted);
     }
     if (matrix_type_ < 0) {
         // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
@@ -273,6 +304,8 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
         t->data = nullptr;
         t->buffer = nullptr;
     }
+    int32_t ready = ensure_sched();  // low-memory mode frees it after every run
+    if (ready != EMBER_OK) return ready;
     ggml_backend_sched_reset(sched_);
     if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");
@@ -299,6 +332,11 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
         return ctx_->fail(EMBER_ERROR_BACKEND, std::string("graph compute failed: ") + ggml_status_to_string(status));
     }
     ggml_backend_tensor_get(g.output, out, 0, ggml_nbytes(g.output));
+    if (ctx_->params.low_memory) {
+        // Give the compute buffers back; the next run makes a new scheduler (graphs stay built).
+        ggml_backend_sched_free(sched_);
+        sched_ = nullptr;
+    }
     return EMBER_OK;
 }
 

@@ -79,6 +79,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-blas", description = "Keep ggml's BLAS backend off the matrix products (when libember has it).")
     boolean noBlas;
 
+    @Option(names = "--low-memory", description = "Low-memory mode: release the file's pages while loading, free compute buffers after each call.")
+    boolean lowMemory;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -120,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
         List<Figure> figures = new ArrayList<>();
-        try (StableDiffusion sd = StableDiffusion.load(path, options, !noBlas)) {
+        try (StableDiffusion sd = StableDiffusion.load(path, options, !noBlas, lowMemory)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             long rssAfterLoad = Memory.current();
             long peakAfterLoad = Memory.peak();
@@ -189,6 +192,7 @@ final class BenchCommand implements Callable<Integer> {
             result.put("weight_type", weightName(sd.unet().stats().weightType()));
             result.put("flash_attention", flashAttention);
             result.put("blas", !noBlas);
+            result.put("low_memory", lowMemory);
             result.put("gemm_peak_gflops", peak / 1e9);
             result.put("gemm", GEMM_SIZE + "^3 f32, best of " + GEMM_REPEATS);
             result.put("load_seconds", loadSeconds);
@@ -249,8 +253,8 @@ final class BenchCommand implements Callable<Integer> {
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
         out.printf(Locale.ROOT, "model          %s%n", r.get("model"));
-        out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s, flash attention %s, BLAS %s%n", size, size, r.get("threads"),
-                r.get("weight_type"), flashAttention ? "on" : "off", noBlas ? "off" : "on (if built)");
+        out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s, flash attention %s, BLAS %s, %s mode%n", size, size, r.get("threads"),
+                r.get("weight_type"), flashAttention ? "on" : "off", noBlas ? "off" : "on (if built)", lowMemory ? "low-memory" : "fast");
         out.printf(Locale.ROOT, "GEMM peak      %.1f GFLOP/s (%s)%n", peak / 1e9, r.get("gemm"));
         out.printf(Locale.ROOT, "load           %.2f s, RSS after load %s, peak RSS during load %s%n", (double) r.get("load_seconds"),
                 gib((long) r.get("rss_after_load_bytes")), gib((long) r.get("peak_rss_during_load_bytes")));

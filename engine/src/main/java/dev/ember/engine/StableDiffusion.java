@@ -59,14 +59,14 @@ public final class StableDiffusion implements AutoCloseable {
     private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
     private volatile boolean closed;
 
-    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, boolean useBlas) {
+    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, boolean useBlas, boolean lowMemory) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
-        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), useBlas));
+        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), useBlas, lowMemory));
         TextEncoder text = null;
         Unet un = null;
         try {
@@ -99,19 +99,21 @@ public final class StableDiffusion implements AutoCloseable {
      * @throws NativeException             the device could not take the model
      */
     public static StableDiffusion load(Path path, ModelOptions options) {
-        return load(path, options, true);
+        return load(path, options, true, false);
     }
 
     /**
-     * As {@link #load(Path, ModelOptions)}; {@code useBlas = false} keeps ggml's BLAS backend (when
-     * libember has it) off the matrix products, for benchmarks that compare both.
+     * As {@link #load(Path, ModelOptions)}, with two engine switches (see {@link NativeContext.Options}):
+     * {@code useBlas = false} keeps ggml's BLAS backend (when libember has it) off the matrix products;
+     * {@code lowMemory = true} keeps resident memory to the weights plus one network's compute buffer
+     * (the checkpoint's pages are released as they are copied; compute buffers are freed after each call).
      */
-    public static StableDiffusion load(Path path, ModelOptions options, boolean useBlas) {
+    public static StableDiffusion load(Path path, ModelOptions options, boolean useBlas, boolean lowMemory) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
         try (Checkpoint checkpoint = ModelFiles.open(path, options.prediction())) {
-            return new StableDiffusion(checkpoint, options, tokenizer, useBlas);
+            return new StableDiffusion(checkpoint, options, tokenizer, useBlas, lowMemory);
         }
     }
 

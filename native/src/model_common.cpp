@@ -234,6 +234,20 @@ struct op_profile {
     }
 };
 
+// ggml's BLAS backend takes every large product whose weight converts to f32, and converts an f16 or
+// quantised weight to f32 on every call: for the UNet's and text encoder's f16 weights that costs more
+// than the product (UNet step at 256 x 256: 8.6 s with, 4.8 s without; docs/performance.md). Keep
+// those products on the CPU backend (llamafile's f16 kernels); BLAS gets the f32 x f32 ones.
+void keep_converting_products_off_blas(ember_context * ctx, ggml_backend_sched_t sched, ggml_cgraph * graph) {
+    if (ctx->blas_backend == nullptr) return;
+    for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
+        ggml_tensor * t = ggml_graph_node(graph, i);
+        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type != GGML_TYPE_F32) {
+            ggml_backend_sched_set_tensor_backend(sched, t, ctx->cpu_backend);
+        }
+    }
+}
+
 bool profiling() {
     static const bool on = [] {
         const char * v = std::getenv("EMBER_PROFILE");
@@ -284,6 +298,7 @@ int32_t graph_runner::prepare(const std::vector<int64_t> & key, const builder & 
     ggml_set_output(g->output);
     ggml_build_forward_expand(g->graph, g->output);
     ggml_backend_sched_reset(sched_);
+    keep_converting_products_off_blas(ctx_, sched_, g->graph);
     if (!ggml_backend_sched_reserve(sched_, g->graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot reserve compute memory for the graph");
     }
@@ -307,6 +322,7 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
     int32_t ready = ensure_sched();  // low-memory mode frees it after every run
     if (ready != EMBER_OK) return ready;
     ggml_backend_sched_reset(sched_);
+    keep_converting_products_off_blas(ctx_, sched_, g.graph);
     if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");
     }

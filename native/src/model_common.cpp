@@ -234,17 +234,28 @@ struct op_profile {
     }
 };
 
-// ggml's BLAS backend takes every large product whose weight converts to f32, and converts an f16 or
-// quantised weight to f32 on every call: for the UNet's and text encoder's f16 weights that costs more
-// than the product (UNet step at 256 x 256: 8.6 s with, 4.8 s without; docs/performance.md). Keep
-// those products on the CPU backend (llamafile's f16 kernels); BLAS gets the f32 x f32 ones.
-void keep_converting_products_off_blas(ember_context * ctx, ggml_backend_sched_t sched, ggml_cgraph * graph) {
-    if (ctx->blas_backend == nullptr) return;
-    for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
-        ggml_tensor * t = ggml_graph_node(graph, i);
-        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type != GGML_TYPE_F32) {
-            ggml_backend_sched_set_tensor_backend(sched, t, ctx->cpu_backend);
+// ggml's BLAS backend takes every large product whose activations are f32, and converts an f16 weight
+// to f32 on every call: for the UNet's and text encoder's f16 weights that costs more than the product
+// (UNet step at 256 x 256: 7.9-8.6 s with, 4.7-4.8 s without; docs/performance.md). The scheduler
+// moves products to the higher-priority BLAS backend whatever node assignment we make, so instead the
+// activations of f16-weight products are cast to f16 in the graph: BLAS declines those (it needs f32
+// activations) and the CPU backend runs them with llamafile's f16 kernel, exactly as it would have
+// (ggml's f16 product rounds the activations to f16 itself). BLAS keeps the f32 x f32 products.
+void route_f16_products_to_cpu(ggml_context * g, ggml_tensor * root) {
+    std::vector<ggml_tensor *> stack = {root};
+    std::unordered_map<ggml_tensor *, bool> seen;
+    while (!stack.empty()) {
+        ggml_tensor * t = stack.back();
+        stack.pop_back();
+        if (t == nullptr || seen[t]) continue;
+        seen[t] = true;
+        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type == GGML_TYPE_F16 && t->src[1]->type == GGML_TYPE_F32) {
+            t->src[1] = ggml_cast(g, t->src[1], GGML_TYPE_F16);
         }
+        for (ggml_tensor * src : t->src) {
+            if (src != nullptr) stack.push_back(src);
+        }
+        if (t->view_src != nullptr) stack.push_back(t->view_src);
     }
 }
 
@@ -295,10 +306,10 @@ int32_t graph_runner::prepare(const std::vector<int64_t> & key, const builder & 
     if (g->output->type != GGML_TYPE_F32 || !ggml_is_contiguous(g->output)) {
         g->output = ggml_cont(g->ctx, ggml_cast(g->ctx, g->output, GGML_TYPE_F32));
     }
+    if (ctx_->blas_backend != nullptr) route_f16_products_to_cpu(g->ctx, g->output);
     ggml_set_output(g->output);
     ggml_build_forward_expand(g->graph, g->output);
     ggml_backend_sched_reset(sched_);
-    keep_converting_products_off_blas(ctx_, sched_, g->graph);
     if (!ggml_backend_sched_reserve(sched_, g->graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot reserve compute memory for the graph");
     }
@@ -322,7 +333,6 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
     int32_t ready = ensure_sched();  // low-memory mode frees it after every run
     if (ready != EMBER_OK) return ready;
     ggml_backend_sched_reset(sched_);
-    keep_converting_products_off_blas(ctx_, sched_, g.graph);
     if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");
     }

@@ -99,7 +99,9 @@ public final class StableDiffusion implements AutoCloseable {
      * @throws NativeException             the device could not take the model
      */
     public static StableDiffusion load(Path path, ModelOptions options) {
-        return load(path, options, true, false);
+        // No BLAS: ggml's OpenBLAS path measured slower than its own kernels on every network here
+        // (VAE decode 256 x 256: 12.0 s with, 9.5 s without; docs/performance.md).
+        return load(path, options, false, false);
     }
 
     /**

@@ -92,6 +92,10 @@ typedef struct ember_context_params {
     int32_t flash_attention; /* 1 = use ggml_flash_attn_ext where the backend has it */
     int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in
                                 (default 0: results then depend on the thread count) */
+    int32_t low_memory;      /* 1 = smallest resident memory: weight sources are paged out of this process
+                              * as they are copied (madvise MADV_PAGEOUT; non-destructive, so any memory may be
+                              * handed in), and compute buffers are freed after every call (re-allocated on
+                              * the next one); 0 = keep them for speed */
 } ember_context_params;
 
 EMBER_API void ember_context_params_init(ember_context_params * params);

@@ -68,6 +68,7 @@ void ember_context_params_init(ember_context_params * params) {
     // Off by default: OpenBLAS splits work by thread count, so its sums (and the images) would change
     // with --threads. Determinism across thread counts is a promise; BLAS speed is an opt-in.
     params->use_blas = 0;
+    params->low_memory = 0;
 }
 
 int32_t ember_context_create(const ember_context_params * params, ember_context ** out) {

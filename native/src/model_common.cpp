@@ -2,9 +2,18 @@
 
 #include "ggml-cpu.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace ember {
 
@@ -37,6 +46,22 @@ ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_le
         case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
         default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     }
+}
+
+// Low-memory mode: drop the pages of a source tensor from this process once it is copied. MADV_PAGEOUT
+// keeps the contents (clean file pages are re-read on access, anonymous ones stay without swap), so
+// it is safe on any memory the caller hands in; a mapped checkpoint then never becomes resident as a
+// whole next to its copy. Only whole pages inside the tensor are touched.
+void release_source(const void * data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_PAGEOUT)
+    static const uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t) data + page - 1) / page * page;
+    uintptr_t end = ((uintptr_t) data + bytes) / page * page;
+    if (end > begin) madvise((void *) begin, end - begin, MADV_PAGEOUT);  // advice only: failures change nothing
+#else
+    (void) data;
+    (void) bytes;
+#endif
 }
 
 }  // namespace
@@ -99,14 +124,18 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
 
     std::vector<float> f32;
     std::vector<uint8_t> converted;
+    const bool release = ctx->params.low_memory != 0;
     for (auto & [src, dst] : todo) {
         int64_t n = ggml_nelements(dst);
+        const size_t src_bytes = (size_t) n * (src->dtype == EMBER_DTYPE_F32 ? 4 : 2);
         if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            if (release) release_source(src->data, src_bytes);
             continue;
         }
         if (dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) {
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
+            if (release) release_source(src->data, src_bytes);
             continue;
         }
         to_f32(*src, n, f32);
@@ -122,6 +151,12 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
             ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         }
+        if (release) release_source(src->data, src_bytes);
+    }
+    if (release) {
+        // The conversion scratch can be as large as the token embedding in f32: give it back now.
+        std::vector<float>().swap(f32);
+        std::vector<uint8_t>().swap(converted);
     }
     if (matrix_type_ < 0) {
         // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
@@ -150,6 +185,89 @@ ggml_tensor * weight_store::require(const std::string & name) const {
 uint64_t weight_store::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_) : 0; }
 
 // ---- graphs -----------------------------------------------------------------------------------------
+
+namespace {
+
+// EMBER_PROFILE=1: time every node of every graph run (node by node, so a little slower than a normal
+// run) and print a summary per op kind to stderr. A development aid for `ember bench`; off by default.
+struct op_profile {
+    struct entry {
+        double seconds = 0;
+        double flops = 0;
+        int64_t count = 0;
+    };
+    std::map<std::string, entry> by_kind;
+    std::chrono::steady_clock::time_point last;
+
+    static std::string kind(const ggml_tensor * t) {
+        std::string k = ggml_op_desc(t);
+        if (t->op == GGML_OP_MUL_MAT && t->src[0] && t->src[1]) {
+            k += std::string(" ") + ggml_type_name(t->src[0]->type) + "x" + ggml_type_name(t->src[1]->type);
+        }
+        return k;
+    }
+
+    static bool callback(ggml_tensor * t, bool ask, void * user) {
+        auto * p = (op_profile *) user;
+        if (ask) return true;  // observe every node
+        auto now = std::chrono::steady_clock::now();
+        entry & e = p->by_kind[kind(t)];
+        e.seconds += std::chrono::duration<double>(now - p->last).count();
+        e.count++;
+        if (t->op == GGML_OP_MUL_MAT) e.flops += 2.0 * (double) t->src[0]->ne[0] * (double) ggml_nelements(t);
+        p->last = std::chrono::steady_clock::now();
+        return true;
+    }
+
+    void print() const {
+        std::vector<std::pair<std::string, entry>> rows(by_kind.begin(), by_kind.end());
+        std::sort(rows.begin(), rows.end(), [](const auto & a, const auto & b) { return a.second.seconds > b.second.seconds; });
+        double total = 0;
+        for (const auto & r : rows) total += r.second.seconds;
+        std::fprintf(stderr, "ember profile: %.3f s in %zu op kinds\n", total, rows.size());
+        for (const auto & [k, e] : rows) {
+            if (e.seconds < 0.001 * total) continue;
+            std::fprintf(stderr, "  %-28s %8.3f s %5.1f%% %6lld calls", k.c_str(), e.seconds, 100 * e.seconds / total, (long long) e.count);
+            if (e.flops > 0) std::fprintf(stderr, " %8.1f GFLOP %7.1f GFLOP/s", e.flops / 1e9, e.flops / e.seconds / 1e9);
+            std::fprintf(stderr, "\n");
+        }
+    }
+};
+
+// ggml's BLAS backend takes every large product whose activations are f32, and converts an f16 weight
+// to f32 on every call: for the UNet's and text encoder's f16 weights that costs more than the product
+// (UNet step at 256 x 256: 7.9-8.6 s with, 4.7-4.8 s without; docs/performance.md). The scheduler
+// moves products to the higher-priority BLAS backend whatever node assignment we make, so instead the
+// activations of f16-weight products are cast to f16 in the graph: BLAS declines those (it needs f32
+// activations) and the CPU backend runs them with llamafile's f16 kernel, exactly as it would have
+// (ggml's f16 product rounds the activations to f16 itself). BLAS keeps the f32 x f32 products.
+void route_f16_products_to_cpu(ggml_context * g, ggml_tensor * root) {
+    std::vector<ggml_tensor *> stack = {root};
+    std::unordered_map<ggml_tensor *, bool> seen;
+    while (!stack.empty()) {
+        ggml_tensor * t = stack.back();
+        stack.pop_back();
+        if (t == nullptr || seen[t]) continue;
+        seen[t] = true;
+        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type == GGML_TYPE_F16 && t->src[1]->type == GGML_TYPE_F32) {
+            t->src[1] = ggml_cast(g, t->src[1], GGML_TYPE_F16);
+        }
+        for (ggml_tensor * src : t->src) {
+            if (src != nullptr) stack.push_back(src);
+        }
+        if (t->view_src != nullptr) stack.push_back(t->view_src);
+    }
+}
+
+bool profiling() {
+    static const bool on = [] {
+        const char * v = std::getenv("EMBER_PROFILE");
+        return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+    }();
+    return on;
+}
+
+}  // namespace
 
 built_graph::~built_graph() {
     if (ctx != nullptr) ggml_free(ctx);
@@ -188,6 +306,7 @@ int32_t graph_runner::prepare(const std::vector<int64_t> & key, const builder & 
     if (g->output->type != GGML_TYPE_F32 || !ggml_is_contiguous(g->output)) {
         g->output = ggml_cont(g->ctx, ggml_cast(g->ctx, g->output, GGML_TYPE_F32));
     }
+    if (ctx_->blas_backend != nullptr) route_f16_products_to_cpu(g->ctx, g->output);
     ggml_set_output(g->output);
     ggml_build_forward_expand(g->graph, g->output);
     ggml_backend_sched_reset(sched_);
@@ -211,6 +330,8 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
         t->data = nullptr;
         t->buffer = nullptr;
     }
+    int32_t ready = ensure_sched();  // low-memory mode frees it after every run
+    if (ready != EMBER_OK) return ready;
     ggml_backend_sched_reset(sched_);
     if (!ggml_backend_sched_alloc_graph(sched_, g.graph)) {
         return ctx_->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate the graph's compute memory");
@@ -223,11 +344,25 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
         ggml_backend_tensor_set(t, data, 0, ggml_nbytes(t));
     }
     ctx_->apply_threads();
+    op_profile profile;
+    if (profiling()) {
+        profile.last = std::chrono::steady_clock::now();
+        ggml_backend_sched_set_eval_callback(sched_, op_profile::callback, &profile);
+    }
     ggml_status status = ggml_backend_sched_graph_compute(sched_, g.graph);
+    if (profiling()) {
+        ggml_backend_sched_set_eval_callback(sched_, nullptr, nullptr);
+        profile.print();
+    }
     if (status != GGML_STATUS_SUCCESS) {
         return ctx_->fail(EMBER_ERROR_BACKEND, std::string("graph compute failed: ") + ggml_status_to_string(status));
     }
     ggml_backend_tensor_get(g.output, out, 0, ggml_nbytes(g.output));
+    if (ctx_->params.low_memory) {
+        // Give the compute buffers back; the next run makes a new scheduler (graphs stay built).
+        ggml_backend_sched_free(sched_);
+        sched_ = nullptr;
+    }
     return EMBER_OK;
 }
 
@@ -243,16 +378,21 @@ ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
 ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad) {
     const int64_t kw = w->ne[0], kh = w->ne[1], ic = w->ne[2], oc = w->ne[3];
     const int64_t n = x->ne[3];
-    // cols [KW*KH*IC, OW, OH, N] with f32 elements: no rounding of activations.
-    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, GGML_TYPE_F32);
+    // The im2col is the first operand and the kernel the second, so the product comes out as
+    // [OW*OH*N, OC]: the image layout, no transposing copy. The im2col's element type is the one the
+    // CPU product would convert it to anyway (f16 for an f16 kernel, whose product rounds activations
+    // to f16; f32 otherwise), so no element is rounded twice and there is no conversion pass.
+    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16);
+    const ggml_type cols_type = w->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, cols_type);  // [KW*KH*IC, OW, OH, N]
     const int64_t ow = cols->ne[1], oh = cols->ne[2];
     ggml_tensor * cols2d = ggml_reshape_2d(g, cols, cols->ne[0], ow * oh * n);
     ggml_tensor * w2d = ggml_reshape_2d(g, w, kw * kh * ic, oc);
-    ggml_tensor * y = ggml_mul_mat(g, w2d, cols2d);                       // [OC, OW*OH*N]
-    y = ggml_reshape_4d(g, y, oc, ow, oh, n);
-    y = ggml_cont(g, ggml_permute(g, y, 2, 0, 1, 3));                     // [OW, OH, OC, N]
-    if (b != nullptr) y = ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, oc, 1));
-    return y;
+    ggml_tensor * y = ggml_mul_mat(g, cols2d, w2d);  // [OW*OH*N, OC]
+    // [OW, OH, N, OC] -> [OW, OH, OC, N]: a view for N > 1; the bias add (or cont) writes it densely.
+    y = n == 1 ? ggml_reshape_4d(g, y, ow, oh, oc, 1) : ggml_permute(g, ggml_reshape_4d(g, y, ow, oh, n, oc), 0, 1, 3, 2);
+    if (b != nullptr) return ggml_add(g, y, ggml_reshape_4d(g, b, 1, 1, oc, 1));
+    return n == 1 ? y : ggml_cont(g, y);
 }
 
 ggml_tensor * group_norm(ggml_context * g, ggml_tensor * x, int groups, float eps, ggml_tensor * w, ggml_tensor * b) {
@@ -290,10 +430,15 @@ ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml
         ggml_flash_attn_ext_set_prec(o, GGML_PREC_F32);
         return ggml_reshape_3d(g, o, width, tq, n);  // result is [d, H, Tq, N]
     }
-    ggml_tensor * kq = ggml_mul_mat(g, kh, qh);  // [Tk, Tq, H, N]
-    kq = ggml_scale(g, kq, scale);
-    if (causal) kq = ggml_diag_mask_inf(g, kq, 0);
-    kq = ggml_soft_max(g, kq);
+    // A contiguous q lets ggml's CPU product take its blocked (llamafile) kernel; on a strided view it
+    // falls back to one dot product per output (~10x slower). k may stay a view: only rows must be dense.
+    ggml_tensor * kq = ggml_mul_mat(g, kh, ggml_cont(g, qh));  // [Tk, Tq, H, N]
+    if (causal) {
+        kq = ggml_diag_mask_inf(g, ggml_scale(g, kq, scale), 0);
+        kq = ggml_soft_max(g, kq);
+    } else {
+        kq = ggml_soft_max_ext(g, kq, nullptr, scale, 0.0f);  // softmax(scale * kq), one pass
+    }
     ggml_tensor * vt = ggml_cont(g, ggml_permute(g, ggml_reshape_4d(g, v, d, heads, tk, n), 1, 2, 0, 3));  // [Tk, d, H, N]
     ggml_tensor * o = ggml_mul_mat(g, vt, kq);                                                              // [d, Tq, H, N]
     o = ggml_cont(g, ggml_permute(g, o, 0, 2, 1, 3));                                                       // [d, H, Tq, N]

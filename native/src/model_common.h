@@ -105,8 +105,10 @@ constexpr size_t MAX_GRAPH_NODES = 32768;
 
 // x [in, ...] -> [out, ...]; w [in, out] in ggml terms (PyTorch [out, in]); b may be null.
 ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b);
-// 2-D convolution with an f32 im2col (exact; ggml_conv_2d's f16 im2col costs ~1e-3 relative error).
-// x [W, H, C, N], w [KW, KH, C, OC] -> [W', H', OC, N]; b [OC] may be null.
+// 2-D convolution as im2col x kernel, the product landing in image layout (no transposing copy). The
+// im2col is f32 for f32 kernels (exact; ggml_conv_2d's f16 im2col would cost ~1e-3 relative error) and
+// f16 for f16 kernels (the values ggml's f16 product would round the activations to anyway).
+// x [W, H, C, N], w [KW, KH, C, OC] (f32 or f16) -> [W', H', OC, N]; b [OC] may be null.
 ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad);
 // GroupNorm over [W, H, C, N] with per-channel affine w, b [C].
 ggml_tensor * group_norm(ggml_context * g, ggml_tensor * x, int groups, float eps, ggml_tensor * w, ggml_tensor * b);

@@ -63,8 +63,13 @@ constexpr float NORM_EPS = 1e-6f;
 // never dominates the compute memory; large enough that each band is still a big matrix product.
 constexpr int64_t IM2COL_BAND_BYTES = int64_t(4) << 20;
 // At most this many pieces per convolution over the whole batch (keeps the graph well under
-// MAX_GRAPH_NODES for large images and batches; the bands then grow instead).
-constexpr int64_t MAX_PIECES = 64;
+// MAX_GRAPH_NODES for large images and batches; the bands then grow instead). Low-memory mode takes
+// the most pieces (smallest bands); otherwise a few large bands: small band products run far below
+// the GEMM rate and each piece adds three ops (im2col, product, accumulate). Measured at 256 x 256
+// (docs/performance.md): 64 pieces 17.7 s per decode, 16 pieces 14.8 s, 4 pieces 11.8 s (compute
+// buffer 0.28 -> 0.42 GiB). Five keeps VaeTest's banded case (five 3.6 MiB bands) as it was.
+constexpr int64_t MAX_PIECES_LOW_MEMORY = 64;
+constexpr int64_t MAX_PIECES = 5;
 
 std::vector<int> level_channels(const ember_vae_config & c) {
     std::vector<int> ch;
@@ -157,6 +162,7 @@ struct vae_builder {
     const weight_store & w;
     const ember_vae_config & c;
     bool flash;
+    int64_t max_pieces;
 
     ggml_tensor * weight(const std::string & name) const { return w(PREFIX + name + ".weight"); }
     ggml_tensor * bias(const std::string & name) const { return w(PREFIX + name + ".bias"); }
@@ -189,7 +195,7 @@ struct vae_builder {
 
         // Bands: the output starts as the broadcast bias and each band's product is added into its rows.
         int64_t bands = (row_bytes * oh + IM2COL_BAND_BYTES - 1) / IM2COL_BAND_BYTES;
-        bands = std::min(std::max<int64_t>(bands, 1), std::min<int64_t>(oh, std::max<int64_t>(1, MAX_PIECES / N)));
+        bands = std::min(std::max<int64_t>(bands, 1), std::min<int64_t>(oh, std::max<int64_t>(1, max_pieces / N)));
         const int64_t rows = (oh + bands - 1) / bands;
         // Padding in H is done once up front, so every band is a plain view of input rows; W padding
         // stays inside im2col.
@@ -328,7 +334,7 @@ int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32
         ggml_set_name(x, "input");
         ggml_set_input(x);
         bg.inputs["input"] = x;
-        vae_builder b{gc, bg.graph, w, cfg, flash};
+        vae_builder b{gc, bg.graph, w, cfg, flash, ctx->params.low_memory ? MAX_PIECES_LOW_MEMORY : MAX_PIECES};
         bg.output = dir == ENCODE ? b.encode(x) : b.decode(x);
     }, &g);
     if (status != EMBER_OK) return status;

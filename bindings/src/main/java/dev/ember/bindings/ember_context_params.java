@@ -4,7 +4,7 @@ package dev.ember.bindings;
 import java.lang.foreign.*;
 import java.util.function.Consumer;
 
-/** {@code struct ember_context_params} (16 bytes), in the shape jextract generates. */
+/** {@code struct ember_context_params} (20 bytes), in the shape jextract generates. */
 @SuppressWarnings("unused")
 public final class ember_context_params {
     ember_context_params() {}
@@ -13,7 +13,8 @@ public final class ember_context_params {
             ember_h.C_INT.withName("n_threads"),
             ember_h.C_INT.withName("device"),
             ember_h.C_INT.withName("flash_attention"),
-            ember_h.C_INT.withName("use_blas")
+            ember_h.C_INT.withName("use_blas"),
+            ember_h.C_INT.withName("low_memory")
     ).withName("ember_context_params");
 
     /** The layout of this struct */
@@ -91,6 +92,24 @@ public final class ember_context_params {
     /** Setter for {@code int32_t use_blas} */
     public static void use_blas(MemorySegment struct, int fieldValue) {
         struct.set(use_blas$LAYOUT, use_blas$OFFSET, fieldValue);
+    }
+
+    private static final ValueLayout.OfInt low_memory$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("low_memory"));
+    private static final long low_memory$OFFSET = 16;
+
+    /** Offset of {@code low_memory} */
+    public static long low_memory$offset() {
+        return low_memory$OFFSET;
+    }
+
+    /** Getter for {@code int32_t low_memory} */
+    public static int low_memory(MemorySegment struct) {
+        return struct.get(low_memory$LAYOUT, low_memory$OFFSET);
+    }
+
+    /** Setter for {@code int32_t low_memory} */
+    public static void low_memory(MemorySegment struct, int fieldValue) {
+        struct.set(low_memory$LAYOUT, low_memory$OFFSET, fieldValue);
     }
 
     /** Allocates one struct, zeroed, with {@code allocator} */

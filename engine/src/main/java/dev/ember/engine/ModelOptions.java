@@ -15,9 +15,13 @@ import java.util.Locale;
  * @param prediction     overrides the model's prediction type (eps / v); null = from the model file
  * @param clipSkip       text encoder layer to use counted from the end (1 = last); 0 = the model's default
  * @param tokenizer      a diffusers {@code tokenizer/} folder or a merges file; null = the model's or the built-in one
+ * @param blas           let ggml's BLAS backend (when libember is built with one) take f32 matrix products;
+ *                       off by default: it measured slower here, and its sums depend on the thread count
+ * @param lowMemory      smallest resident memory: the checkpoint's pages are released as they are copied and
+ *                       compute buffers are freed after each call (slower; docs/performance.md)
  */
 public record ModelOptions(int threads, String device, WeightType weightType, boolean flashAttention, Prediction prediction,
-                           int clipSkip, Path tokenizer) {
+                           int clipSkip, Path tokenizer, boolean blas, boolean lowMemory) {
     public ModelOptions {
         if (threads < 0 || threads > 1024) throw new IllegalArgumentException("threads must be between 0 (all cores) and 1024, got " + threads);
         device = device == null || device.isBlank() ? "cpu" : device.strip().toLowerCase(Locale.ROOT);
@@ -26,34 +30,42 @@ public record ModelOptions(int threads, String device, WeightType weightType, bo
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, "cpu", WeightType.AUTO, false, null, 0, null);
+        return new ModelOptions(0, "cpu", WeightType.AUTO, false, null, 0, null, false, false);
     }
 
     public ModelOptions withThreads(int value) {
-        return new ModelOptions(value, device, weightType, flashAttention, prediction, clipSkip, tokenizer);
+        return new ModelOptions(value, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withDevice(String value) {
-        return new ModelOptions(threads, value, weightType, flashAttention, prediction, clipSkip, tokenizer);
+        return new ModelOptions(threads, value, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withWeightType(WeightType value) {
-        return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer);
+        return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withFlashAttention(boolean value) {
-        return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer);
+        return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withPrediction(Prediction value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, value, clipSkip, tokenizer);
+        return new ModelOptions(threads, device, weightType, flashAttention, value, clipSkip, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withClipSkip(int value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, value, tokenizer);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, value, tokenizer, blas, lowMemory);
     }
 
     public ModelOptions withTokenizer(Path value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, value);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, value, blas, lowMemory);
+    }
+
+    public ModelOptions withBlas(boolean value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, value, lowMemory);
+    }
+
+    public ModelOptions withLowMemory(boolean value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, value);
     }
 }

@@ -66,7 +66,8 @@ public final class StableDiffusion implements AutoCloseable {
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
-        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(), false));
+        NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
+                options.blas(), options.lowMemory()));
         TextEncoder text = null;
         Unet un = null;
         try {

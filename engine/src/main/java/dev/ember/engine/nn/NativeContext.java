@@ -24,14 +24,20 @@ public final class NativeContext implements AutoCloseable {
      * @param device         device index from {@code Ember.devices()}, or -1 for the CPU
      * @param flashAttention use ggml's fused attention where the backend has it
      * @param useBlas        let ggml's BLAS backend take matrix products, when libember was built with it;
-     *                       faster on some CPUs, but results then vary with the thread count
+     *                       results then vary with the thread count
+     * @param lowMemory      smallest resident memory: weight sources are paged out of the process as they are
+     *                       copied, compute buffers are freed after every call (slower: they are re-allocated)
      */
-    public record Options(int threads, int device, boolean flashAttention, boolean useBlas) {
-        public static final Options DEFAULT = new Options(0, -1, false, false);
+    public record Options(int threads, int device, boolean flashAttention, boolean useBlas, boolean lowMemory) {
+        public static final Options DEFAULT = new Options(0, -1, false, false, false);
 
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
             if (device < -1) throw new IllegalArgumentException("device must be >= -1, got " + device);
+        }
+
+        public Options(int threads, int device, boolean flashAttention, boolean useBlas) {
+            this(threads, device, flashAttention, useBlas, false);
         }
     }
 
@@ -49,6 +55,7 @@ public final class NativeContext implements AutoCloseable {
             ember_context_params.device(params, options.device());
             ember_context_params.flash_attention(params, options.flashAttention() ? 1 : 0);
             ember_context_params.use_blas(params, options.useBlas() ? 1 : 0);
+            ember_context_params.low_memory(params, options.lowMemory() ? 1 : 0);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int status = ember_h.ember_context_create(params, out);
             if (status != ember_h.EMBER_OK()) {

@@ -31,6 +31,13 @@ import org.junit.jupiter.api.Test;
  * channels), for f32, f16 and q8_0 weights, plus loading, threading, batching and error behaviour.
  */
 class VaeTest {
+    /**
+     * Same input, different batch or thread count: llamafile's blocked kernels and ggml's per-dot fallback (taken for 1-column products and
+     * small rows) sum in different orders, so the split of work between them may move results by ~1e-6 relative;
+     * cross-talk between batch elements or threads would show as errors of 1e-3 and more.
+     */
+    private static final double CONSISTENCY = 1e-5;
+
     static final VaeConfig TINY = VaeConfig.TINY;
     static final long SEED = 1234;
     static final double F32_BOUND = 1e-4, F16_BOUND = 2e-3, Q8_BOUND = 1e-2;
@@ -196,8 +203,8 @@ class VaeTest {
                 results[i++] = vae.decode(z, 1, 4, 4);
             }
         }
-        assertTrue(relative(results[0], results[2]) <= 1e-6, "encode 1 vs 2 threads: " + relative(results[0], results[2]));
-        assertTrue(relative(results[1], results[3]) <= 1e-6, "decode 1 vs 2 threads: " + relative(results[1], results[3]));
+        assertTrue(relative(results[0], results[2]) <= CONSISTENCY, "encode 1 vs 2 threads: " + relative(results[0], results[2]));
+        assertTrue(relative(results[1], results[3]) <= CONSISTENCY, "decode 1 vs 2 threads: " + relative(results[1], results[3]));
     }
 
     @Test
@@ -206,14 +213,14 @@ class VaeTest {
             float[] a = image(21, 1, 16, 24), b = image(22, 1, 16, 24);
             float[] both = vae.encode(concat(a, b), 2, 16, 24);
             float[] ea = vae.encode(a, 1, 16, 24), eb = vae.encode(b, 1, 16, 24);
-            assertTrue(relative(Arrays.copyOfRange(both, 0, ea.length), ea) <= 1e-6);
-            assertTrue(relative(Arrays.copyOfRange(both, ea.length, both.length), eb) <= 1e-6);
+            assertTrue(relative(Arrays.copyOfRange(both, 0, ea.length), ea) <= CONSISTENCY);
+            assertTrue(relative(Arrays.copyOfRange(both, ea.length, both.length), eb) <= CONSISTENCY);
 
             float[] za = latent(23, 1, 2, 3), zb = latent(24, 1, 2, 3);
             float[] dboth = vae.decode(concat(za, zb), 2, 2, 3);
             float[] da = vae.decode(za, 1, 2, 3), db = vae.decode(zb, 1, 2, 3);
-            assertTrue(relative(Arrays.copyOfRange(dboth, 0, da.length), da) <= 1e-6);
-            assertTrue(relative(Arrays.copyOfRange(dboth, da.length, dboth.length), db) <= 1e-6);
+            assertTrue(relative(Arrays.copyOfRange(dboth, 0, da.length), da) <= CONSISTENCY);
+            assertTrue(relative(Arrays.copyOfRange(dboth, da.length, dboth.length), db) <= CONSISTENCY);
         }
     }
 

@@ -1,0 +1,408 @@
+package dev.ember.cli;
+
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelOptions;
+import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.StepListener;
+import dev.ember.engine.WeightType;
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.FlopCounter;
+import dev.ember.engine.model.ModelFormat;
+import dev.ember.engine.model.ModelPreset;
+import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.SyntheticCheckpoint;
+import dev.ember.engine.nn.MatmulBenchmark;
+import dev.ember.engine.nn.NativeContext;
+import dev.ember.engine.nn.Unet;
+import dev.ember.engine.nn.Vae;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.function.DoubleSupplier;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ember bench}: times the networks of a full-size model on this machine and relates every
+ * figure to the work done ({@link FlopCounter}) and to an f32 matrix product measured in the same run
+ * (the machine's practical peak). Default model: a synthetic SD 1.5 checkpoint in f16, written once to
+ * {@code ${EMBER_CACHE:-~/.cache/ember}/models/sd15-f16.safetensors}.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Time load, text encoder, UNet (per CFG step), VAE decode/encode and txt2img against the machine's GEMM peak.")
+final class BenchCommand implements Callable<Integer> {
+    private static final int GEMM_SIZE = 2048;
+    private static final int GEMM_REPEATS = 5;
+    private static final int CONTEXT_TOKENS = 77;
+
+    @Option(names = "--model", description = "Checkpoint to load (default: a synthetic sd15 f16 file in the Ember cache, made if missing).")
+    Path model;
+
+    @Option(names = "--size", defaultValue = "256", description = "Image side in pixels, a multiple of 64 (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+    String weightType;
+
+    @Option(names = "--component", defaultValue = "all", description = "text, unet, vae-decode, vae-encode, e2e or all (default: ${DEFAULT-VALUE}).")
+    String component;
+
+    @Option(names = "--repeat", defaultValue = "3", description = "Timed calls per figure after one warm-up call (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--steps", defaultValue = "4", description = "Sampling steps of the end-to-end txt2img (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--split-cfg", description = "Also time the CFG step as two batch-1 UNet calls (the lever 'cond+uncond in one batch').")
+    boolean splitCfg;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the table.")
+    boolean json;
+
+    @Option(names = "--flash-attention", description = "Use ggml's fused attention.")
+    boolean flashAttention;
+
+    @Option(names = "--no-blas", description = "Keep ggml's BLAS backend off the networks' products (the default, as in StableDiffusion.load).")
+    boolean noBlas;
+
+    @Option(names = "--blas", description = "Let ggml's BLAS backend (OpenBLAS, when libember has it) take the networks' f32 products.")
+    boolean blas;
+
+    @Option(names = "--low-memory", description = "Low-memory mode: release the file's pages while loading, free compute buffers after each call.")
+    boolean lowMemory;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** One measured figure: the warm-up call, the timed calls, and its work. */
+    record Figure(String name, double firstSeconds, double[] seconds, double flops, long peakRssBytes) {
+        double min() {
+            return Arrays.stream(seconds).min().orElse(Double.NaN);
+        }
+
+        double median() {
+            double[] s = seconds.clone();
+            Arrays.sort(s);
+            return s.length == 0 ? Double.NaN : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (size <= 0 || size % 64 != 0) throw new EmberCommand.UsageException("--size must be a positive multiple of 64, got " + size);
+        if (repeat < 1) throw new EmberCommand.UsageException("--repeat must be at least 1");
+        if (steps < 1) throw new EmberCommand.UsageException("--steps must be at least 1");
+        List<String> components = switch (component.toLowerCase(Locale.ROOT)) {
+            case "all" -> List.of("text", "unet", "vae-decode", "vae-encode", "e2e");
+            case "text", "unet", "vae-decode", "vae-encode", "e2e" -> List.of(component.toLowerCase(Locale.ROOT));
+            default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e or all");
+        };
+        WeightType wt;
+        try {
+            wt = WeightType.parse(weightType);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Path path = model != null ? model : defaultModel(err);
+
+        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(flashAttention);
+        Memory.resetPeak();
+        long t0 = System.nanoTime();
+        Map<String, Object> result = new LinkedHashMap<>();
+        List<Figure> figures = new ArrayList<>();
+        try (StableDiffusion sd = StableDiffusion.load(path, options.withBlas(blas && !noBlas).withLowMemory(lowMemory))) {
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            long rssAfterLoad = Memory.current();
+            long peakAfterLoad = Memory.peak();
+            int effectiveThreads = sd.context().options().threads() == 0 ? Runtime.getRuntime().availableProcessors() : sd.context().options().threads();
+            // The peak is the best f32 GEMM this libember has: on the networks' context, and with BLAS
+            // (when built in) even if the networks run without it.
+            double gemmSeconds = MatmulBenchmark.seconds(sd.context(), GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
+            double contextPeak = 2.0 * GEMM_SIZE * GEMM_SIZE * GEMM_SIZE / gemmSeconds;
+            double blasPeak = 0;
+            if (!sd.context().options().useBlas()) {
+                try (NativeContext withBlas = new NativeContext(new NativeContext.Options(threads, -1, false, true))) {
+                    blasPeak = MatmulBenchmark.flopsPerSecond(withBlas, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
+                }
+            }
+            double peak = Math.max(contextPeak, blasPeak);
+            ModelSpec ms = sd.spec();
+            int f = ms.vae().downscale();
+            int latent = size / f;
+            Random random = new Random(42);
+
+            for (String c : components) {
+                Memory.resetPeak();
+                switch (c) {
+                    case "text" -> {
+                        int[] tokens = tokens(2, CONTEXT_TOKENS);
+                        figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
+                                () -> sd.textEncoder().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
+                    }
+                    case "unet" -> {
+                        Unet unet = sd.unet();
+                        int ch = ms.unet().inChannels();
+                        float[] x = gaussian(random, 2 * ch * latent * latent);
+                        float[] ctx = gaussian(random, 2 * CONTEXT_TOKENS * ms.unet().contextDim());
+                        float[] t = {500f, 500f};
+                        figures.add(time("unet CFG step (batch 2)", FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS),
+                                () -> unet.forward(x, 2, latent, latent, t, ctx, CONTEXT_TOKENS).length));
+                        if (splitCfg) {
+                            float[] x1 = Arrays.copyOf(x, ch * latent * latent);
+                            float[] c1 = Arrays.copyOf(ctx, CONTEXT_TOKENS * ms.unet().contextDim());
+                            float[] t1 = {500f};
+                            Memory.resetPeak();
+                            figures.add(time("unet CFG step as 2 x batch 1", FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS),
+                                    () -> unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS).length
+                                            + unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS).length));
+                        }
+                    }
+                    case "vae-decode" -> {
+                        Vae vae = sd.vae();
+                        float[] z = gaussian(random, ms.vae().latentChannels() * latent * latent);
+                        figures.add(time("vae decode", FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
+                                () -> vae.decode(z, 1, latent, latent).length));
+                    }
+                    case "vae-encode" -> {
+                        Vae vae = sd.vae();
+                        float[] image = new float[ms.vae().imageChannels() * size * size];
+                        for (int i = 0; i < image.length; i++) image[i] = (float) Math.tanh(random.nextGaussian());
+                        figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
+                                () -> vae.encode(image, 1, size, size).length));
+                    }
+                    case "e2e" -> {
+                        GenerationRequest request = GenerationRequest.builder("a photo of a cat").size(size, size).steps(steps).seed(1).build();
+                        double work = FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS)
+                                + steps * FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS)
+                                + FlopCounter.vaeDecoder(ms.vae(), 1, size, size);
+                        figures.add(time("txt2img " + size + "x" + size + ", " + steps + " steps", work,
+                                () -> sd.generate(request, StepListener.NONE).images().size()));
+                    }
+                    default -> throw new IllegalStateException(c);
+                }
+            }
+
+            result.put("model", path.toString());
+            result.put("size", size);
+            result.put("threads", effectiveThreads);
+            result.put("weight_type", weightName(sd.unet().stats().weightType()));
+            result.put("flash_attention", flashAttention);
+            result.put("blas", blas && !noBlas);
+            result.put("low_memory", lowMemory);
+            result.put("gemm_peak_gflops", peak / 1e9);
+            result.put("gemm", GEMM_SIZE + "^3 f32, best of " + GEMM_REPEATS);
+            result.put("gemm_networks_context_gflops", contextPeak / 1e9);
+            result.put("gemm_blas_context_gflops", blasPeak / 1e9);
+            result.put("load_seconds", loadSeconds);
+            result.put("rss_after_load_bytes", rssAfterLoad);
+            result.put("peak_rss_during_load_bytes", peakAfterLoad);
+            result.put("unet_compute_bytes", sd.unet().stats().computeBytes());
+            result.put("vae_compute_bytes", sd.vae().stats().computeBytes());
+            result.put("text_compute_bytes", sd.textEncoder().stats().computeBytes());
+            result.put("weight_bytes", sd.unet().stats().weightBytes() + sd.vae().stats().weightBytes() + sd.textEncoder().stats().weightBytes());
+            result.put("unet_graphs", sd.unet().stats().graphs());
+
+            Figure sum = sumOfParts(figures, steps);
+            if (json) {
+                out.println(toJson(result, figures, sum, peak));
+            } else {
+                printTable(out, result, figures, sum, peak);
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private Figure time(String name, double flops, DoubleSupplier call) {
+        long start = System.nanoTime();
+        call.getAsDouble();
+        double first = (System.nanoTime() - start) / 1e9;
+        double[] seconds = new double[repeat];
+        for (int i = 0; i < repeat; i++) {
+            start = System.nanoTime();
+            call.getAsDouble();
+            seconds[i] = (System.nanoTime() - start) / 1e9;
+        }
+        return new Figure(name, first, seconds, flops, Memory.peak());
+    }
+
+    /** text + steps x unet + decode, from the component figures when all three were measured. */
+    private static Figure sumOfParts(List<Figure> figures, int steps) {
+        Figure text = null, unet = null, decode = null;
+        for (Figure f : figures) {
+            if (f.name().startsWith("text")) text = f;
+            if (f.name().startsWith("unet CFG step (")) unet = f;
+            if (f.name().startsWith("vae decode")) decode = f;
+        }
+        if (text == null || unet == null || decode == null) return null;
+        double s = text.min() + steps * unet.min() + decode.min();
+        return new Figure("sum of parts (min)", Double.NaN, new double[] {s}, text.flops() + steps * unet.flops() + decode.flops(), 0);
+    }
+
+    private static String weightName(int code) {
+        return switch (code) {
+            case 1 -> "f32";
+            case 2 -> "f16";
+            case 3 -> "q8_0";
+            case 4 -> "q4_0";
+            default -> "auto";
+        };
+    }
+
+    private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
+        out.printf(Locale.ROOT, "model          %s%n", r.get("model"));
+        out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s, flash attention %s, BLAS %s, %s mode%n", size, size, r.get("threads"),
+                r.get("weight_type"), flashAttention ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");
+        out.printf(Locale.ROOT, "GEMM peak      %.1f GFLOP/s (%s; networks' context %.1f, BLAS context %.1f)%n", peak / 1e9, r.get("gemm"),
+                (double) r.get("gemm_networks_context_gflops"), (double) r.get("gemm_blas_context_gflops"));
+        out.printf(Locale.ROOT, "load           %.2f s, RSS after load %s, peak RSS during load %s%n", (double) r.get("load_seconds"),
+                gib((long) r.get("rss_after_load_bytes")), gib((long) r.get("peak_rss_during_load_bytes")));
+        out.printf(Locale.ROOT, "memory         weights %s; compute buffers: unet %s, vae %s, text %s%n", gib((long) r.get("weight_bytes")),
+                gib((long) r.get("unet_compute_bytes")), gib((long) r.get("vae_compute_bytes")), gib((long) r.get("text_compute_bytes")));
+        out.printf(Locale.ROOT, "%-34s %9s %9s %9s %9s %8s %7s %10s%n", "figure", "first s", "min s", "median s", "GFLOP", "GFLOP/s", "peak", "peak RSS");
+        for (Figure f : figures) row(out, f, peak);
+        if (sum != null) {
+            row(out, sum, peak);
+            for (Figure f : figures) {
+                if (f.name().startsWith("txt2img")) {
+                    out.printf(Locale.ROOT, "txt2img / sum of parts: %.3f (min), %.3f (median)%n", f.min() / sum.min(), f.median() / sum.min());
+                }
+            }
+        }
+        out.printf(Locale.ROOT, "peak RSS (whole run, VmHWM) %s%n", gib(Memory.peakSinceStart()));
+    }
+
+    private static void row(PrintWriter out, Figure f, double peak) {
+        double rate = f.flops() / f.min();
+        out.printf(Locale.ROOT, "%-34s %9.3f %9.3f %9.3f %9.1f %8.1f %6.1f%% %10s%n", f.name(), f.firstSeconds(), f.min(), f.median(),
+                f.flops() / 1e9, rate / 1e9, 100 * rate / peak, f.peakRssBytes() > 0 ? gib(f.peakRssBytes()) : "");
+    }
+
+    private static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    }
+
+    private String toJson(Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
+        StringBuilder s = new StringBuilder("{");
+        for (Map.Entry<String, Object> e : r.entrySet()) {
+            s.append('"').append(e.getKey()).append("\":").append(jsonValue(e.getValue())).append(',');
+        }
+        s.append("\"figures\":[");
+        List<Figure> all = new ArrayList<>(figures);
+        if (sum != null) all.add(sum);
+        for (int i = 0; i < all.size(); i++) {
+            Figure f = all.get(i);
+            if (i > 0) s.append(',');
+            s.append(String.format(Locale.ROOT,
+                    "{\"name\":%s,\"first_seconds\":%s,\"min_seconds\":%.6f,\"median_seconds\":%.6f,\"seconds\":%s,\"gflop\":%.3f,"
+                            + "\"gflops_per_second\":%.3f,\"fraction_of_peak\":%.4f,\"peak_rss_bytes\":%d}",
+                    jsonValue(f.name()), Double.isNaN(f.firstSeconds()) ? "null" : String.format(Locale.ROOT, "%.6f", f.firstSeconds()),
+                    f.min(), f.median(), Arrays.toString(f.seconds()), f.flops() / 1e9, f.flops() / f.min() / 1e9,
+                    f.flops() / f.min() / peak, f.peakRssBytes()));
+        }
+        s.append("],\"peak_rss_bytes\":").append(Memory.peakSinceStart()).append('}');
+        return s.toString();
+    }
+
+    private static String jsonValue(Object v) {
+        if (v instanceof String str) return '"' + str.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+        if (v instanceof Double d) return String.format(Locale.ROOT, "%.6f", d);
+        return String.valueOf(v);
+    }
+
+    /** CLIP-shaped token rows: start, a few words, end, padded with the end token. */
+    private static int[] tokens(int batch, int n) {
+        int[] words = {49406, 320, 1125, 539, 320, 2368, 49407};
+        int[] t = new int[batch * n];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < n; i++) t[b * n + i] = b == 0 && i < words.length ? words[i] : (i == 0 ? 49406 : 49407);
+        }
+        return t;
+    }
+
+    private static float[] gaussian(Random r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+
+    /** The default model, written once (to a temporary name, then moved) when missing. */
+    private static Path defaultModel(PrintWriter err) throws IOException {
+        String cache = System.getenv("EMBER_CACHE");
+        Path dir = (cache != null && !cache.isBlank() ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "ember")).resolve("models");
+        Path file = dir.resolve("sd15-f16.safetensors");
+        if (Files.isRegularFile(file)) return file;
+        Files.createDirectories(dir);
+        err.println("ember bench: writing a synthetic SD 1.5 checkpoint (f16, 2.1 GB) to " + file + " (once)");
+        err.flush();
+        Path tmp = Files.createTempFile(dir, "sd15-f16", ".tmp");
+        try {
+            SyntheticCheckpoint.write(ModelPreset.SD15, tmp, ModelFormat.SAFETENSORS, DType.F16, 0);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return file;
+    }
+
+    /** Resident memory from /proc/self/status (Linux); 0 elsewhere. */
+    static final class Memory {
+        private static long runPeak;
+
+        static long current() {
+            return field("VmRSS:");
+        }
+
+        /** Peak since the last {@link #resetPeak()}. */
+        static long peak() {
+            long p = field("VmHWM:");
+            runPeak = Math.max(runPeak, p);
+            return p;
+        }
+
+        static long peakSinceStart() {
+            return Math.max(runPeak, peak());
+        }
+
+        /** Resets VmHWM to the current RSS (writes 5 to /proc/self/clear_refs); keeps the run's peak. */
+        static void resetPeak() {
+            peak();
+            try {
+                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            } catch (IOException | UncheckedIOException | SecurityException e) {
+                // not Linux, or not allowed: peaks are then since the process start
+            }
+        }
+
+        private static long field(String name) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                    if (line.startsWith(name)) {
+                        String[] parts = line.substring(name.length()).trim().split("\\s+");
+                        return Long.parseLong(parts[0]) * 1024;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                return 0;
+            }
+            return 0;
+        }
+    }
+}

@@ -26,16 +26,6 @@ import java.util.Objects;
  * threads. The context must outlive this object.
  */
 public final class TextEncoder implements AutoCloseable {
-    /**
-     * Memory and size of a loaded text encoder.
-     *
-     * @param weightBytes  device memory holding the weights
-     * @param computeBytes device memory reserved for the largest graph run so far
-     * @param parameters   number of parameters
-     * @param weightType   the {@code EMBER_WEIGHT_*} code actually used for matrix weights
-     * @param graphs       distinct graph shapes built so far
-     */
-    public record Stats(long weightBytes, long computeBytes, long parameters, int weightType, int graphs) {}
 
     private final NativeContext context;
     private final TextEncoderConfig config;
@@ -113,13 +103,12 @@ public final class TextEncoder implements AutoCloseable {
         return result;
     }
 
-    public Stats stats() {
+    public NetworkStats stats() {
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = ember_model_stats.allocate(arena);
             context.check(ember_h.ember_text_encoder_stats(handle(), s), "reading text encoder stats");
-            return new Stats(ember_model_stats.weight_bytes(s), ember_model_stats.compute_bytes(s),
-                    ember_model_stats.n_parameters(s), ember_model_stats.weight_type(s), ember_model_stats.n_graphs(s));
+            return NetworkStats.of(s);
         } finally {
             context.lock().unlock();
         }

@@ -23,14 +23,6 @@ import java.util.Objects;
  * be used from several threads. {@link #close()} is idempotent and must come before the context's.
  */
 public final class Unet implements AutoCloseable {
-    /**
-     * @param weightBytes  device memory holding the weights
-     * @param computeBytes device memory reserved for the largest graph run so far
-     * @param parameters   number of parameters loaded
-     * @param weightType   the {@code EMBER_WEIGHT_*} code matrix weights are stored in
-     * @param graphs       distinct input shapes built so far
-     */
-    public record Stats(long weightBytes, long computeBytes, long parameters, int weightType, int graphs) {}
 
     private final NativeContext context;
     private final UnetConfig config;
@@ -111,13 +103,12 @@ public final class Unet implements AutoCloseable {
         }
     }
 
-    public Stats stats() {
+    public NetworkStats stats() {
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = ember_model_stats.allocate(arena);
             context.check(ember_h.ember_unet_stats(handle(), s), "reading the UNet's stats");
-            return new Stats(ember_model_stats.weight_bytes(s), ember_model_stats.compute_bytes(s), ember_model_stats.n_parameters(s),
-                    ember_model_stats.weight_type(s), ember_model_stats.n_graphs(s));
+            return NetworkStats.of(s);
         } finally {
             context.lock().unlock();
         }

@@ -50,8 +50,6 @@ public final class Vae implements AutoCloseable {
         }
     }
 
-    /** What {@code ember_vae_stats} reports: weight and compute memory, parameters, EMBER_WEIGHT_* used, graphs built. */
-    public record Stats(long weightBytes, long computeBytes, long parameters, int weightType, int graphs) {}
 
     private final NativeContext context;
     private final VaeConfig config;
@@ -139,7 +137,7 @@ public final class Vae implements AutoCloseable {
         return call(latent, outLength, "VAE decode", (h, in, out) -> ember_h.ember_vae_decode(h, in, batch, height, width, out));
     }
 
-    public Stats stats() {
+    public NetworkStats stats() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = ember_model_stats.allocate(arena);
             context.lock().lock();
@@ -148,8 +146,7 @@ public final class Vae implements AutoCloseable {
             } finally {
                 context.lock().unlock();
             }
-            return new Stats(ember_model_stats.weight_bytes(s), ember_model_stats.compute_bytes(s),
-                    ember_model_stats.n_parameters(s), ember_model_stats.weight_type(s), ember_model_stats.n_graphs(s));
+            return NetworkStats.of(s);
         }
     }
 

@@ -120,7 +120,7 @@ class TextEncoderTest {
             report("f32 9 tokens", err);
             assertTrue(err <= 1e-4, "f32, 9 tokens: " + err);
 
-            TextEncoder.Stats stats = enc.stats();
+            NetworkStats stats = enc.stats();
             long params = NetworkLayout.textEncoder(TINY).stream().mapToLong(TensorSpec::elementCount).sum();
             assertEquals(params, stats.parameters());
             assertEquals(ember_h.EMBER_WEIGHT_F32(), stats.weightType());
@@ -182,7 +182,7 @@ class TextEncoderTest {
                 assertTrue(graph[clipSkip] <= 1e-5, "q8_0 clip_skip " + clipSkip + ", rounded weights: " + graph[clipSkip]);
                 assertTrue(total[clipSkip] <= 1.2e-2, "q8_0 clip_skip " + clipSkip + ", unquantised weights: " + total[clipSkip]);
             }
-            TextEncoder.Stats stats = enc.stats();
+            NetworkStats stats = enc.stats();
             assertEquals(ember_h.EMBER_WEIGHT_Q8_0(), stats.weightType());
             // Matrix weights shrink from 4 bytes to 34 per 32; embeddings, norms and biases stay f32.
             long matrix = NetworkLayout.textEncoder(TINY).stream()

@@ -267,7 +267,7 @@ class UnetTest {
         long parameters = specs.stream().mapToLong(TensorSpec::elementCount).sum();
         try (StateDict w = weights(UnetConfig.TINY, DType.F32)) {
             try (Unet unet = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
-                Unet.Stats before = unet.stats();
+                NetworkStats before = unet.stats();
                 assertEquals(parameters, before.parameters());
                 assertEquals(ember_h.EMBER_WEIGHT_F32(), before.weightType());
                 assertTrue(before.weightBytes() >= parameters * 4 && before.weightBytes() < parameters * 4 + specs.size() * 64L + 4096,
@@ -275,7 +275,7 @@ class UnetTest {
                 assertEquals(0, before.computeBytes());
                 assertEquals(0, before.graphs());
                 Case.of(UnetConfig.TINY, 1, 8, 8, 4, new float[] {1}, 10).run(unet);
-                Unet.Stats after = unet.stats();
+                NetworkStats after = unet.stats();
                 assertTrue(after.computeBytes() > 0, "compute bytes after a forward");
                 assertEquals(1, after.graphs());
                 Case.of(UnetConfig.TINY, 2, 16, 16, 4, new float[] {1, 2}, 11).run(unet);
@@ -283,7 +283,7 @@ class UnetTest {
                 assertEquals(2, unet.stats().graphs());
             }
             try (Unet q8 = new Unet(context, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_Q8_0())) {
-                Unet.Stats s = q8.stats();
+                NetworkStats s = q8.stats();
                 assertEquals(parameters, s.parameters());
                 assertEquals(ember_h.EMBER_WEIGHT_Q8_0(), s.weightType());
                 assertTrue(s.weightBytes() < parameters * 2, "q8_0 with f16 conv kernels is smaller than f16: " + s.weightBytes());

@@ -128,7 +128,7 @@ class VaeTest {
     @Test
     void autoKeepsF32AndStatsDescribeTheModel() {
         try (Vae vae = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_AUTO(), Vae.Parts.BOTH)) {
-            Vae.Stats before = vae.stats();
+            NetworkStats before = vae.stats();
             long params = NetworkLayout.vae(TINY).stream().mapToLong(TensorSpec::elementCount).sum();
             assertEquals(params, before.parameters());
             assertEquals(ember_h.EMBER_WEIGHT_F32(), before.weightType());
@@ -137,7 +137,7 @@ class VaeTest {
             vae.decode(latent(1, 1, 4, 4), 1, 4, 4);
             vae.decode(latent(2, 1, 4, 4), 1, 4, 4);
             vae.encode(image(3, 1, 32, 32), 1, 32, 32);
-            Vae.Stats after = vae.stats();
+            NetworkStats after = vae.stats();
             assertEquals(2, after.graphs(), "one graph per direction and shape, reused");
             assertTrue(after.computeBytes() > 0);
         }

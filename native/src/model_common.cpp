@@ -368,6 +368,14 @@ int32_t graph_runner::run(built_graph & g, const std::vector<std::pair<std::stri
 
 uint64_t graph_runner::compute_bytes() const { return max_compute_bytes_; }
 
+void fill_stats(const weight_store & weights, const graph_runner & runner, int32_t weight_type, ember_model_stats * out) {
+    out->weight_bytes = weights.bytes();
+    out->compute_bytes = runner.compute_bytes();
+    out->n_parameters = weights.n_parameters();
+    out->weight_type = weight_type;
+    out->n_graphs = runner.n_graphs();
+}
+
 // ---- layers -----------------------------------------------------------------------------------------
 
 ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b) {

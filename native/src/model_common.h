@@ -98,6 +98,9 @@ private:
     uint64_t max_compute_bytes_ = 0;
 };
 
+// The ember_*_stats answer every network gives: its weights, its runner, the weight type it reports.
+void fill_stats(const weight_store & weights, const graph_runner & runner, int32_t weight_type, ember_model_stats * out);
+
 // Graph size limit for one network's graph (UNet at SD size has ~10k nodes).
 constexpr size_t MAX_GRAPH_NODES = 32768;
 

@@ -385,11 +385,7 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
 
 int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out) {
     if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
-    out->weight_bytes = model->weights.bytes();
-    out->compute_bytes = model->runner.compute_bytes();
-    out->n_parameters = model->weights.n_parameters();
-    out->weight_type = model->weights.matrix_type();
-    out->n_graphs = model->runner.n_graphs();
+    ember::fill_stats(model->weights, model->runner, model->weights.matrix_type(), out);
     return EMBER_OK;
 }
 

@@ -396,11 +396,7 @@ int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch,
 
 int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out) {
     if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
-    out->weight_bytes = model->weights.bytes();
-    out->compute_bytes = model->runner.compute_bytes();
-    out->n_parameters = model->weights.n_parameters();
-    out->weight_type = model->weight_type;
-    out->n_graphs = model->runner.n_graphs();
+    ember::fill_stats(model->weights, model->runner, model->weight_type, out);
     return EMBER_OK;
 }
 

@@ -1,5 +1,9 @@
 package dev.ember.engine.model;
 
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+
 import java.util.Map;
 import java.util.Objects;
 
@@ -13,6 +17,25 @@ public record RawCheckpoint(ModelFormat format, StateDict tensors, Map<String, S
         Objects.requireNonNull(format, "format");
         Objects.requireNonNull(tensors, "tensors");
         metadata = Map.copyOf(metadata);
+    }
+
+    /** How a single-file reader maps {@code file} into an arena it does not own and collects its metadata. */
+    @FunctionalInterface
+    interface Reader {
+        Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata);
+    }
+
+    /** Reads one file into a fresh arena that the result owns; the arena is closed if reading fails. */
+    static RawCheckpoint mapped(ModelFormat format, Path file, Reader reader) {
+        Arena arena = Arena.ofShared();
+        try {
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, TensorData> tensors = reader.read(file, arena, metadata);
+            return new RawCheckpoint(format, new StateDict(tensors, arena), metadata);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
     }
 
     @Override

@@ -34,15 +34,7 @@ public final class SafetensorsReader {
 
     /** Maps {@code file} and returns its tensors under their stored names; the StateDict owns the mapping. */
     public static RawCheckpoint open(Path file) {
-        Arena arena = Arena.ofShared();
-        try {
-            Map<String, String> metadata = new LinkedHashMap<>();
-            Map<String, TensorData> tensors = read(file, arena, metadata);
-            return new RawCheckpoint(ModelFormat.SAFETENSORS, new StateDict(tensors, arena), metadata);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return RawCheckpoint.mapped(ModelFormat.SAFETENSORS, file, SafetensorsReader::read);
     }
 
     /** Maps {@code file} into {@code arena} (which the caller owns); fills {@code metadata} from {@code __metadata__}. */

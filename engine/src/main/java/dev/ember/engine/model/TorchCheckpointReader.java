@@ -25,15 +25,7 @@ public final class TorchCheckpointReader {
     private TorchCheckpointReader() {}
 
     public static RawCheckpoint open(Path file) {
-        Arena arena = Arena.ofShared();
-        try {
-            Map<String, String> metadata = new HashMap<>();
-            Map<String, TensorData> tensors = read(file, arena, metadata);
-            return new RawCheckpoint(ModelFormat.CKPT, new StateDict(tensors, arena), metadata);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return RawCheckpoint.mapped(ModelFormat.CKPT, file, TorchCheckpointReader::read);
     }
 
     /** Maps {@code file} into {@code arena} (owned by the caller) and returns its tensors under their stored names;

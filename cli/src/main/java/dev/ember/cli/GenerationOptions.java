@@ -79,6 +79,11 @@ final class GenerationOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--flash-attention", negatable = true,
+            description = "Use ggml's fused attention in the UNet: less memory and faster at 512x512 and up, results differ "
+                    + "slightly (K and V in f16). Recorded in the image's metadata (default: off).")
+    Boolean flashAttention;
+
     @Option(names = "--device", paramLabel = "DEVICE", description = "cpu, cuda:0, vulkan:0, metal:0 or a name from 'ember devices' (default: cpu).")
     String device;
 
@@ -193,6 +198,7 @@ final class GenerationOptions {
                 name(weightType, r == null ? null : r.weightType(), WeightType.AUTO.id(), s -> WeightType.parse(s).id()),
                 device == null ? "cpu" : device,
                 threads == null ? 0 : threads,
+                flashAttention != null ? flashAttention : r != null && r.flashAttention(),
                 Ember.version());
     }
 

@@ -36,6 +36,7 @@ import java.nio.file.Path;
  * @param modelPreset     {@code tiny} when Ember's built-in tiny model was used (re-made if missing), else null
  * @param device          where it ran; recorded for information, a re-run uses its own {@code --device}
  * @param threads         CPU threads (0 = all); results do not depend on it
+ * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly)
  * @param emberVersion    the Ember that made the image
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -44,7 +45,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, String emberVersion) {
+                       String device, int threads, boolean flashAttention, String emberVersion) {
     static final String TXT2IMG = "txt2img";
     static final String IMG2IMG = "img2img";
 
@@ -56,7 +57,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
     ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, emberVersion);
+                weightType, device, threads, flashAttention, emberVersion);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -82,6 +83,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                 .withDevice(device)
                 .withWeightType(WeightType.parse(weightType))
                 .withClipSkip(clipSkip)
+                .withFlashAttention(flashAttention)
                 .withPrediction(prediction == null ? null : Prediction.parse(prediction));
     }
 

@@ -91,6 +91,25 @@ class GenerateCommandsTest {
     }
 
     @Test
+    void flashAttentionIsRecordedAndReused() throws IOException {
+        Path out = dir.resolve("fa");
+        CliRunner r = run("txt2img", small("-p", "a mill", "-S", "5", "--flash-attention", "--out", out.toString()));
+        assertEquals(0, r.exitCode(), r.err());
+        Path png = out.resolve("000001.5.png");
+        assertTrue(PngMetadata.read(png).ember().flashAttention());
+        CliRunner plain = run("txt2img", small("-p", "a mill", "-S", "5", "--out", out.toString()));
+        assertEquals(0, plain.exitCode(), plain.err());
+        assertFalse(PngMetadata.read(out.resolve("000002.5.png")).ember().flashAttention());
+
+        // The re-run takes the recorded switch and so the same arithmetic: the same pixels.
+        Path again = dir.resolve("fa-again");
+        CliRunner re = CliRunner.run("txt2img", "--from-image", png.toString(), "--threads", "1", "--out", again.toString());
+        assertEquals(0, re.exitCode(), re.err());
+        assertEquals(RgbImage.read(png), RgbImage.read(again.resolve("000001.5.png")));
+        assertTrue(PngMetadata.read(again.resolve("000001.5.png")).ember().flashAttention());
+    }
+
+    @Test
     void img2imgRecordsItsInitImageAndReRunsFromIt() throws IOException {
         Path init = dir.resolve("init.png");
         byte[] rgb = new byte[64 * 64 * 3];

@@ -50,7 +50,10 @@ extern "C" {
 
 /* ---- weight types a model is stored in on the device ------------------------------------------ */
 /* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16. Norms, biases and
- * embeddings always stay f32. Quantised types apply to matrix weights whose rows allow it. */
+ * position embeddings always stay f32; the token embedding is f16 unless the weights are f32.
+ * Quantised types apply to matrix weights whose rows split into blocks, except the attention
+ * projections, which stay f16 (docs/design.md, "Weight types"); q8_0's block scales are searched
+ * for the least squared error. */
 #define EMBER_WEIGHT_AUTO 0
 #define EMBER_WEIGHT_F32 1
 #define EMBER_WEIGHT_F16 2

@@ -1,5 +1,7 @@
 #include "model_common.h"
 
+#include "quantize.h"
+
 #include "ggml-cpu.h"
 
 #include <algorithm>
@@ -46,6 +48,13 @@ ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_le
         case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
         default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     }
+}
+
+// A lookup table's type (see tensor_spec): f32 only when the weights are f32.
+ggml_type lookup_type_for(int32_t weight_type, int32_t src_dtype) {
+    if (weight_type == EMBER_WEIGHT_F32) return GGML_TYPE_F32;
+    if (weight_type == EMBER_WEIGHT_AUTO && src_dtype == EMBER_DTYPE_F32) return GGML_TYPE_F32;
+    return GGML_TYPE_F16;
 }
 
 // Low-memory mode: drop the pages of a source tensor from this process once it is copied. MADV_PAGEOUT
@@ -105,11 +114,15 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         int64_t ne[4] = {1, 1, 1, 1};
         int n = (int) spec.shape.size();
         for (int d = 0; d < n; d++) ne[d] = spec.shape[n - 1 - d];  // ggml is innermost-first
-        ggml_type type = spec.matrix ? matrix_type_for(weight_type, t.dtype, ne[0] * (n == 4 ? ne[1] * ne[2] : 1))
-                                     : GGML_TYPE_F32;
+        const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
+        ggml_type type = matrix                                 ? matrix_type_for(weight_type, t.dtype, ne[0] * (n == 4 ? ne[1] * ne[2] : 1))
+                         : spec.role == tensor_role::lookup_table ? lookup_type_for(weight_type, t.dtype)
+                                                                  : GGML_TYPE_F32;
         // Conv kernels are multiplied as [KW*KH*IC, OC] rows: quantised blocks must fit that row, which
-        // they do when ne[0] alone is a multiple; otherwise f16.
-        if (spec.matrix && n == 4 && ggml_is_quantized(type) && ne[0] % ggml_blck_size(type) != 0) type = GGML_TYPE_F16;
+        // they do when ne[0] alone is a multiple; otherwise f16. Attention projections are never
+        // block-quantised (see tensor_role).
+        if (matrix && n == 4 && ggml_is_quantized(type) && ne[0] % ggml_blck_size(type) != 0) type = GGML_TYPE_F16;
+        if (spec.role == tensor_role::attention_matrix && ggml_is_quantized(type)) type = GGML_TYPE_F16;
         ggml_tensor * w = ggml_new_tensor(meta_, type, n, ne);
         ggml_set_name(w, spec.name.c_str());
         tensors_[spec.name] = w;
@@ -147,8 +160,12 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         } else {
             converted.resize(ggml_nbytes(dst));
-            int64_t per_row = dst->ne[0];
-            ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
+            if (dst->type == GGML_TYPE_Q8_0) {
+                quantize_q8_0_searched(f32.data(), converted.data(), n / ggml_blck_size(GGML_TYPE_Q8_0), ctx->params.n_threads);
+            } else {
+                int64_t per_row = dst->ne[0];
+                ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
+            }
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         }
         if (release) release_source(src->data, src_bytes);
@@ -162,7 +179,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
         matrix_type_ = EMBER_WEIGHT_F32;
         for (const tensor_spec & spec : specs) {
-            if (spec.matrix) {
+            if (spec.role == tensor_role::matrix) {
                 matrix_type_ = tensors_[spec.name]->type == GGML_TYPE_F16 ? EMBER_WEIGHT_F16 : EMBER_WEIGHT_F32;
                 break;
             }

@@ -20,13 +20,22 @@ namespace ember {
 
 // ---- weights ---------------------------------------------------------------------------------------
 
-// What a network expects of one tensor: name, PyTorch-order shape, and whether it is a matrix
-// weight (linear or conv kernel: stored in the chosen weight type) or kept in f32 (biases, norms,
-// embeddings).
+// What a network expects of one tensor: name, PyTorch-order shape, and its role, which decides the
+// type it is stored in (weight_store::load):
+//   matrix            a linear or conv kernel: the chosen weight type.
+//   attention_matrix  an attention projection (q, k, v, out): the chosen type, but f16 where that is
+//                     a block-quantised one. Rounding these moves every softmax weight: on the tiny
+//                     networks they carry two thirds of q8_0's output error (docs/design.md).
+//   lookup_table      a token embedding, read by ggml_get_rows and never multiplied: f16 unless the
+//                     weights are f32 (gathering f16 rows into f32 is exact; CLIP's table is 49408 x
+//                     768, 152 MB in f32).
+//   plain             biases, norms, small embeddings: f32.
+enum class tensor_role { plain, matrix, attention_matrix, lookup_table };
+
 struct tensor_spec {
     std::string name;
     std::vector<int64_t> shape;
-    bool matrix = false;
+    tensor_role role = tensor_role::plain;
 };
 
 class weight_store {

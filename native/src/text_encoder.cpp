@@ -22,7 +22,8 @@
 // needs no permutation. Token ids arrive as one I32 vector of B*T ids (ggml_get_rows takes a 1-D
 // index here), checked against the vocabulary on the host before any compute. One graph is built per
 // (batch, n_tokens, clip_skip) and cached by the shared graph_runner; weights live in a weight_store
-// (matrix weights in the chosen type, embeddings / norms / biases in f32).
+// (matrix weights in the chosen type, the token embedding in f16 unless weights are f32, position
+// embedding / norms / biases in f32).
 #include "model_common.h"
 
 #include <new>
@@ -47,28 +48,29 @@ ggml_tensor * lin(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tenso
 std::string layer_prefix(int i) { return PREFIX + "encoder.layers." + std::to_string(i) + "."; }
 
 std::vector<ember::tensor_spec> text_specs(const ember_text_config & c) {
+    using ember::tensor_role;
     using ember::tensor_spec;
     const int64_t d = c.hidden_size, f = c.intermediate_size;
     std::vector<tensor_spec> s;
-    s.push_back({PREFIX + "embeddings.token_embedding.weight", {c.vocab_size, d}, false});
-    s.push_back({PREFIX + "embeddings.position_embedding.weight", {c.max_positions, d}, false});
+    s.push_back({PREFIX + "embeddings.token_embedding.weight", {c.vocab_size, d}, tensor_role::lookup_table});
+    s.push_back({PREFIX + "embeddings.position_embedding.weight", {c.max_positions, d}});
     for (int i = 0; i < c.num_layers; i++) {
         const std::string l = layer_prefix(i);
         for (const char * p : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-            s.push_back({l + "self_attn." + p + ".weight", {d, d}, true});
-            s.push_back({l + "self_attn." + p + ".bias", {d}, false});
+            s.push_back({l + "self_attn." + p + ".weight", {d, d}, tensor_role::attention_matrix});
+            s.push_back({l + "self_attn." + p + ".bias", {d}});
         }
-        s.push_back({l + "layer_norm1.weight", {d}, false});
-        s.push_back({l + "layer_norm1.bias", {d}, false});
-        s.push_back({l + "mlp.fc1.weight", {f, d}, true});
-        s.push_back({l + "mlp.fc1.bias", {f}, false});
-        s.push_back({l + "mlp.fc2.weight", {d, f}, true});
-        s.push_back({l + "mlp.fc2.bias", {d}, false});
-        s.push_back({l + "layer_norm2.weight", {d}, false});
-        s.push_back({l + "layer_norm2.bias", {d}, false});
+        s.push_back({l + "layer_norm1.weight", {d}});
+        s.push_back({l + "layer_norm1.bias", {d}});
+        s.push_back({l + "mlp.fc1.weight", {f, d}, tensor_role::matrix});
+        s.push_back({l + "mlp.fc1.bias", {f}});
+        s.push_back({l + "mlp.fc2.weight", {d, f}, tensor_role::matrix});
+        s.push_back({l + "mlp.fc2.bias", {d}});
+        s.push_back({l + "layer_norm2.weight", {d}});
+        s.push_back({l + "layer_norm2.bias", {d}});
     }
-    s.push_back({PREFIX + "final_layer_norm.weight", {d}, false});
-    s.push_back({PREFIX + "final_layer_norm.bias", {d}, false});
+    s.push_back({PREFIX + "final_layer_norm.weight", {d}});
+    s.push_back({PREFIX + "final_layer_norm.bias", {d}});
     return s;
 }
 

@@ -44,18 +44,21 @@ int heads_at(const ember_unet_config & c, int channels) { return c.num_heads != 
 
 struct spec_builder {
     std::vector<tensor_spec> specs;
-    void add(const std::string & name, std::vector<int64_t> shape, bool matrix) { specs.push_back({P + name, std::move(shape), matrix}); }
-    void linear(const std::string & n, int64_t out, int64_t in, bool bias) {
-        add(n + ".weight", {out, in}, true);
-        if (bias) add(n + ".bias", {out}, false);
+    void add(const std::string & name, std::vector<int64_t> shape, tensor_role role = tensor_role::plain) {
+        specs.push_back({P + name, std::move(shape), role});
     }
+    void linear(const std::string & n, int64_t out, int64_t in, bool bias, tensor_role role = tensor_role::matrix) {
+        add(n + ".weight", {out, in}, role);
+        if (bias) add(n + ".bias", {out});
+    }
+    void attention(const std::string & n, int64_t out, int64_t in, bool bias) { linear(n, out, in, bias, tensor_role::attention_matrix); }
     void conv(const std::string & n, int64_t out, int64_t in, int64_t k) {
-        add(n + ".weight", {out, in, k, k}, true);
-        add(n + ".bias", {out}, false);
+        add(n + ".weight", {out, in, k, k}, tensor_role::matrix);
+        add(n + ".bias", {out});
     }
     void norm(const std::string & n, int64_t ch) {
-        add(n + ".weight", {ch}, false);
-        add(n + ".bias", {ch}, false);
+        add(n + ".weight", {ch});
+        add(n + ".bias", {ch});
     }
     void res_block(const std::string & p, int64_t in, int64_t out, int64_t temb) {
         norm(p + "in_layers.0", in);
@@ -71,14 +74,14 @@ struct spec_builder {
         else conv(p + "proj_in", ch, ch, 1);
         for (int d = 0; d < c.transformer_depth; d++) {
             std::string t = p + "transformer_blocks." + std::to_string(d) + ".";
-            linear(t + "attn1.to_q", ch, ch, false);
-            linear(t + "attn1.to_k", ch, ch, false);
-            linear(t + "attn1.to_v", ch, ch, false);
-            linear(t + "attn1.to_out.0", ch, ch, true);
-            linear(t + "attn2.to_q", ch, ch, false);
-            linear(t + "attn2.to_k", ch, c.context_dim, false);
-            linear(t + "attn2.to_v", ch, c.context_dim, false);
-            linear(t + "attn2.to_out.0", ch, ch, true);
+            attention(t + "attn1.to_q", ch, ch, false);
+            attention(t + "attn1.to_k", ch, ch, false);
+            attention(t + "attn1.to_v", ch, ch, false);
+            attention(t + "attn1.to_out.0", ch, ch, true);
+            attention(t + "attn2.to_q", ch, ch, false);
+            attention(t + "attn2.to_k", ch, c.context_dim, false);
+            attention(t + "attn2.to_v", ch, c.context_dim, false);
+            attention(t + "attn2.to_out.0", ch, ch, true);
             linear(t + "ff.net.0.proj", ch * 8, ch, true);
             linear(t + "ff.net.2", ch, ch * 4, true);
             norm(t + "norm1", ch);

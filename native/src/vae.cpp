@@ -81,12 +81,12 @@ std::vector<int> level_channels(const ember_vae_config & c) {
 struct spec_builder {
     std::vector<tensor_spec> specs;
     void conv(const std::string & name, int64_t out, int64_t in, int64_t k) {
-        specs.push_back({PREFIX + name + ".weight", {out, in, k, k}, true});
-        specs.push_back({PREFIX + name + ".bias", {out}, false});
+        specs.push_back({PREFIX + name + ".weight", {out, in, k, k}, tensor_role::matrix});
+        specs.push_back({PREFIX + name + ".bias", {out}});
     }
     void norm(const std::string & name, int64_t ch) {
-        specs.push_back({PREFIX + name + ".weight", {ch}, false});
-        specs.push_back({PREFIX + name + ".bias", {ch}, false});
+        specs.push_back({PREFIX + name + ".weight", {ch}});
+        specs.push_back({PREFIX + name + ".bias", {ch}});
     }
     void resnet(const std::string & p, int64_t in, int64_t out) {
         norm(p + "norm1", in);
@@ -371,7 +371,7 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
     // Report the quantised type only if some kernel really has it, else the type of the kernels.
     int32_t actual = -1;
     for (const tensor_spec & spec : specs.specs) {
-        if (!spec.matrix) continue;
+        if (spec.role != tensor_role::matrix) continue;
         ggml_type t = m->weights.get(spec.name)->type;
         int32_t code = t == GGML_TYPE_F32 ? EMBER_WEIGHT_F32 : t == GGML_TYPE_F16 ? EMBER_WEIGHT_F16
                      : t == GGML_TYPE_Q8_0 ? EMBER_WEIGHT_Q8_0 : t == GGML_TYPE_Q4_0 ? EMBER_WEIGHT_Q4_0 : -1;

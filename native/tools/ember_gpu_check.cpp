@@ -128,8 +128,9 @@ struct weights {
                 if (d > 0) fan_in *= spec.shape[d];
             }
             const bool is_weight = spec.name.size() > 7 && spec.name.compare(spec.name.size() - 7, 7, ".weight") == 0;
-            const float scale = spec.matrix ? (float) std::sqrt(3.0 / (double) fan_in) : 0.1f;
-            const float offset = !spec.matrix && is_weight ? 1.0f : 0.0f;
+            const bool matrix = spec.role == ember::tensor_role::matrix || spec.role == ember::tensor_role::attention_matrix;
+            const float scale = matrix ? (float) std::sqrt(3.0 / (double) fan_in) : 0.1f;
+            const float offset = !matrix && is_weight ? 1.0f : 0.0f;
             rng r(hash_name(spec.name, seed));
             f32.resize((size_t) n);
             for (int64_t k = 0; k < n; k++) f32[(size_t) k] = offset + scale * r.uniform();

@@ -148,19 +148,29 @@ class TextEncoderTest {
                 report("f16 clip_skip " + clipSkip, err);
                 assertTrue(err <= 2e-3, "f16 clip_skip " + clipSkip + ": " + err);
             }
+            // f16: matrix weights and the token embedding (a lookup table) at 2 bytes, the rest at 4.
+            long halves = NetworkLayout.textEncoder(TINY).stream()
+                    .filter(t -> t.kind() == TensorSpec.Kind.WEIGHT || t.name().endsWith("token_embedding.weight"))
+                    .mapToLong(TensorSpec::elementCount).sum();
+            long all = NetworkLayout.textEncoder(TINY).stream().mapToLong(TensorSpec::elementCount).sum();
+            long expected = 2 * halves + 4 * (all - halves);
+            long bytes = enc.stats().weightBytes();
+            int tensors = NetworkLayout.textEncoder(TINY).size();
+            assertTrue(bytes >= expected && bytes < expected + 64L * tensors + 4096, "f16 weight bytes " + bytes + ", expected " + expected);
             assertEquals(ember_h.EMBER_WEIGHT_F16(), enc.stats().weightType());
         }
     }
 
     /**
-     * q8_0 stores each block of 32 weights as int8 times one f16 scale. Two checks: against the reference
-     * run on the same q8_0-rounded weights (what the graph itself adds: activations stay f32, so this
-     * is tight), and against the reference on the unquantised weights (what q8_0 costs in all).
+     * Under q8_0 the MLP weights are q8_0 (32 weights as int8 times one f16 scale, the scale searched:
+     * native/src/quantize.h), the attention projections and the token embedding f16. Two checks: against
+     * the reference on the same rounded weights (what the graph adds: the f16 projections take f16
+     * activations, as in f16 mode, so the f16 bound), and against the reference on the unquantised
+     * weights (what q8_0 costs in all, bound 1e-2).
      *
-     * <p>The second is 1.007e-2 here (seed 1234, clip skip 1) and 0.9e-2 with clip skip 2, and the first
-     * shows that all of it is the rounding of the weights: ggml's q8_0 rounding (scale max|w|/127,
-     * round to nearest) is already the least-squares choice for 8 bits, so nothing in the graph can
-     * lower it. Its bound is therefore 1.2e-2, not the 1e-2 of docs/design.md.
+     * <p>Why the projections stay f16: with every matrix q8_0 (ggml's rounding) this network's error was
+     * 1.2e-2 to 1.7e-2 over 12 weight seeds (1.007e-2 at this seed), with the MLP alone q8_0 5.6e-3 to
+     * 8.3e-3 (docs/design.md, "Weight types").
      */
     @Test
     void q8WithinBound() {
@@ -179,45 +189,41 @@ class TextEncoderTest {
                 report("q8_0 clip_skip " + clipSkip + " vs reference on unquantised weights", total[clipSkip]);
             }
             for (int clipSkip = 1; clipSkip <= 2; clipSkip++) {
-                assertTrue(graph[clipSkip] <= 1e-5, "q8_0 clip_skip " + clipSkip + ", rounded weights: " + graph[clipSkip]);
-                assertTrue(total[clipSkip] <= 1.2e-2, "q8_0 clip_skip " + clipSkip + ", unquantised weights: " + total[clipSkip]);
+                assertTrue(graph[clipSkip] <= 2e-3, "q8_0 clip_skip " + clipSkip + ", rounded weights: " + graph[clipSkip]);
+                assertTrue(total[clipSkip] <= 1e-2, "q8_0 clip_skip " + clipSkip + ", unquantised weights: " + total[clipSkip]);
             }
             NetworkStats stats = enc.stats();
             assertEquals(ember_h.EMBER_WEIGHT_Q8_0(), stats.weightType());
-            // Matrix weights shrink from 4 bytes to 34 per 32; embeddings, norms and biases stay f32.
-            long matrix = NetworkLayout.textEncoder(TINY).stream()
-                    .filter(t -> t.kind() == TensorSpec.Kind.WEIGHT).mapToLong(TensorSpec::elementCount).sum();
-            long saving = matrix * 4 - matrix / 32 * 34;
+            // MLP weights shrink from 4 bytes to 34 per 32, attention projections and the token embedding to 2.
+            long mlp = NetworkLayout.textEncoder(TINY).stream()
+                    .filter(t -> t.kind() == TensorSpec.Kind.WEIGHT && t.name().contains(".mlp.")).mapToLong(TensorSpec::elementCount).sum();
+            long halves = NetworkLayout.textEncoder(TINY).stream()
+                    .filter(t -> (t.kind() == TensorSpec.Kind.WEIGHT && t.name().contains(".self_attn.")) || t.name().endsWith("token_embedding.weight"))
+                    .mapToLong(TensorSpec::elementCount).sum();
+            long saving = mlp * 4 - mlp / 32 * 34 + halves * 2;
             assertTrue(f32Bytes - stats.weightBytes() >= saving * 0.95, stats.weightBytes() + " vs f32 " + f32Bytes);
         }
     }
 
     /**
-     * A copy of the f32 dict whose matrix weights went through ggml's q8_0 rounding
-     * (quantize_row_q8_0_ref: d = max|x|/127, q = roundf(x / d), d kept as f16).
+     * A copy of the f32 dict as the device holds it under q8_0: MLP weights q8_0-rounded, the attention
+     * projections and the token embedding f16 (model_common.h's tensor_role).
      */
     private static StateDict q8RoundTrip(StateDict source, TextEncoderConfig config) {
         Arena arena = Arena.ofShared();
         Map<String, TensorData> out = new LinkedHashMap<>(source.tensors());
         for (TensorSpec spec : NetworkLayout.textEncoder(config)) {
-            if (spec.kind() != TensorSpec.Kind.WEIGHT) continue;
+            boolean weight = spec.kind() == TensorSpec.Kind.WEIGHT;
+            boolean f16 = spec.name().endsWith("token_embedding.weight") || (weight && spec.name().contains(".self_attn."));
+            if (!weight && !f16) continue;
             TensorData t = source.get(spec.name());
-            MemorySegment copy = arena.allocate(t.data().byteSize(), 8);
-            copy.copyFrom(t.data());
-            long n = t.elementCount();
-            for (long b = 0; b < n; b += 32) {
-                float amax = 0;
-                for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(copy.getAtIndex(ValueLayout.JAVA_FLOAT, b + i)));
-                float d = amax / 127f;
-                float id = d != 0 ? 1f / d : 0f;
-                float stored = Float.float16ToFloat(Float.floatToFloat16(d));
-                for (int i = 0; i < 32; i++) {
-                    float x = copy.getAtIndex(ValueLayout.JAVA_FLOAT, b + i) * id;
-                    float q = Math.signum(x) * (float) Math.floor(Math.abs(x) + 0.5f);  // C roundf: halves away from zero
-                    copy.setAtIndex(ValueLayout.JAVA_FLOAT, b + i, q * stored);
-                }
+            float[] v = t.data().toArray(ValueLayout.JAVA_FLOAT);
+            if (f16) {
+                for (int i = 0; i < v.length; i++) v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+            } else {
+                v = Q8Rounding.roundTrip(v);
             }
-            out.put(spec.name(), new TensorData(spec.name(), DType.F32, t.shape(), copy));
+            out.put(spec.name(), new TensorData(spec.name(), DType.F32, t.shape(), arena.allocateFrom(ValueLayout.JAVA_FLOAT, v)));
         }
         return new StateDict(out, arena);
     }

@@ -13,8 +13,10 @@ import dev.ember.engine.model.ModelSpec;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.nn.MatmulBenchmark;
 import dev.ember.engine.nn.NativeContext;
+import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.OnDemand;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -30,6 +32,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -83,7 +86,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--blas", description = "Let ggml's BLAS backend (OpenBLAS, when libember has it) take the networks' f32 products.")
     boolean blas;
 
-    @Option(names = "--low-memory", description = "Low-memory mode: release the file's pages while loading, free compute buffers after each call.")
+    @Option(names = "--low-memory", description = "Low-memory mode: only the UNet stays loaded (text encoder and VAE loaded per figure), "
+            + "release the file's pages while copying, free compute buffers after each call.")
     boolean lowMemory;
 
     @CommandLine.Spec
@@ -148,13 +152,20 @@ final class BenchCommand implements Callable<Integer> {
             int latent = size / f;
             Random random = new Random(42);
 
+            // The text encoder's and VAE's stats, read while a figure's lease still holds them (low-memory
+            // mode frees them, and their compute bytes with them, when the lease ends).
+            Map<String, Held> held = new LinkedHashMap<>();
             for (String c : components) {
                 Memory.resetPeak();
                 switch (c) {
                     case "text" -> {
                         int[] tokens = tokens(2, CONTEXT_TOKENS);
-                        figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
-                                () -> sd.textEncoder().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
+                        // One lease across the warm-up and timed calls: in low-memory mode the figure times compute, not loading.
+                        try (OnDemand.Lease<TextEncoder> text = sd.textEncoder()) {
+                            figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
+                                    () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
+                            held.put("text", Held.of(text.get()));
+                        }
                     }
                     case "unet" -> {
                         Unet unet = sd.unet();
@@ -175,17 +186,21 @@ final class BenchCommand implements Callable<Integer> {
                         }
                     }
                     case "vae-decode" -> {
-                        Vae vae = sd.vae();
                         float[] z = gaussian(random, ms.vae().latentChannels() * latent * latent);
-                        figures.add(time("vae decode", FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
-                                () -> vae.decode(z, 1, latent, latent).length));
+                        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+                            figures.add(time("vae decode", FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
+                                    () -> vae.get().decode(z, 1, latent, latent).length));
+                            held.put("vae-decode", Held.of(vae.get()));
+                        }
                     }
                     case "vae-encode" -> {
-                        Vae vae = sd.vae();
                         float[] image = new float[ms.vae().imageChannels() * size * size];
                         for (int i = 0; i < image.length; i++) image[i] = (float) Math.tanh(random.nextGaussian());
-                        figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
-                                () -> vae.encode(image, 1, size, size).length));
+                        try (OnDemand.Lease<Vae> vae = sd.vaeEncoder()) {
+                            figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
+                                    () -> vae.get().encode(image, 1, size, size).length));
+                            held.put("vae-encode", Held.of(vae.get()));
+                        }
                     }
                     case "e2e" -> {
                         GenerationRequest request = GenerationRequest.builder("a photo of a cat").size(size, size).steps(steps).seed(1).build();
@@ -213,10 +228,9 @@ final class BenchCommand implements Callable<Integer> {
             result.put("load_seconds", loadSeconds);
             result.put("rss_after_load_bytes", rssAfterLoad);
             result.put("peak_rss_during_load_bytes", peakAfterLoad);
-            result.put("unet_compute_bytes", sd.unet().stats().computeBytes());
-            result.put("vae_compute_bytes", sd.vae().stats().computeBytes());
-            result.put("text_compute_bytes", sd.textEncoder().stats().computeBytes());
-            result.put("weight_bytes", sd.unet().stats().weightBytes() + sd.vae().stats().weightBytes() + sd.textEncoder().stats().weightBytes());
+            result.putAll(memory(sd, held));
+            // Between figures: false when the networks stay resident (the default mode, or a compressed .ckpt).
+            result.put("text_and_vae_per_use", !sd.residentNetworks().contains(StableDiffusion.Network.TEXT_ENCODER));
             result.put("unet_graphs", sd.unet().stats().graphs());
 
             Figure sum = sumOfParts(figures, steps);
@@ -228,6 +242,48 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * What a text encoder or VAE held while a figure used it, or while a brief lease holds it (when no
+     * figure did: the resident network's stats, or a fresh load's weights and no compute yet).
+     *
+     * @param bothHalves a VAE with encoder and decoder (the default mode's one VAE, lent for both roles)
+     */
+    record Held(long weightBytes, long computeBytes, boolean bothHalves) {
+        static Held of(Object network) {
+            return switch (network) {
+                case TextEncoder t -> new Held(t.stats().weightBytes(), t.stats().computeBytes(), false);
+                case Vae v -> new Held(v.stats().weightBytes(), v.stats().computeBytes(), v.parts() == Vae.Parts.BOTH);
+                default -> throw new IllegalArgumentException(String.valueOf(network));
+            };
+        }
+
+        static Held briefly(Supplier<? extends OnDemand.Lease<?>> lender) {
+            try (OnDemand.Lease<?> lease = lender.get()) {
+                return of(lease.get());
+            }
+        }
+    }
+
+    /**
+     * {@code unet_compute_bytes}, {@code vae_compute_bytes}, {@code text_compute_bytes} and
+     * {@code weight_bytes} (all networks' weights, whether resident or loaded per use), from what the
+     * figures' leases held ({@code held}: "text", "vae-decode", "vae-encode"), or from brief leases for
+     * the networks no figure used.
+     */
+    static Map<String, Long> memory(StableDiffusion sd, Map<String, Held> held) {
+        Held text = held.containsKey("text") ? held.get("text") : Held.briefly(sd::textEncoder);
+        Held decoder = held.containsKey("vae-decode") ? held.get("vae-decode") : Held.briefly(sd::vaeDecoder);
+        Held encoder = held.containsKey("vae-encode") ? held.get("vae-encode") : Held.briefly(sd::vaeEncoder);
+        // In the default mode both VAE leases hold the one VAE with both halves: count its weights once.
+        long vaeWeights = decoder.bothHalves() ? decoder.weightBytes() : decoder.weightBytes() + encoder.weightBytes();
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("unet_compute_bytes", sd.unet().stats().computeBytes());
+        m.put("vae_compute_bytes", Math.max(decoder.computeBytes(), encoder.computeBytes()));
+        m.put("text_compute_bytes", text.computeBytes());
+        m.put("weight_bytes", sd.unet().stats().weightBytes() + vaeWeights + text.weightBytes());
+        return m;
     }
 
     private Figure time(String name, double flops, DoubleSupplier call) {
@@ -274,7 +330,8 @@ final class BenchCommand implements Callable<Integer> {
                 (double) r.get("gemm_networks_context_gflops"), (double) r.get("gemm_blas_context_gflops"));
         out.printf(Locale.ROOT, "load           %.2f s, RSS after load %s, peak RSS during load %s%n", (double) r.get("load_seconds"),
                 gib((long) r.get("rss_after_load_bytes")), gib((long) r.get("peak_rss_during_load_bytes")));
-        out.printf(Locale.ROOT, "memory         weights %s; compute buffers: unet %s, vae %s, text %s%n", gib((long) r.get("weight_bytes")),
+        out.printf(Locale.ROOT, "memory         weights %s%s; compute buffers: unet %s, vae %s, text %s%n", gib((long) r.get("weight_bytes")),
+                (boolean) r.get("text_and_vae_per_use") ? " (all networks; only the UNet's stay loaded)" : "",
                 gib((long) r.get("unet_compute_bytes")), gib((long) r.get("vae_compute_bytes")), gib((long) r.get("text_compute_bytes")));
         out.printf(Locale.ROOT, "%-34s %9s %9s %9s %9s %8s %7s %10s%n", "figure", "first s", "min s", "median s", "GFLOP", "GFLOP/s", "peak", "peak RSS");
         for (Figure f : figures) row(out, f, peak);

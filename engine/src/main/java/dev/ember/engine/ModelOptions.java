@@ -17,8 +17,11 @@ import java.util.Locale;
  * @param tokenizer      a diffusers {@code tokenizer/} folder or a merges file; null = the model's or the built-in one
  * @param blas           let ggml's BLAS backend (when libember is built with one) take f32 matrix products;
  *                       off by default: it measured slower here, and its sums depend on the thread count
- * @param lowMemory      smallest resident memory: the checkpoint's pages are released as they are copied and
- *                       compute buffers are freed after each call (slower; docs/performance.md)
+ * @param lowMemory      smallest resident memory (slower; docs/performance.md): only the UNet stays loaded; the
+ *                       checkpoint stays mapped while the model is open (so the file must not change meanwhile)
+ *                       and the text encoder and VAE are copied from it for each use and freed after; the
+ *                       file's pages are released as they are copied and compute buffers are freed after each
+ *                       call. See {@link StableDiffusion} for the details and the compressed-{@code .ckpt} case.
  */
 public record ModelOptions(int threads, String device, WeightType weightType, boolean flashAttention, Prediction prediction,
                            int clipSkip, Path tokenizer, boolean blas, boolean lowMemory) {

@@ -7,12 +7,15 @@ import dev.ember.engine.model.Checkpoint;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.StateDict;
+import dev.ember.engine.model.TensorData;
 import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
+import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
@@ -24,8 +27,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -42,54 +47,92 @@ import java.util.function.Consumer;
  * own state, and the native networks serialize their compute, so concurrent calls give exactly the
  * images that serial calls give. {@link #close()} must not race with a running generation.
  *
- * <p>The checkpoint file is mapped only while loading: the networks copy their weights into the
- * device's memory, after which the mapping is closed.
+ * <p>Memory. By default ({@link ModelOptions#defaults()}) all networks are loaded once: they copy their
+ * weights into the device's memory and the checkpoint file is unmapped at the end of {@link #load}. In
+ * low-memory mode ({@link ModelOptions#withLowMemory(boolean)}) only the UNet stays resident: the
+ * checkpoint stays mapped for the model's life, and the text encoder (when a prompt is not in the
+ * prompt cache), the VAE decoder (per decode, {@link #decodePreview} included) and the VAE encoder (per
+ * img2img init image) are copied from the mapping when needed and freed right after, the source pages
+ * being released again as they are copied. The cost is one copy of that network's weights per use,
+ * from the page cache (or from disk if the kernel has dropped those pages). In this mode the file must
+ * not change while the model is open: replacing it by a rename is safe, but writing into it or
+ * truncating it is not (a truncated mapping faults the JVM). A {@code .ckpt} whose storages are
+ * compressed is inflated into memory instead of mapped; holding it would keep the whole model in memory
+ * twice, so such a file is loaded as in the default mode (all networks resident, file closed after
+ * loading) with only the native low-memory behaviour. {@link #residentNetworks()} tells what is loaded.
  */
 public final class StableDiffusion implements AutoCloseable {
+    /** The networks of a model, as {@link #residentNetworks()} reports them. */
+    public enum Network { TEXT_ENCODER, UNET, VAE_ENCODER, VAE_DECODER }
+
     private final ModelSpec spec;
     private final ModelReport report;
     private final Path path;
     private final ModelOptions options;
     private final Prediction prediction;
     private final NativeContext context;
-    private final TextEncoder textEncoder;
+    /** The open checkpoint the per-use networks load from; null when everything is resident. */
+    private final Checkpoint checkpoint;
+    private final OnDemand<TextEncoder> textEncoder;
     private final Unet unet;
-    private final Vae vae;
+    private final OnDemand<Vae> vaeDecoder;
+    /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
+    private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
     private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
     private volatile boolean closed;
 
+    /** Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per use. */
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
+        int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
+        if (clipSkip > spec.text().numLayers()) {
+            throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
+        }
+        boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory()));
-        TextEncoder text = null;
+        int weightType = options.weightType().nativeCode();
+        StateDict weights = checkpoint.tensors();
+        OnDemand<TextEncoder> text = null;
         Unet un = null;
+        OnDemand<Vae> decoder = null, encoder = null;
         try {
-            text = new TextEncoder(ctx, spec.text(), checkpoint.tensors(), options.weightType().nativeCode());
-            un = new Unet(ctx, spec.unet(), checkpoint.tensors(), options.weightType().nativeCode());
-            this.vae = new Vae(ctx, spec.vae(), checkpoint.tensors(), options.weightType().nativeCode(), Vae.Parts.BOTH);
-        } catch (RuntimeException e) {
-            if (un != null) un.close();
-            if (text != null) text.close();
-            ctx.close();
+            if (perUse) {
+                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), weights, weightType));
+                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.DECODER));
+                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.ENCODER));
+                // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
+                for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
+                un = new Unet(ctx, spec.unet(), weights, weightType);
+            } else {
+                text = OnDemand.resident("text encoder", new TextEncoder(ctx, spec.text(), weights, weightType));
+                un = new Unet(ctx, spec.unet(), weights, weightType);
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.BOTH));
+            }
+        } catch (RuntimeException | Error e) {
+            closeAll(e, encoder, decoder, un, text, ctx);
             throw e;
         }
         this.context = ctx;
+        this.checkpoint = perUse ? checkpoint : null;
         this.textEncoder = text;
         this.unet = un;
-        int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
-        if (clipSkip > spec.text().numLayers()) {
-            close();
-            throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
-        }
+        this.vaeDecoder = decoder;
+        this.vaeEncoder = encoder;
         PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
         this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize());
+    }
+
+    /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
+    private static boolean mappedOnly(StateDict tensors) {
+        for (TensorData t : tensors.tensors().values()) if (!t.data().isMapped()) return false;
+        return true;
     }
 
     /**
@@ -103,9 +146,16 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
-        try (Checkpoint checkpoint = ModelFiles.open(path, options.prediction())) {
-            return new StableDiffusion(checkpoint, options, tokenizer);
+        Checkpoint checkpoint = ModelFiles.open(path, options.prediction());
+        StableDiffusion sd;
+        try {
+            sd = new StableDiffusion(checkpoint, options, tokenizer);
+        } catch (RuntimeException | Error e) {
+            checkpoint.close();
+            throw e;
         }
+        if (sd.checkpoint == null) checkpoint.close(); // every network holds its own copy: unmap the file now
+        return sd;
     }
 
     private static ClipTokenizer tokenizerFor(Path model, ModelOptions options) {
@@ -154,7 +204,10 @@ public final class StableDiffusion implements AutoCloseable {
 
     private float[] encodeInit(GenerationRequest request) {
         RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
-        float[] moments = vae.encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
+        float[] moments;
+        try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
+            moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
+        }
         int z = spec.vae().latentChannels();
         int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
         // The posterior's mean, not a sample: the same init image always gives the same latent.
@@ -167,7 +220,10 @@ public final class StableDiffusion implements AutoCloseable {
         float[] unscaled = new float[latent.length];
         for (int i = 0; i < latent.length; i++) unscaled[i] = (float) (latent[i] / spec.vae().scaleFactor());
         int f = spec.vae().downscale();
-        float[] image = vae.decode(unscaled, 1, height / f, width / f);
+        float[] image;
+        try (OnDemand.Lease<Vae> vae = vaeDecoder.acquire()) {
+            image = vae.get().decode(unscaled, 1, height / f, width / f);
+        }
         return ImageTensors.fromTensor(image, width, height);
     }
 
@@ -213,16 +269,54 @@ public final class StableDiffusion implements AutoCloseable {
         return prediction;
     }
 
-    public TextEncoder textEncoder() {
-        return textEncoder;
+    /**
+     * The text encoder, lent until the returned lease is closed (use try-with-resources). In low-memory
+     * mode it is loaded by the first open lease and freed when the last one closes, so hold one lease
+     * across calls that should not each pay for loading; otherwise it is the resident encoder.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    public OnDemand.Lease<TextEncoder> textEncoder() {
+        ensureOpen();
+        return textEncoder.acquire();
     }
 
+    /** The UNet, resident in every mode. */
     public Unet unet() {
         return unet;
     }
 
-    public Vae vae() {
-        return vae;
+    /**
+     * A VAE that can decode, lent as {@link #textEncoder()} lends the text encoder: in low-memory mode a
+     * decoder-only VAE ({@link Vae.Parts#DECODER}) loaded per lease, otherwise the resident VAE with
+     * both halves.
+     */
+    public OnDemand.Lease<Vae> vaeDecoder() {
+        ensureOpen();
+        return vaeDecoder.acquire();
+    }
+
+    /**
+     * A VAE that can encode: in low-memory mode an encoder-only VAE ({@link Vae.Parts#ENCODER}) loaded
+     * per lease, otherwise the same resident VAE as {@link #vaeDecoder()}.
+     */
+    public OnDemand.Lease<Vae> vaeEncoder() {
+        ensureOpen();
+        return vaeEncoder.acquire();
+    }
+
+    /**
+     * The networks loaded now: all four in the default mode; in low-memory mode the UNet plus those in
+     * use at this moment (none between generations). Empty after {@link #close()}.
+     */
+    public Set<Network> residentNetworks() {
+        EnumSet<Network> resident = EnumSet.noneOf(Network.class);
+        if (closed) return resident;
+        resident.add(Network.UNET);
+        if (textEncoder.loaded()) resident.add(Network.TEXT_ENCODER);
+        if (vaeEncoder.loaded()) resident.add(Network.VAE_ENCODER);
+        if (vaeDecoder.loaded()) resident.add(Network.VAE_DECODER);
+        return resident;
     }
 
     public NativeContext context() {
@@ -233,14 +327,30 @@ public final class StableDiffusion implements AutoCloseable {
         if (closed) throw new IllegalStateException("model is closed");
     }
 
-    /** Frees the networks and the native context. Idempotent. */
+    /** Frees the networks (those loaded per use included), the native context, then the checkpoint's mapping. Idempotent. */
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        if (vae != null) vae.close();
-        if (unet != null) unet.close();
-        if (textEncoder != null) textEncoder.close();
-        if (context != null) context.close();
+        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint);
+    }
+
+    /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */
+    private static void closeAll(Throwable failure, AutoCloseable... resources) {
+        Throwable first = failure;
+        for (AutoCloseable r : resources) {
+            if (r == null) continue;
+            try {
+                r.close();
+            } catch (Exception | Error e) {
+                if (first == null) first = e;
+                else first.addSuppressed(e);
+            }
+        }
+        if (failure == null && first != null) {
+            if (first instanceof RuntimeException re) throw re;
+            if (first instanceof Error er) throw er;
+            throw new IllegalStateException(first);
+        }
     }
 }

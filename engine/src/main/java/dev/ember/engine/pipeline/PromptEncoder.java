@@ -12,13 +12,14 @@ import java.util.function.Consumer;
 /**
  * Prompt text to the UNet's context: tokenize to 77 ids, run the text encoder, keep the result.
  * Recent prompts are cached because a batch of requests usually repeats the negative prompt (and
- * often the prompt); the cache is small and bounded.
+ * often the prompt); the cache is small and bounded. The text encoder is leased only when a prompt is
+ * not cached, so a per-use encoder ({@link OnDemand#perUse}) is loaded only then.
  */
 public final class PromptEncoder {
     private static final int CACHE_SIZE = 16;
 
     private final ClipTokenizer tokenizer;
-    private final TextEncoder encoder;
+    private final OnDemand<TextEncoder> encoder;
     private final PadStyle pad;
     private final int clipSkip;
     private final int hidden;
@@ -29,7 +30,7 @@ public final class PromptEncoder {
         }
     };
 
-    public PromptEncoder(ClipTokenizer tokenizer, TextEncoder encoder, PadStyle pad, int clipSkip, int hidden) {
+    public PromptEncoder(ClipTokenizer tokenizer, OnDemand<TextEncoder> encoder, PadStyle pad, int clipSkip, int hidden) {
         this.tokenizer = tokenizer;
         this.encoder = encoder;
         this.pad = pad;
@@ -61,7 +62,10 @@ public final class PromptEncoder {
                 if (t.truncated()) warnings.accept(t.warning());
                 System.arraycopy(t.ids(), 0, ids, i * tokens(), tokens());
             }
-            float[] hiddenStates = encoder.encode(ids, missing.size(), tokens(), clipSkip);
+            float[] hiddenStates;
+            try (OnDemand.Lease<TextEncoder> text = encoder.acquire()) {
+                hiddenStates = text.get().encode(ids, missing.size(), tokens(), clipSkip);
+            }
             for (int i = 0; i < missing.size(); i++) {
                 float[] one = new float[per];
                 System.arraycopy(hiddenStates, i * per, one, 0, per);

@@ -1,5 +1,6 @@
 #include "model_common.h"
 
+#include "cpu_ops.h"
 #include "quantize.h"
 
 #include "ggml-cpu.h"
@@ -400,7 +401,7 @@ ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
     return b != nullptr ? ggml_add(g, y, b) : y;
 }
 
-ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad) {
+ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad, bool cpu_ops) {
     const int64_t kw = w->ne[0], kh = w->ne[1], ic = w->ne[2], oc = w->ne[3];
     const int64_t n = x->ne[3];
     // The im2col is the first operand and the kernel the second, so the product comes out as
@@ -409,7 +410,13 @@ ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
     // to f16; f32 otherwise), so no element is rounded twice and there is no conversion pass.
     GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16);
     const ggml_type cols_type = w->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
-    ggml_tensor * cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, cols_type);  // [KW*KH*IC, OW, OH, N]
+    ggml_tensor * cols;  // [KW*KH*IC, OW, OH, N]
+    if (cpu_ops && kw == kh) {
+        const int64_t out_h = (x->ne[1] + 2 * pad - kh) / stride + 1;
+        cols = im2col_rows(g, ggml_is_contiguous(x) ? x : ggml_cont(g, x), (int) kw, stride, pad, 0, n, 0, out_h, cols_type);
+    } else {
+        cols = ggml_im2col(g, w, x, stride, stride, pad, pad, 1, 1, true, cols_type);
+    }
     const int64_t ow = cols->ne[1], oh = cols->ne[2];
     ggml_tensor * cols2d = ggml_reshape_2d(g, cols, cols->ne[0], ow * oh * n);
     ggml_tensor * w2d = ggml_reshape_2d(g, w, kw * kh * ic, oc);

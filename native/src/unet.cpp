@@ -169,6 +169,7 @@ struct builder {
     const weight_store & w;
     const ember_unet_config & c;
     bool flash;
+    bool cpu_ops;                      // the device is the CPU (conv2d's im2col: cpu_ops.h)
     ggml_tensor * emb_silu = nullptr;  // SiLU(time embedding) [4*mc, N], shared by every ResBlock
     ggml_tensor * context = nullptr;   // [D, T, N]
 
@@ -186,7 +187,7 @@ struct builder {
     }
 
     ggml_tensor * conv(ggml_tensor * x, const std::string & n, int stride, int pad) {
-        return conv2d(g, x, W(n + ".weight"), W(n + ".bias"), stride, pad);
+        return conv2d(g, x, W(n + ".weight"), W(n + ".bias"), stride, pad, cpu_ops);
     }
 
     ggml_tensor * lin(ggml_tensor * x, const std::string & n, bool bias) {
@@ -376,7 +377,7 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
         ggml_tensor * cx = ggml_new_tensor_3d(gc, GGML_TYPE_F32, c.context_dim, n_context, batch);
         ggml_set_name(cx, "context");
         ggml_set_input(cx);
-        builder b{gc, weights, c, flash};
+        builder b{gc, weights, c, flash, ctx->backend == ctx->cpu_backend};
         b.context = cx;
         bg.inputs = {{"latent", x}, {"t_emb", t}, {"context", cx}};
         bg.output = b.build(x, t);

@@ -28,15 +28,19 @@
 // ggml images are [W, H, C, N], the same memory as the C API's row-major [N, C, H, W], so inputs and
 // outputs are copied straight in and out.
 //
-// Convolutions (vae_builder::conv) are an f32 im2col times the kernel converted to f32 in the graph,
-// with the im2col as the first operand of ggml_mul_mat: the product then comes out as [OW*OH, OC], the
-// image layout, with no transpose, and no activation is rounded (ggml's CPU product with an f16 weight
-// as first operand would convert the whole im2col to f16: ~1e-3 relative error over the network, and
-// an extra pass over the largest buffer). The im2col buffer is K*K*C times the activation (2.4 GB for
+// Convolutions (vae_builder::conv) are an im2col times the kernel, with the im2col as the first operand
+// of ggml_mul_mat: the product then comes out as [OW*OH, OC], the image layout, with no transpose. The
+// im2col has the kernel's type: f32 kernels keep every activation f32 (~5e-7 from the float64
+// reference); f16 kernels take an f16 im2col, as the UNet's convolutions do (~1e-3, within the f16
+// bound; the f16 product runs ~1.4x the f32 one here and the im2col is half the bytes). An earlier
+// version converted f16 kernels to f32 instead: exact, but the decode then ran at the f32 GEMM's
+// rate (docs/performance.md). The im2col buffer is K*K*C times the activation (2.4 GB in f32 for
 // one 256-channel 3x3 convolution at 512 x 512); above IM2COL_BAND_BYTES a convolution is cut into
 // bands of output rows per batch element, each with its own im2col and product added into its rows of
 // the output (which starts as the broadcast bias), so the allocator reuses one band's buffer for the
-// next. The attention's 1x1 convolutions are plain products on [C, h*w, N] with f32 kernels too.
+// next. On the CPU the bands' im2col and the bias fill are cpu_ops.h's kernels (bands read the
+// unpadded input directly); other devices use ggml_im2col on a padded copy and ggml_repeat. The
+// attention's 1x1 convolutions are plain products on [C, h*w, N] with f32 kernels too.
 //
 // Weight types: 4-D kernels are stored as model_common's weight_store decides (f32 or f16; its
 // quantised types need KW to be a multiple of the block, so q8_0/q4_0 leave every VAE kernel in f16).
@@ -44,6 +48,7 @@
 // Graphs are built once per (direction, batch, height, width) and kept by the graph_runner. Only the
 // tensors of the parts asked for at creation (config->parts) are required and loaded.
 #include "context.h"
+#include "cpu_ops.h"
 #include "model_common.h"
 
 #include <algorithm>
@@ -163,13 +168,14 @@ struct vae_builder {
     const ember_vae_config & c;
     bool flash;
     int64_t max_pieces;
+    bool cpu_ops;  // the device is the CPU: bands use cpu_ops.h's im2col and bias fill (see there)
 
     ggml_tensor * weight(const std::string & name) const { return w(PREFIX + name + ".weight"); }
     ggml_tensor * bias(const std::string & name) const { return w(PREFIX + name + ".bias"); }
 
-    // Square-kernel convolution x [W, H, C, N] -> [OW, OH, OC, N] with bias, as f32 im2col pieces times
-    // the kernel in f32 (see the file comment). Each piece is one batch element's band of output rows,
-    // or the whole batch when its im2col fits IM2COL_BAND_BYTES.
+    // Square-kernel convolution x [W, H, C, N] -> [OW, OH, OC, N] with bias, as im2col pieces times the
+    // kernel (see the file comment): f32 for f32 kernels, f16 for f16 ones. Each piece is one batch
+    // element's band of output rows, or the whole batch when its im2col fits IM2COL_BAND_BYTES.
     ggml_tensor * conv(ggml_tensor * x, const std::string & name, int stride, int pad) const {
         ggml_tensor * k = weight(name);
         ggml_tensor * b = bias(name);
@@ -178,15 +184,18 @@ struct vae_builder {
         GGML_ASSERT(x->ne[2] == ic && kw == kh);
         const int64_t ow = (W + 2 * pad - kw) / stride + 1, oh = (H + 2 * pad - kh) / stride + 1;
         const int64_t kk = kw * kh * ic;
-        // The kernel as an f32 [KW*KH*IC, OC] matrix: im2col rows are the first operand, so the product
-        // comes out as [OW*OH, OC], already the image layout, and no activation is rounded to f16.
-        ggml_tensor * k32 = k->type == GGML_TYPE_F32 ? k : ggml_cast(g, k, GGML_TYPE_F32);
-        ggml_tensor * k2d = ggml_reshape_2d(g, k32, kk, oc);
+        // The kernel as a [KW*KH*IC, OC] matrix: im2col rows are the first operand, so the product comes
+        // out as [OW*OH, OC], already the image layout. An f16 kernel takes an f16 im2col (activations
+        // rounded to f16, f32 accumulation: the f16 product runs ~1.4x the f32 one and the im2col is
+        // half the bytes); an f32 kernel keeps everything f32.
+        GGML_ASSERT(k->type == GGML_TYPE_F32 || k->type == GGML_TYPE_F16);
+        const ggml_type cols_type = k->type;
+        ggml_tensor * k2d = ggml_reshape_2d(g, k, kk, oc);
         ggml_tensor * b4d = ggml_reshape_4d(g, b, 1, 1, oc, 1);
 
-        const int64_t row_bytes = kk * ow * (int64_t) sizeof(float);  // im2col bytes per output row and image
+        const int64_t row_bytes = kk * ow * (int64_t) ggml_type_size(cols_type);  // im2col bytes per output row and image
         if (row_bytes * oh * N <= IM2COL_BAND_BYTES) {
-            ggml_tensor * cols = ggml_im2col(g, k, x, stride, stride, pad, pad, 1, 1, true, GGML_TYPE_F32);
+            ggml_tensor * cols = ggml_im2col(g, k, x, stride, stride, pad, pad, 1, 1, true, cols_type);
             ggml_tensor * y = ggml_mul_mat(g, ggml_reshape_2d(g, cols, kk, ow * oh * N), k2d);  // [OW*OH*N, OC]
             // [OW, OH, N, OC] -> [OW, OH, OC, N]: a view; the bias add writes it contiguously.
             y = N == 1 ? ggml_reshape_4d(g, y, ow, oh, oc, 1) : ggml_permute(g, ggml_reshape_4d(g, y, ow, oh, N, oc), 0, 1, 3, 2);
@@ -197,8 +206,22 @@ struct vae_builder {
         int64_t bands = (row_bytes * oh + IM2COL_BAND_BYTES - 1) / IM2COL_BAND_BYTES;
         bands = std::min(std::max<int64_t>(bands, 1), std::min<int64_t>(oh, std::max<int64_t>(1, max_pieces / N)));
         const int64_t rows = (oh + bands - 1) / bands;
-        // Padding in H is done once up front, so every band is a plain view of input rows; W padding
-        // stays inside im2col.
+        if (cpu_ops) {
+            ggml_tensor * xc = ggml_is_contiguous(x) ? x : ggml_cont(g, x);
+            ggml_tensor * out = broadcast_planes(g, b, ow, oh, N);
+            for (int64_t n = 0; n < N; n++) {
+                for (int64_t r0 = 0; r0 < oh; r0 += rows) {
+                    const int64_t r1 = std::min(oh, r0 + rows);
+                    ggml_tensor * cols = im2col_rows(g, xc, (int) kw, stride, pad, n, 1, r0, r1 - r0, cols_type);
+                    ggml_tensor * y = ggml_mul_mat(g, ggml_reshape_2d(g, cols, kk, ow * (r1 - r0)), k2d);  // [OW*rows, OC]
+                    y = ggml_reshape_4d(g, y, ow, r1 - r0, oc, 1);
+                    out = ggml_acc_inplace(g, out, y, out->nb[1], out->nb[2], out->nb[3], n * out->nb[3] + r0 * out->nb[1]);
+                }
+            }
+            return out;
+        }
+        // Other devices: padding in H is done once up front, so every band is a plain view of input
+        // rows; W padding stays inside im2col.
         ggml_tensor * xp = pad > 0 ? ggml_pad_ext(g, x, 0, 0, pad, pad, 0, 0, 0, 0) : x;
         ggml_tensor * out = ggml_repeat_4d(g, b4d, ow, oh, oc, N);
         for (int64_t n = 0; n < N; n++) {
@@ -207,7 +230,7 @@ struct vae_builder {
                 const int64_t in_rows = (r1 - 1 - r0) * stride + kh;
                 ggml_tensor * band = ggml_view_4d(g, xp, xp->ne[0], in_rows, ic, 1, xp->nb[1], xp->nb[2], xp->nb[3],
                                                   n * xp->nb[3] + r0 * stride * xp->nb[1]);
-                ggml_tensor * cols = ggml_im2col(g, k, band, stride, stride, pad, 0, 1, 1, true, GGML_TYPE_F32);
+                ggml_tensor * cols = ggml_im2col(g, k, band, stride, stride, pad, 0, 1, 1, true, cols_type);
                 ggml_tensor * y = ggml_mul_mat(g, ggml_reshape_2d(g, cols, kk, ow * (r1 - r0)), k2d);  // [OW*rows, OC]
                 y = ggml_reshape_4d(g, y, ow, r1 - r0, oc, 1);
                 out = ggml_acc_inplace(g, out, y, out->nb[1], out->nb[2], out->nb[3], n * out->nb[3] + r0 * out->nb[1]);
@@ -232,7 +255,7 @@ struct vae_builder {
     // A 1x1 convolution on channel-innermost tokens [C, T, N] -> [OC, T, N].
     ggml_tensor * pointwise(ggml_tensor * tokens, const std::string & name) const {
         ggml_tensor * k = weight(name);
-        if (k->type != GGML_TYPE_F32) k = ggml_cast(g, k, GGML_TYPE_F32);  // f32 product, as in conv()
+        if (k->type != GGML_TYPE_F32) k = ggml_cast(g, k, GGML_TYPE_F32);  // f32: a small share of the work
         return linear(g, tokens, ggml_reshape_2d(g, k, k->ne[2], k->ne[3]), bias(name));
     }
 
@@ -334,7 +357,8 @@ int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32
         ggml_set_name(x, "input");
         ggml_set_input(x);
         bg.inputs["input"] = x;
-        vae_builder b{gc, bg.graph, w, cfg, flash, ctx->params.low_memory ? MAX_PIECES_LOW_MEMORY : MAX_PIECES};
+        vae_builder b{gc, bg.graph, w, cfg, flash, ctx->params.low_memory ? MAX_PIECES_LOW_MEMORY : MAX_PIECES,
+                      ctx->backend == ctx->cpu_backend};
         bg.output = dir == ENCODE ? b.encode(x) : b.decode(x);
     }, &g);
     if (status != EMBER_OK) return status;

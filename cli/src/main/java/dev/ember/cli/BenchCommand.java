@@ -348,7 +348,9 @@ final class BenchCommand implements Callable<Integer> {
 
     private static void row(PrintWriter out, Figure f, double peak) {
         double rate = f.flops() / f.min();
-        out.printf(Locale.ROOT, "%-34s %9.3f %9.3f %9.3f %9.1f %8.1f %6.1f%% %10s%n", f.name(), f.firstSeconds(), f.min(), f.median(),
+        // A derived row (the sum of parts) has no first call of its own: a dash, not NaN.
+        String first = Double.isNaN(f.firstSeconds()) ? "-" : String.format(Locale.ROOT, "%.3f", f.firstSeconds());
+        out.printf(Locale.ROOT, "%-34s %9s %9.3f %9.3f %9.1f %8.1f %6.1f%% %10s%n", f.name(), first, f.min(), f.median(),
                 f.flops() / 1e9, rate / 1e9, 100 * rate / peak, f.peakRssBytes() > 0 ? gib(f.peakRssBytes()) : "");
     }
 

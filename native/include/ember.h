@@ -87,12 +87,16 @@ EMBER_API int32_t ember_device_count(void);
 EMBER_API int32_t ember_device_get_info(int32_t index, ember_device_info * info);
 
 /* ---- context ---------------------------------------------------------------------------------- */
+#define EMBER_FLASH_ATTENTION_AUTO -1
+
 typedef struct ember_context ember_context;
 
 typedef struct ember_context_params {
     int32_t n_threads;       /* CPU threads for compute; 0 = number of cores */
     int32_t device;          /* index in the device list; -1 = the CPU device */
-    int32_t flash_attention; /* 1 = use ggml_flash_attn_ext where the backend has it */
+    int32_t flash_attention; /* fused attention (ggml_flash_attn_ext; K and V rounded to f16): 1 = on, 0 = off,
+                              * EMBER_FLASH_ATTENTION_AUTO (the default) = on for networks whose matrix
+                              * weights are not f32 (f32 weights keep every product exact) */
     int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in
                                 (default 0: results then depend on the thread count) */
     int32_t low_memory;      /* 1 = smallest resident memory: weight sources are paged out of this process

@@ -401,6 +401,11 @@ ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
     return b != nullptr ? ggml_add(g, y, b) : y;
 }
 
+bool use_flash_attention(const ember_context * ctx, int32_t matrix_weight_type) {
+    const int32_t setting = ctx->params.flash_attention;
+    return setting == EMBER_FLASH_ATTENTION_AUTO ? matrix_weight_type != EMBER_WEIGHT_F32 : setting != 0;
+}
+
 ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad, bool cpu_ops) {
     const int64_t kw = w->ne[0], kh = w->ne[1], ic = w->ne[2], oc = w->ne[3];
     const int64_t n = x->ne[3];

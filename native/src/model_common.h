@@ -121,6 +121,10 @@ ggml_tensor * linear(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
 // im2col is f32 for f32 kernels (exact; ggml_conv_2d's f16 im2col would cost ~1e-3 relative error) and
 // f16 for f16 kernels (the values ggml's f16 product would round the activations to anyway).
 // x [W, H, C, N], w [KW, KH, C, OC] (f32 or f16) -> [W', H', OC, N]; b [OC] may be null.
+// Whether a network with these matrix weights (EMBER_WEIGHT_*) uses fused attention under the
+// context's flash_attention setting (EMBER_FLASH_ATTENTION_AUTO: unless they are f32).
+bool use_flash_attention(const ember_context * ctx, int32_t matrix_weight_type);
+
 // cpu_ops: the device is the CPU, so the im2col is cpu_ops.h's (faster there; ggml's elsewhere).
 ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, int stride, int pad, bool cpu_ops);
 // GroupNorm over [W, H, C, N] with per-channel affine w, b [C].

@@ -108,7 +108,7 @@ struct ember_text_encoder {
         using namespace ember;
         const int64_t d = config.hidden_size;
         const int n_run = config.num_layers - (clip_skip - 1);
-        const bool flash = ctx->params.flash_attention != 0;
+        const bool flash = ember::use_flash_attention(ctx, weights.matrix_type());
 
         ggml_tensor * ids = ggml_new_tensor_1d(g, GGML_TYPE_I32, (int64_t) batch * n_tokens);
         ggml_set_name(ids, "tokens");

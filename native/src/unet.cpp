@@ -364,7 +364,7 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
     if (batch <= 0 || height <= 0 || width <= 0 || n_context <= 0) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: batch, height, width and n_context must be positive");
     }
-    const bool flash = ctx->params.flash_attention != 0;
+    const bool flash = use_flash_attention(ctx, model->weights.matrix_type());
     const weight_store & weights = model->weights;
     built_graph * g = nullptr;
     int32_t status = model->runner.prepare({batch, height, width, n_context}, [&](ggml_context * gc, built_graph & bg) {

@@ -348,7 +348,7 @@ int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "decode: latent size too large");
     }
     const int64_t in_ch = dir == ENCODE ? m->config.image_channels : m->config.latent_channels;
-    const bool flash = ctx->params.flash_attention != 0;
+    const bool flash = use_flash_attention(ctx, m->weight_type);
     const ember_vae_config & cfg = m->config;
     const weight_store & w = m->weights;
     built_graph * g = nullptr;

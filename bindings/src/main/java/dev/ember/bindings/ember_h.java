@@ -183,6 +183,13 @@ public final class ember_h {
         return EMBER_VAE_DECODER;
     }
 
+    private static final int EMBER_FLASH_ATTENTION_AUTO = (int) -1L;
+
+    /** {@code #define EMBER_FLASH_ATTENTION_AUTO -1} */
+    public static int EMBER_FLASH_ATTENTION_AUTO() {
+        return EMBER_FLASH_ATTENTION_AUTO;
+    }
+
     private static class ember_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_POINTER);
         public static final MemorySegment ADDR = ember_h.findOrThrow("ember_version");

@@ -1,5 +1,6 @@
 package dev.ember.cli;
 
+import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
@@ -77,8 +78,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of the table.")
     boolean json;
 
-    @Option(names = "--flash-attention", description = "Use ggml's fused attention.")
-    boolean flashAttention;
+    @Option(names = "--flash-attention", arity = "0..1", fallbackValue = "on", defaultValue = "auto", paramLabel = "auto|on|off",
+            description = "ggml's fused attention: auto (on unless the weights are f32), on (also with no value) or off "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String flashAttention;
 
     @Option(names = "--no-blas", description = "Keep ggml's BLAS backend off the networks' products (the default, as in StableDiffusion.load).")
     boolean noBlas;
@@ -117,8 +120,10 @@ final class BenchCommand implements Callable<Integer> {
             default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e or all");
         };
         WeightType wt;
+        FlashAttention attention;
         try {
             wt = WeightType.parse(weightType);
+            attention = FlashAttention.parse(flashAttention);
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }
@@ -126,7 +131,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Path path = model != null ? model : defaultModel(err);
 
-        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(flashAttention);
+        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention);
         Memory.resetPeak();
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
@@ -218,7 +223,7 @@ final class BenchCommand implements Callable<Integer> {
             result.put("size", size);
             result.put("threads", effectiveThreads);
             result.put("weight_type", weightName(sd.unet().stats().weightType()));
-            result.put("flash_attention", flashAttention);
+            result.put("flash_attention", sd.usesFlashAttention());
             result.put("blas", blas && !noBlas);
             result.put("low_memory", lowMemory);
             result.put("gemm_peak_gflops", peak / 1e9);
@@ -325,7 +330,7 @@ final class BenchCommand implements Callable<Integer> {
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
         out.printf(Locale.ROOT, "model          %s%n", r.get("model"));
         out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s, flash attention %s, BLAS %s, %s mode%n", size, size, r.get("threads"),
-                r.get("weight_type"), flashAttention ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");
+                r.get("weight_type"), (boolean) r.get("flash_attention") ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");
         out.printf(Locale.ROOT, "GEMM peak      %.1f GFLOP/s (%s; networks' context %.1f, BLAS context %.1f)%n", peak / 1e9, r.get("gemm"),
                 (double) r.get("gemm_networks_context_gflops"), (double) r.get("gemm_blas_context_gflops"));
         out.printf(Locale.ROOT, "load           %.2f s, RSS after load %s, peak RSS during load %s%n", (double) r.get("load_seconds"),

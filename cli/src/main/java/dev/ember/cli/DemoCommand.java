@@ -59,14 +59,14 @@ final class DemoCommand implements Callable<Integer> {
         boolean progress = ProgressReporter.wanted();
         List<Generator.Outcome> runs = new ArrayList<>();
         try (StableDiffusion sd = StableDiffusion.load(model, ModelOptions.defaults().withThreads(threads))) {
-            ImageParameters txt = parameters(model, null, null);
+            ImageParameters txt = parameters(model, null, null).withFlashAttention(sd.usesFlashAttention());
             stdout.printf(Locale.ROOT, "txt2img: %dx%d, %d steps, seed %d%n", size, size, STEPS, seed);
             stdout.flush();
             Generator.Outcome first = Generator.run(sd, txt, null, outputs("txt2img", previews), err, progress);
             runs.add(first);
             InitImage init = InitImage.read(first.images().getFirst().file());
             for (double strength : STRENGTHS) {
-                ImageParameters img = parameters(model, init, strength);
+                ImageParameters img = parameters(model, init, strength).withFlashAttention(sd.usesFlashAttention());
                 stdout.printf(Locale.ROOT, "img2img: strength %s, %d steps, %d of them run from the image%n", strength, STEPS,
                         img.toRequest(init.image()).stepsToRun());
                 stdout.flush();
@@ -96,6 +96,6 @@ final class DemoCommand implements Callable<Integer> {
         return new ImageParameters(img2img ? ImageParameters.IMG2IMG : ImageParameters.TXT2IMG, PROMPT, "", seed, STEPS, 7.5,
                 size, size, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
                 img2img ? init.path().toAbsolutePath().normalize().toString() : null, img2img ? init.sha256() : null, 0, null,
-                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, false, Ember.version());
+                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version());
     }
 }

@@ -32,7 +32,8 @@ final class GenerationSession {
         long start = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(parameters.modelPath(), modelOptions)) {
             long loaded = System.nanoTime();
-            Generator.Outcome outcome = Generator.run(sd, parameters, init, outputs, err, ProgressReporter.wanted() && !options.json);
+            ImageParameters used = parameters.withFlashAttention(sd.usesFlashAttention());
+            Generator.Outcome outcome = Generator.run(sd, used, init, outputs, err, ProgressReporter.wanted() && !options.json);
             long done = System.nanoTime();
             if (options.json) out.println(PngMetadata.toJson(report(outcome, (loaded - start) / 1e9, (done - loaded) / 1e9)));
             else print(out, outcome, (done - loaded) / 1e9);

@@ -2,6 +2,7 @@ package dev.ember.cli;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.ModelOptions;
@@ -36,7 +37,8 @@ import java.nio.file.Path;
  * @param modelPreset     {@code tiny} when Ember's built-in tiny model was used (re-made if missing), else null
  * @param device          where it ran; recorded for information, a re-run uses its own {@code --device}
  * @param threads         CPU threads (0 = all); results do not depend on it
- * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly)
+ * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
+ *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -45,7 +47,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, boolean flashAttention, String emberVersion) {
+                       String device, int threads, Boolean flashAttention, String emberVersion) {
     static final String TXT2IMG = "txt2img";
     static final String IMG2IMG = "img2img";
 
@@ -77,13 +79,20 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
         return b.build();
     }
 
+    /** These parameters with flash attention as the loaded model resolved it (so the metadata says what ran). */
+    ImageParameters withFlashAttention(boolean used) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
+                weightType, device, threads, used, emberVersion);
+    }
+
     ModelOptions toModelOptions() {
         return ModelOptions.defaults()
                 .withThreads(threads)
                 .withDevice(device)
                 .withWeightType(WeightType.parse(weightType))
                 .withClipSkip(clipSkip)
-                .withFlashAttention(flashAttention)
+                .withFlashAttention(flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
                 .withPrediction(prediction == null ? null : Prediction.parse(prediction));
     }
 

@@ -110,6 +110,32 @@ class GenerateCommandsTest {
     }
 
     @Test
+    void flashAttentionDefaultsToOnUnlessTheWeightsAreF32AndTheMetadataSaysWhatRan() throws IOException {
+        // The tiny model is an f32 file: auto keeps the exact path. Stored as f16, auto takes the fused one.
+        Path out = dir.resolve("fa-auto");
+        CliRunner f32 = run("txt2img", small("-p", "a mill", "-S", "6", "--out", out.toString()));
+        assertEquals(0, f32.exitCode(), f32.err());
+        assertFalse(PngMetadata.read(out.resolve("000001.6.png")).ember().flashAttention());
+        CliRunner f16 = run("txt2img", small("-p", "a mill", "-S", "6", "--weight-type", "f16", "--out", out.toString()));
+        assertEquals(0, f16.exitCode(), f16.err());
+        Path fused = out.resolve("000002.6.png");
+        assertTrue(PngMetadata.read(fused).ember().flashAttention());
+        CliRunner off = run("txt2img", small("-p", "a mill", "-S", "6", "--weight-type", "f16", "--no-flash-attention", "--out", out.toString()));
+        assertEquals(0, off.exitCode(), off.err());
+        Path exact = out.resolve("000003.6.png");
+        assertFalse(PngMetadata.read(exact).ember().flashAttention());
+        assertNotEquals(RgbImage.read(fused), RgbImage.read(exact), "the two attention paths round differently");
+
+        // --from-image reuses what ran, not the default: the same pixels as each original.
+        for (Path png : List.of(fused, exact)) {
+            Path again = dir.resolve("fa-auto-again-" + png.getFileName());
+            CliRunner re = CliRunner.run("txt2img", "--from-image", png.toString(), "--threads", "1", "--out", again.toString());
+            assertEquals(0, re.exitCode(), re.err());
+            assertEquals(RgbImage.read(png), RgbImage.read(again.resolve("000001.6.png")), png.toString());
+        }
+    }
+
+    @Test
     void img2imgRecordsItsInitImageAndReRunsFromIt() throws IOException {
         Path init = dir.resolve("init.png");
         byte[] rgb = new byte[64 * 64 * 3];

@@ -11,7 +11,8 @@ import java.util.Locale;
  * @param device         {@code cpu}, or a GPU as {@code cuda:0}, {@code vulkan:0}, {@code metal:0}, or a
  *                       ggml device name or index from {@code ember devices}
  * @param weightType     how matrix weights are stored on the device
- * @param flashAttention use ggml's fused attention where the device supports it
+ * @param flashAttention ggml's fused attention: {@link FlashAttention#AUTO} (the default) uses it unless the
+ *                       weights are f32
  * @param prediction     overrides the model's prediction type (eps / v); null = from the model file
  * @param clipSkip       text encoder layer to use counted from the end (1 = last); 0 = the model's default
  * @param tokenizer      a diffusers {@code tokenizer/} folder or a merges file; null = the model's or the built-in one
@@ -23,17 +24,18 @@ import java.util.Locale;
  *                       file's pages are released as they are copied and compute buffers are freed after each
  *                       call. See {@link StableDiffusion} for the details and the compressed-{@code .ckpt} case.
  */
-public record ModelOptions(int threads, String device, WeightType weightType, boolean flashAttention, Prediction prediction,
+public record ModelOptions(int threads, String device, WeightType weightType, FlashAttention flashAttention, Prediction prediction,
                            int clipSkip, Path tokenizer, boolean blas, boolean lowMemory) {
     public ModelOptions {
         if (threads < 0 || threads > 1024) throw new IllegalArgumentException("threads must be between 0 (all cores) and 1024, got " + threads);
         device = device == null || device.isBlank() ? "cpu" : device.strip().toLowerCase(Locale.ROOT);
         if (weightType == null) weightType = WeightType.AUTO;
+        if (flashAttention == null) flashAttention = FlashAttention.AUTO;
         if (clipSkip < 0 || clipSkip > 24) throw new IllegalArgumentException("clip skip must be between 0 (model default) and 24, got " + clipSkip);
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, "cpu", WeightType.AUTO, false, null, 0, null, false, false);
+        return new ModelOptions(0, "cpu", WeightType.AUTO, FlashAttention.AUTO, null, 0, null, false, false);
     }
 
     public ModelOptions withThreads(int value) {
@@ -48,8 +50,13 @@ public record ModelOptions(int threads, String device, WeightType weightType, bo
         return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory);
     }
 
-    public ModelOptions withFlashAttention(boolean value) {
+    public ModelOptions withFlashAttention(FlashAttention value) {
         return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer, blas, lowMemory);
+    }
+
+    /** {@code true}: {@link FlashAttention#ON}; {@code false}: {@link FlashAttention#OFF}. */
+    public ModelOptions withFlashAttention(boolean value) {
+        return withFlashAttention(FlashAttention.of(value));
     }
 
     public ModelOptions withPrediction(Prediction value) {

@@ -281,6 +281,19 @@ public final class StableDiffusion implements AutoCloseable {
         return textEncoder.acquire();
     }
 
+    /**
+     * Whether the UNet runs fused attention: the options' {@link FlashAttention} resolved against the type its
+     * matrix weights were stored in (AUTO: unless f32). What an image's metadata should record.
+     */
+    public boolean usesFlashAttention() {
+        ensureOpen();
+        int code = unet.stats().weightType();
+        for (WeightType t : WeightType.values()) {
+            if (t != WeightType.AUTO && t.nativeCode() == code) return options.flashAttention().usedWith(t);
+        }
+        throw new IllegalStateException("unknown stored weight type " + code);
+    }
+
     /** The UNet, resident in every mode. */
     public Unet unet() {
         return unet;

@@ -4,6 +4,7 @@ import dev.ember.bindings.ember_context_params;
 import dev.ember.bindings.ember_h;
 import dev.ember.engine.DeviceInfo;
 import dev.ember.engine.Ember;
+import dev.ember.engine.FlashAttention;
 import dev.ember.engine.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,22 +23,24 @@ public final class NativeContext implements AutoCloseable {
     /**
      * @param threads        CPU threads (0 = all cores)
      * @param device         device index from {@code Ember.devices()}, or -1 for the CPU
-     * @param flashAttention use ggml's fused attention where the backend has it
+     * @param flashAttention ggml's fused attention (AUTO: for networks whose weights are not f32)
      * @param useBlas        let ggml's BLAS backend take matrix products, when libember was built with it;
      *                       results then vary with the thread count
      * @param lowMemory      smallest resident memory: weight sources are paged out of the process as they are
      *                       copied, compute buffers are freed after every call (slower: they are re-allocated)
      */
-    public record Options(int threads, int device, boolean flashAttention, boolean useBlas, boolean lowMemory) {
-        public static final Options DEFAULT = new Options(0, -1, false, false, false);
+    public record Options(int threads, int device, FlashAttention flashAttention, boolean useBlas, boolean lowMemory) {
+        public static final Options DEFAULT = new Options(0, -1, FlashAttention.AUTO, false, false);
 
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
             if (device < -1) throw new IllegalArgumentException("device must be >= -1, got " + device);
+            if (flashAttention == null) flashAttention = FlashAttention.AUTO;
         }
 
+        /** Flash attention on or off, not AUTO: what the network tests need to pin the path they check. */
         public Options(int threads, int device, boolean flashAttention, boolean useBlas) {
-            this(threads, device, flashAttention, useBlas, false);
+            this(threads, device, FlashAttention.of(flashAttention), useBlas, false);
         }
     }
 
@@ -53,7 +56,7 @@ public final class NativeContext implements AutoCloseable {
             ember_h.ember_context_params_init(params);
             ember_context_params.n_threads(params, options.threads());
             ember_context_params.device(params, options.device());
-            ember_context_params.flash_attention(params, options.flashAttention() ? 1 : 0);
+            ember_context_params.flash_attention(params, options.flashAttention().nativeCode());
             ember_context_params.use_blas(params, options.useBlas() ? 1 : 0);
             ember_context_params.low_memory(params, options.lowMemory() ? 1 : 0);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);

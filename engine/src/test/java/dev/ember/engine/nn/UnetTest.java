@@ -2,10 +2,12 @@ package dev.ember.engine.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ember.bindings.ember_h;
+import dev.ember.engine.FlashAttention;
 import dev.ember.engine.NativeException;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.NetworkLayout;
@@ -177,6 +179,31 @@ class UnetTest {
              Unet unet = new Unet(flash, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 13);
             assertWithin(2e-3, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
+        }
+    }
+
+    @Test
+    void automaticFlashAttentionIsOnExactlyWhenWeightsAreNotF32() {
+        // FlashAttention.AUTO (the native default): f32 weights take the exact path, anything else the fused one.
+        Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 14);
+        try (StateDict w = weights(UnetConfig.TINY, DType.F32);
+             NativeContext auto = new NativeContext(new NativeContext.Options(1, -1, FlashAttention.AUTO, false, false));
+             NativeContext on = new NativeContext(new NativeContext.Options(1, -1, true, false))) {
+            for (int type : new int[] {ember_h.EMBER_WEIGHT_F32(), ember_h.EMBER_WEIGHT_F16(), ember_h.EMBER_WEIGHT_Q8_0()}) {
+                float[] automatic, fused, exact;
+                try (Unet u = new Unet(auto, UnetConfig.TINY, w, type)) {
+                    automatic = k.run(u);
+                }
+                try (Unet u = new Unet(on, UnetConfig.TINY, w, type)) {
+                    fused = k.run(u);
+                }
+                try (Unet u = new Unet(context, UnetConfig.TINY, w, type)) {
+                    exact = k.run(u);
+                }
+                boolean f32 = type == ember_h.EMBER_WEIGHT_F32();
+                assertArrayEquals(f32 ? exact : fused, automatic, 0f, "weight type " + type);
+                assertFalse(Arrays.equals(fused, exact), "the two paths must differ for the check to mean anything (type " + type + ")");
+            }
         }
     }
 

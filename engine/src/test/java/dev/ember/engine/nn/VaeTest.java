@@ -76,8 +76,13 @@ class VaeTest {
 
     /** Encode and decode of several shapes (batch 2, square; batch 1, non-square) within {@code bound}. */
     static void checkAgainstReference(StateDict weights, StateDict referenceWeights, int weightType, double bound, String label) {
+        checkAgainstReference(context, weights, referenceWeights, weightType, bound, label);
+    }
+
+    static void checkAgainstReference(NativeContext on, StateDict weights, StateDict referenceWeights, int weightType, double bound,
+                                      String label) {
         VaeReference ref = new VaeReference(TINY, referenceWeights);
-        try (Vae vae = new Vae(context, TINY, weights, weightType, Vae.Parts.BOTH)) {
+        try (Vae vae = new Vae(on, TINY, weights, weightType, Vae.Parts.BOTH)) {
             int[][] images = {{2, 32, 32}, {1, 16, 32}};
             for (int[] s : images) {
                 float[] x = image(s[0] * 100 + s[1] + s[2], s[0], s[1], s[2]);
@@ -106,6 +111,14 @@ class VaeTest {
     @Test
     void f16WeightsMatchTheReferenceOnTheSameRoundedWeights() {
         checkAgainstReference(f16Weights, f16Weights, ember_h.EMBER_WEIGHT_F16(), F16_BOUND, "f16");
+    }
+
+    @Test
+    void f16WeightsWithFlashAttentionMatchTheReference() {
+        // The default for f16 weights (FlashAttention.AUTO): the mid-block attention with f16 K and V.
+        try (NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, false))) {
+            checkAgainstReference(flash, f16Weights, f16Weights, ember_h.EMBER_WEIGHT_F16(), F16_BOUND, "f16 flash");
+        }
     }
 
     @Test

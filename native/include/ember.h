@@ -103,6 +103,11 @@ typedef struct ember_context_params {
                               * as they are copied (madvise MADV_PAGEOUT; non-destructive, so any memory may be
                               * handed in), and compute buffers are freed after every call (re-allocated on
                               * the next one); 0 = keep them for speed */
+    int32_t weights_in_place; /* 1 = on the CPU device, networks use a caller's tensor data in place (no copy)
+                               * when it already has the type they store that tensor in (f16 matrix weights
+                               * from an f16 file, anything f32 from an f32 file) and is aligned to its
+                               * element size; the caller must then keep that memory valid and unchanged
+                               * until the network's *_free. Ignored on other devices. Default 0 */
 } ember_context_params;
 
 EMBER_API void ember_context_params_init(ember_context_params * params);
@@ -115,9 +120,10 @@ EMBER_API int32_t ember_context_set_threads(ember_context * ctx, int32_t n_threa
 /* ---- weights handed in ------------------------------------------------------------------------ */
 /* Canonical names: LDM single-file names for the UNet ("model.diffusion_model.") and the VAE
  * ("first_stage_model."), Hugging Face CLIP names for the text encoder
- * ("cond_stage_model.transformer.text_model."). The data is only read during *_create and
- * may be released after it returns (with one exception: see EMBER_WEIGHT_AUTO on the CPU with
- * f32 data, documented in docs/design.md, where the pointer must stay valid until *_free). */
+ * ("cond_stage_model.transformer.text_model."). By default the data is only read during *_create
+ * and may be released after it returns. Exception: with ember_context_params.weights_in_place on
+ * a CPU context, a tensor whose data already has its stored type is used where it lies, so all
+ * the data handed in must then stay valid and unchanged until the network's *_free. */
 typedef struct ember_tensor {
     const char * name;
     const void * data;
@@ -127,7 +133,8 @@ typedef struct ember_tensor {
 } ember_tensor;
 
 typedef struct ember_model_stats {
-    uint64_t weight_bytes;  /* device memory holding the weights */
+    uint64_t weight_bytes;  /* bytes of the stored weights (with weights_in_place, those used in place live in
+                             * the caller's memory and the rest in device memory) */
     uint64_t compute_bytes; /* device memory reserved for the largest graph run so far */
     int64_t n_parameters;
     int32_t weight_type;    /* EMBER_WEIGHT_* actually used for matrix weights */

@@ -72,6 +72,7 @@ void ember_context_params_init(ember_context_params * params) {
     // with --threads. Determinism across thread counts is a promise; BLAS speed is an opt-in.
     params->use_blas = 0;
     params->low_memory = 0;
+    params->weights_in_place = 0;  // callers opt in: it ties the weights' lifetime to their memory
 }
 
 int32_t ember_context_create(const ember_context_params * params, ember_context ** out) {

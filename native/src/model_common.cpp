@@ -74,10 +74,19 @@ void release_source(const void * data, size_t bytes) {
 #endif
 }
 
+// Whether a tensor can be used where the caller's data lies: same type as stored, and aligned to its
+// element size (ggml's CPU kernels load vectors unaligned but read scalars as typed values).
+bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
+    const bool same = (dst->type == GGML_TYPE_F32 && src.dtype == EMBER_DTYPE_F32) ||
+                      (dst->type == GGML_TYPE_F16 && src.dtype == EMBER_DTYPE_F16);
+    return same && (uintptr_t) src.data % ggml_type_size(dst->type) == 0;
+}
+
 }  // namespace
 
 weight_store::~weight_store() {
     if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
+    for (ggml_backend_buffer_t b : in_place_buffers_) ggml_backend_buffer_free(b);  // frees the struct, not the memory
     if (meta_ != nullptr) ggml_free(meta_);
 }
 
@@ -132,14 +141,45 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     }
     matrix_type_ = weight_type == EMBER_WEIGHT_AUTO ? -1 : weight_type;
 
-    buffer_ = ggml_backend_alloc_ctx_tensors(meta_, ctx->backend);
-    if (buffer_ == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate weight buffer on the device");
-    ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    // In place (CPU only): each such tensor gets a buffer over the caller's memory, from the 32-byte
+    // aligned address at or below its data (ggml's rule for a buffer's base) to its end; the tensor
+    // itself may start anywhere inside. Those tensors then have data, so the allocation below skips them.
+    const bool in_place = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
+    size_t n_copied = 0;
+    std::vector<bool> placed(todo.size(), false);
+    for (size_t i = 0; i < todo.size(); i++) {
+        const ember_tensor * src = todo[i].first;
+        ggml_tensor * dst = todo[i].second;
+        bytes_ += ggml_nbytes(dst);
+        if (!in_place || !usable_in_place(*src, dst)) {
+            n_copied++;
+            continue;
+        }
+        placed[i] = true;
+        constexpr uintptr_t base_alignment = 32;  // ggml's TENSOR_ALIGNMENT
+        const uintptr_t data = (uintptr_t) src->data;
+        const uintptr_t base = data / base_alignment * base_alignment;
+        ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr((void *) base, data - base + ggml_nbytes(dst));
+        if (b == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot describe the weight " + std::string(dst->name));
+        in_place_buffers_.push_back(b);
+        ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+        if (ggml_backend_tensor_alloc(b, dst, (void *) data) != GGML_STATUS_SUCCESS) {
+            return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
+        }
+    }
+    if (n_copied > 0) {
+        buffer_ = ggml_backend_alloc_ctx_tensors(meta_, ctx->backend);
+        if (buffer_ == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate weight buffer on the device");
+        ggml_backend_buffer_set_usage(buffer_, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    }
 
     std::vector<float> f32;
     std::vector<uint8_t> converted;
     const bool release = ctx->params.low_memory != 0;
-    for (auto & [src, dst] : todo) {
+    for (size_t i = 0; i < todo.size(); i++) {
+        if (placed[i]) continue;  // used in place: nothing to copy, and never paged out
+        const ember_tensor * src = todo[i].first;
+        ggml_tensor * dst = todo[i].second;
         int64_t n = ggml_nelements(dst);
         const size_t src_bytes = (size_t) n * (src->dtype == EMBER_DTYPE_F32 ? 4 : 2);
         if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
@@ -199,8 +239,6 @@ ggml_tensor * weight_store::require(const std::string & name) const {
     if (t == nullptr) GGML_ABORT("ember: graph asks for tensor %s that the network's spec list lacks", name.c_str());
     return t;
 }
-
-uint64_t weight_store::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_) : 0; }
 
 // ---- graphs -----------------------------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ public:
 
     // Copies every spec'd tensor out of `tensors` (matched by name, shape checked) into one buffer of
     // the context's device. Extra tensors in the list are ignored. Fails naming the first missing or
-    // mis-shaped tensor.
+    // mis-shaped tensor. With the context's weights_in_place on the CPU, a tensor whose source data
+    // already has its stored type (and is aligned to its element size) is not copied: it gets a
+    // buffer of its own over the caller's memory, which must then outlive this store.
     int32_t load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                  int32_t n_tensors, int32_t weight_type);
 
@@ -57,14 +59,17 @@ public:
     ggml_tensor * require(const std::string & name) const;  // aborts the graph build if absent (a bug)
     bool has(const std::string & name) const { return tensors_.count(name) != 0; }
 
-    uint64_t bytes() const;
+    // Bytes of all the stored weights, those used in place included (the same in both modes).
+    uint64_t bytes() const { return bytes_; }
     int64_t n_parameters() const { return n_parameters_; }
     int32_t matrix_type() const { return matrix_type_; }
 
 private:
     ggml_context * meta_ = nullptr;
-    ggml_backend_buffer_t buffer_ = nullptr;
+    ggml_backend_buffer_t buffer_ = nullptr;              // the copied tensors (null if none)
+    std::vector<ggml_backend_buffer_t> in_place_buffers_;  // one per tensor used in place, over the caller's memory
     std::unordered_map<std::string, ggml_tensor *> tensors_;
+    uint64_t bytes_ = 0;
     int64_t n_parameters_ = 0;
     int32_t matrix_type_ = EMBER_WEIGHT_F32;
 };

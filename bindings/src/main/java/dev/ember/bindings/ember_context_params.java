@@ -4,7 +4,7 @@ package dev.ember.bindings;
 import java.lang.foreign.*;
 import java.util.function.Consumer;
 
-/** {@code struct ember_context_params} (20 bytes), in the shape jextract generates. */
+/** {@code struct ember_context_params} (24 bytes), in the shape jextract generates. */
 @SuppressWarnings("unused")
 public final class ember_context_params {
     ember_context_params() {}
@@ -14,7 +14,8 @@ public final class ember_context_params {
             ember_h.C_INT.withName("device"),
             ember_h.C_INT.withName("flash_attention"),
             ember_h.C_INT.withName("use_blas"),
-            ember_h.C_INT.withName("low_memory")
+            ember_h.C_INT.withName("low_memory"),
+            ember_h.C_INT.withName("weights_in_place")
     ).withName("ember_context_params");
 
     /** The layout of this struct */
@@ -110,6 +111,24 @@ public final class ember_context_params {
     /** Setter for {@code int32_t low_memory} */
     public static void low_memory(MemorySegment struct, int fieldValue) {
         struct.set(low_memory$LAYOUT, low_memory$OFFSET, fieldValue);
+    }
+
+    private static final ValueLayout.OfInt weights_in_place$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("weights_in_place"));
+    private static final long weights_in_place$OFFSET = 20;
+
+    /** Offset of {@code weights_in_place} */
+    public static long weights_in_place$offset() {
+        return weights_in_place$OFFSET;
+    }
+
+    /** Getter for {@code int32_t weights_in_place} */
+    public static int weights_in_place(MemorySegment struct) {
+        return struct.get(weights_in_place$LAYOUT, weights_in_place$OFFSET);
+    }
+
+    /** Setter for {@code int32_t weights_in_place} */
+    public static void weights_in_place(MemorySegment struct, int fieldValue) {
+        struct.set(weights_in_place$LAYOUT, weights_in_place$OFFSET, fieldValue);
     }
 
     /** Allocates one struct, zeroed, with {@code allocator} */

@@ -93,6 +93,10 @@ final class BenchCommand implements Callable<Integer> {
             + "release the file's pages while copying, free compute buffers after each call.")
     boolean lowMemory;
 
+    @Option(names = "--no-weights-in-place",
+            description = "Copy every weight instead of using the model file's mapping in place where the stored type matches (the CPU default).")
+    boolean noWeightsInPlace;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -136,7 +140,8 @@ final class BenchCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
         List<Figure> figures = new ArrayList<>();
-        try (StableDiffusion sd = StableDiffusion.load(path, options.withBlas(blas && !noBlas).withLowMemory(lowMemory))) {
+        try (StableDiffusion sd = StableDiffusion.load(path, options.withBlas(blas && !noBlas).withLowMemory(lowMemory)
+                .withWeightsInPlace(!noWeightsInPlace))) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             long rssAfterLoad = Memory.current();
             long peakAfterLoad = Memory.peak();
@@ -226,6 +231,7 @@ final class BenchCommand implements Callable<Integer> {
             result.put("flash_attention", sd.usesFlashAttention());
             result.put("blas", blas && !noBlas);
             result.put("low_memory", lowMemory);
+            result.put("weights_in_place", sd.weightsInPlace());
             result.put("gemm_peak_gflops", peak / 1e9);
             result.put("gemm", GEMM_SIZE + "^3 f32, best of " + GEMM_REPEATS);
             result.put("gemm_networks_context_gflops", contextPeak / 1e9);
@@ -329,8 +335,9 @@ final class BenchCommand implements Callable<Integer> {
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
         out.printf(Locale.ROOT, "model          %s%n", r.get("model"));
-        out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s, flash attention %s, BLAS %s, %s mode%n", size, size, r.get("threads"),
-                r.get("weight_type"), (boolean) r.get("flash_attention") ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");
+        out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s (%s), flash attention %s, BLAS %s, %s mode%n", size, size,
+                r.get("threads"), r.get("weight_type"), (boolean) r.get("weights_in_place") ? "in place where the type matches" : "copied",
+                (boolean) r.get("flash_attention") ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");
         out.printf(Locale.ROOT, "GEMM peak      %.1f GFLOP/s (%s; networks' context %.1f, BLAS context %.1f)%n", peak / 1e9, r.get("gemm"),
                 (double) r.get("gemm_networks_context_gflops"), (double) r.get("gemm_blas_context_gflops"));
         out.printf(Locale.ROOT, "load           %.2f s, RSS after load %s, peak RSS during load %s%n", (double) r.get("load_seconds"),

@@ -88,6 +88,11 @@ final class GenerationOptions {
     @Option(names = "--device", paramLabel = "DEVICE", description = "cpu, cuda:0, vulkan:0, metal:0 or a name from 'ember devices' (default: cpu).")
     String device;
 
+    @Option(names = "--no-weights-in-place",
+            description = "Copy every weight into Ember's own memory instead of using the model file's mapping where the stored "
+                    + "type matches (the CPU default: faster load, one copy less; the file must then not change while running).")
+    boolean noWeightsInPlace;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "outputs",
             description = "Folder for the images, named NNNNNN.SEED.png (default: ${DEFAULT-VALUE}).")
     Path out;

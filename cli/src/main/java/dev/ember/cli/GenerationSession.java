@@ -23,7 +23,7 @@ final class GenerationSession {
             throws IOException {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
         parameters.toRequest(init == null ? null : init.image());
-        ModelOptions modelOptions = parameters.toModelOptions();
+        ModelOptions modelOptions = parameters.toModelOptions().withWeightsInPlace(!options.noWeightsInPlace);
         Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews());
         if (outputs.every() < 1) throw new EmberCommand.UsageException("--intermediates-every must be at least 1, got " + outputs.every());
         notices.forEach(err::println);

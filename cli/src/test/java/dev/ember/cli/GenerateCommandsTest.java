@@ -91,6 +91,16 @@ class GenerateCommandsTest {
     }
 
     @Test
+    void noWeightsInPlaceGivesTheSamePixels() throws IOException {
+        Path out = dir.resolve("wip");
+        CliRunner placed = run("txt2img", small("-p", "a dam", "-S", "4", "--out", out.toString()));
+        assertEquals(0, placed.exitCode(), placed.err());
+        CliRunner copied = run("txt2img", small("-p", "a dam", "-S", "4", "--no-weights-in-place", "--out", out.toString()));
+        assertEquals(0, copied.exitCode(), copied.err());
+        assertEquals(RgbImage.read(out.resolve("000001.4.png")), RgbImage.read(out.resolve("000002.4.png")));
+    }
+
+    @Test
     void flashAttentionIsRecordedAndReused() throws IOException {
         Path out = dir.resolve("fa");
         CliRunner r = run("txt2img", small("-p", "a mill", "-S", "5", "--flash-attention", "--out", out.toString()));

@@ -47,8 +47,14 @@ import java.util.function.Consumer;
  * own state, and the native networks serialize their compute, so concurrent calls give exactly the
  * images that serial calls give. {@link #close()} must not race with a running generation.
  *
- * <p>Memory. By default ({@link ModelOptions#defaults()}) all networks are loaded once: they copy their
- * weights into the device's memory and the checkpoint file is unmapped at the end of {@link #load}. In
+ * <p>Memory. By default ({@link ModelOptions#defaults()}) all networks are loaded once. On the CPU they use
+ * the checkpoint's own memory for every tensor that already has the type they store it in (weights in
+ * place, {@link ModelOptions#withWeightsInPlace(boolean)}: f16 matrix weights of an f16 file, everything
+ * f32 of an f32 file) and copy the rest; the checkpoint then stays open (mapped, or for a compressed
+ * {@code .ckpt} held in memory) until {@link #close()}, which closes it last, and the file must not change
+ * while the model is open (see below). With weights in place off, or on another device, the networks
+ * copy all their weights into the device's memory and the checkpoint file is unmapped at the end of
+ * {@link #load}. In
  * low-memory mode ({@link ModelOptions#withLowMemory(boolean)}) only the UNet stays resident: the
  * checkpoint stays mapped for the model's life, and the text encoder (when a prompt is not in the
  * prompt cache), the VAE decoder (per decode, {@link #decodePreview} included) and the VAE encoder (per
@@ -57,9 +63,12 @@ import java.util.function.Consumer;
  * from the page cache (or from disk if the kernel has dropped those pages). In this mode the file must
  * not change while the model is open: replacing it by a rename is safe, but writing into it or
  * truncating it is not (a truncated mapping faults the JVM). A {@code .ckpt} whose storages are
- * compressed is inflated into memory instead of mapped; holding it would keep the whole model in memory
- * twice, so such a file is loaded as in the default mode (all networks resident, file closed after
- * loading) with only the native low-memory behaviour. {@link #residentNetworks()} tells what is loaded.
+ * compressed is inflated into memory instead of mapped; holding it for per-use loading would keep the
+ * whole model in memory twice, so such a file is loaded as in the default mode (all networks resident;
+ * the inflated tensors kept only as far as weights in place need them) with only the native low-memory
+ * behaviour. {@link #residentNetworks()} tells what is loaded. With weights in place, low-memory mode's
+ * resident UNet also reads its weights from the mapping (clean file pages the kernel may drop and
+ * re-read), and the per-use networks take their matching tensors from it without a copy.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** The networks of a model, as {@link #residentNetworks()} reports them. */
@@ -71,8 +80,13 @@ public final class StableDiffusion implements AutoCloseable {
     private final ModelOptions options;
     private final Prediction prediction;
     private final NativeContext context;
-    /** The open checkpoint the per-use networks load from; null when everything is resident. */
+    /**
+     * The open checkpoint, kept while the model is open because per-use networks load from it or resident ones
+     * use its memory in place; null when every network holds its own copy.
+     */
     private final Checkpoint checkpoint;
+    /** Whether the networks were asked to use the checkpoint's memory in place (CPU only). */
+    private final boolean weightsInPlace;
     private final OnDemand<TextEncoder> textEncoder;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
@@ -82,7 +96,10 @@ public final class StableDiffusion implements AutoCloseable {
     private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
     private volatile boolean closed;
 
-    /** Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per use. */
+    /**
+     * Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per
+     * use or use its memory in place.
+     */
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
@@ -95,8 +112,9 @@ public final class StableDiffusion implements AutoCloseable {
         }
         boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
+        boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
-                options.blas(), options.lowMemory()));
+                options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
         StateDict weights = checkpoint.tensors();
         OnDemand<TextEncoder> text = null;
@@ -120,7 +138,8 @@ public final class StableDiffusion implements AutoCloseable {
             throw e;
         }
         this.context = ctx;
-        this.checkpoint = perUse ? checkpoint : null;
+        this.checkpoint = perUse || inPlace ? checkpoint : null;
+        this.weightsInPlace = inPlace;
         this.textEncoder = text;
         this.unet = un;
         this.vaeDecoder = decoder;
@@ -155,6 +174,7 @@ public final class StableDiffusion implements AutoCloseable {
             throw e;
         }
         if (sd.checkpoint == null) checkpoint.close(); // every network holds its own copy: unmap the file now
+        // otherwise close() closes it, after the networks that read it
         return sd;
     }
 
@@ -334,6 +354,19 @@ public final class StableDiffusion implements AutoCloseable {
 
     public NativeContext context() {
         return context;
+    }
+
+    /**
+     * Whether the networks use the checkpoint's memory in place (on the CPU with
+     * {@link ModelOptions#weightsInPlace()}); the checkpoint is then open until {@link #close()}.
+     */
+    public boolean weightsInPlace() {
+        return weightsInPlace;
+    }
+
+    /** Whether this model holds its checkpoint open (weights in place or per-use networks); false after {@link #close()}. */
+    public boolean holdsCheckpoint() {
+        return checkpoint != null && !checkpoint.isClosed();
     }
 
     private void ensureOpen() {

@@ -9,15 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ember.engine.StableDiffusion.Network;
 import dev.ember.engine.image.RgbImage;
-import dev.ember.engine.model.DType;
-import dev.ember.engine.model.ModelFormat;
-import dev.ember.engine.model.ModelPreset;
-import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.sampling.Sampler;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -28,9 +23,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipFile;
-import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -223,14 +215,7 @@ class LowMemoryTest {
 
     @Test
     void aCkptWithCompressedStoragesKeepsItsNetworksResidentInLowMemoryMode(@TempDir Path dir) throws Exception {
-        Path stored = dir.resolve("tiny.ckpt"), deflated = dir.resolve("deflated.ckpt");
-        SyntheticCheckpoint.write(ModelPreset.TINY, stored, ModelFormat.CKPT, DType.F32, 1234);
-        try (ZipFile in = new ZipFile(stored.toFile()); ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(deflated))) {
-            for (ZipEntry e : Collections.list(in.entries())) {
-                out.putNextEntry(new ZipEntry(e.getName()));
-                in.getInputStream(e).transferTo(out);
-            }
-        }
+        Path deflated = TinyModels.deflatedCkpt(dir), stored = dir.resolve("tiny.ckpt");
         GenerationRequest r = small("compressed").build();
         ModelOptions lowMemory = ModelOptions.defaults().withThreads(2).withLowMemory(true);
         try (StableDiffusion mapped = StableDiffusion.load(stored, lowMemory); StableDiffusion inflated = StableDiffusion.load(deflated, lowMemory)) {

@@ -8,6 +8,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipOutputStream;
 
 /** A tiny synthetic checkpoint on disk, made once per test JVM. */
 public final class TinyModels {
@@ -28,5 +32,21 @@ public final class TinyModels {
             }
         }
         return tiny;
+    }
+
+    /**
+     * The tiny model as a {@code .ckpt} whose storages are compressed (so it is inflated into memory, not mapped),
+     * written to {@code dir}; its stored twin is left there as {@code tiny.ckpt}.
+     */
+    public static Path deflatedCkpt(Path dir) throws IOException {
+        Path stored = dir.resolve("tiny.ckpt"), deflated = dir.resolve("deflated.ckpt");
+        SyntheticCheckpoint.write(ModelPreset.TINY, stored, ModelFormat.CKPT, DType.F32, 1234);
+        try (ZipFile in = new ZipFile(stored.toFile()); ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(deflated))) {
+            for (ZipEntry e : Collections.list(in.entries())) {
+                out.putNextEntry(new ZipEntry(e.getName()));
+                in.getInputStream(e).transferTo(out);
+            }
+        }
+        return deflated;
     }
 }

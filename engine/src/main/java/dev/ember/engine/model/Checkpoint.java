@@ -20,6 +20,11 @@ public record Checkpoint(Path path, ModelSpec spec, StateDict tensors, ModelRepo
         return report.format();
     }
 
+    /** Whether {@link #close()} has run. */
+    public boolean isClosed() {
+        return tensors.isClosed();
+    }
+
     @Override
     public void close() {
         tensors.close();

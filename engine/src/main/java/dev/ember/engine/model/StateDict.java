@@ -55,6 +55,11 @@ public final class StateDict implements AutoCloseable {
         return arena;
     }
 
+    /** Whether {@link #close()} has run (the tensors' memory is then gone). */
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
     @Override
     public synchronized void close() {
         if (closed) return;

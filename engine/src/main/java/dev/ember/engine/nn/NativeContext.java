@@ -28,9 +28,14 @@ public final class NativeContext implements AutoCloseable {
      *                       results then vary with the thread count
      * @param lowMemory      smallest resident memory: weight sources are paged out of the process as they are
      *                       copied, compute buffers are freed after every call (slower: they are re-allocated)
+     * @param weightsInPlace on the CPU, networks use the weights' own memory (the {@link dev.ember.engine.model.StateDict}'s
+     *                       mapping) for every tensor that already has the type they store it in, instead of copying
+     *                       it: no second copy of those weights, but the dict must then stay open, and its file
+     *                       unchanged, until every network made from it is closed. Ignored on other devices.
      */
-    public record Options(int threads, int device, FlashAttention flashAttention, boolean useBlas, boolean lowMemory) {
-        public static final Options DEFAULT = new Options(0, -1, FlashAttention.AUTO, false, false);
+    public record Options(int threads, int device, FlashAttention flashAttention, boolean useBlas, boolean lowMemory,
+                          boolean weightsInPlace) {
+        public static final Options DEFAULT = new Options(0, -1, FlashAttention.AUTO, false, false, false);
 
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
@@ -38,9 +43,18 @@ public final class NativeContext implements AutoCloseable {
             if (flashAttention == null) flashAttention = FlashAttention.AUTO;
         }
 
-        /** Flash attention on or off, not AUTO: what the network tests need to pin the path they check. */
+        /** Weights copied (not used in place). */
+        public Options(int threads, int device, FlashAttention flashAttention, boolean useBlas, boolean lowMemory) {
+            this(threads, device, flashAttention, useBlas, lowMemory, false);
+        }
+
+        /** Flash attention on or off, not AUTO: what the network tests need to pin the path they check. Weights copied. */
         public Options(int threads, int device, boolean flashAttention, boolean useBlas) {
-            this(threads, device, FlashAttention.of(flashAttention), useBlas, false);
+            this(threads, device, FlashAttention.of(flashAttention), useBlas, false, false);
+        }
+
+        public Options withWeightsInPlace(boolean value) {
+            return new Options(threads, device, flashAttention, useBlas, lowMemory, value);
         }
     }
 
@@ -59,6 +73,7 @@ public final class NativeContext implements AutoCloseable {
             ember_context_params.flash_attention(params, options.flashAttention().nativeCode());
             ember_context_params.use_blas(params, options.useBlas() ? 1 : 0);
             ember_context_params.low_memory(params, options.lowMemory() ? 1 : 0);
+            ember_context_params.weights_in_place(params, options.weightsInPlace() ? 1 : 0);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int status = ember_h.ember_context_create(params, out);
             if (status != ember_h.EMBER_OK()) {

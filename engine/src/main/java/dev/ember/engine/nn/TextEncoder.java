@@ -21,7 +21,10 @@ import java.util.Objects;
  * selects (1 = last layer, 2 = the one before, ...).
  *
  * <p>Owns one {@code ember_text_encoder}; {@link #close()} frees it once. The weights are copied into
- * the device's memory during construction, so the {@link StateDict} may be closed afterwards. Every
+ * the device's memory during construction, so the {@link StateDict} may be closed afterwards, unless the
+ * context has {@link NativeContext.Options#weightsInPlace()} on the CPU: then tensors that already have
+ * their stored type are used where they lie, and the dict must stay open (its file unchanged) until this
+ * encoder is closed. Every
  * native call holds the context's {@link NativeContext#lock()}, so instances may be shared between
  * threads. The context must outlive this object.
  */

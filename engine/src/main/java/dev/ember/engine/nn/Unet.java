@@ -19,7 +19,9 @@ import java.util.Objects;
  * (whatever the weights were trained for) for a batch of latents at given timesteps and text context.
  *
  * <p>Weights are copied into the context's device during construction, so the {@link StateDict} may be
- * closed afterwards. Every native call takes the context's {@link NativeContext#lock()}; one instance may
+ * closed afterwards, unless the context has {@link NativeContext.Options#weightsInPlace()} on the CPU: then
+ * tensors that already have their stored type are used where they lie, and the dict must stay open (its
+ * file unchanged) until this UNet is closed. Every native call takes the context's {@link NativeContext#lock()}; one instance may
  * be used from several threads. {@link #close()} is idempotent and must come before the context's.
  */
 public final class Unet implements AutoCloseable {

@@ -58,7 +58,10 @@ public final class Vae implements AutoCloseable {
 
     /**
      * Copies the needed tensors of {@code weights} (canonical names, see {@link NetworkLayout#vaeEncoder}
-     * and {@link NetworkLayout#vaeDecoder}) into a native VAE; {@code weights} may be closed afterwards.
+     * and {@link NetworkLayout#vaeDecoder}) into a native VAE; {@code weights} may be closed afterwards, unless the
+     * context has {@link NativeContext.Options#weightsInPlace()} on the CPU: then tensors that already have their
+     * stored type are used where they lie, and {@code weights} must stay open (its file unchanged) until this VAE
+     * is closed.
      *
      * @param weightType an {@code EMBER_WEIGHT_*} code
      * @throws NativeException naming the first missing or mis-shaped tensor, or for other native failures

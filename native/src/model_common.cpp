@@ -85,6 +85,11 @@ bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
 }  // namespace
 
 weight_store::~weight_store() {
+    // Low-memory mode: the caller's pages this network read in place leave the process with it (a
+    // network loaded per use would otherwise keep its file pages resident after it is freed).
+    if (release_in_place_on_free_) {
+        for (ggml_backend_buffer_t b : in_place_buffers_) release_source(ggml_backend_buffer_get_base(b), ggml_backend_buffer_get_size(b));
+    }
     if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
     for (ggml_backend_buffer_t b : in_place_buffers_) ggml_backend_buffer_free(b);  // frees the struct, not the memory
     if (meta_ != nullptr) ggml_free(meta_);
@@ -145,6 +150,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     // aligned address at or below its data (ggml's rule for a buffer's base) to its end; the tensor
     // itself may start anywhere inside. Those tensors then have data, so the allocation below skips them.
     const bool in_place = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
+    release_in_place_on_free_ = in_place && ctx->params.low_memory != 0;
     size_t n_copied = 0;
     std::vector<bool> placed(todo.size(), false);
     for (size_t i = 0; i < todo.size(); i++) {

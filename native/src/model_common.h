@@ -68,6 +68,7 @@ private:
     ggml_context * meta_ = nullptr;
     ggml_backend_buffer_t buffer_ = nullptr;              // the copied tensors (null if none)
     std::vector<ggml_backend_buffer_t> in_place_buffers_;  // one per tensor used in place, over the caller's memory
+    bool release_in_place_on_free_ = false;  // low-memory mode: page the caller's memory out when freed
     std::unordered_map<std::string, ggml_tensor *> tensors_;
     uint64_t bytes_ = 0;
     int64_t n_parameters_ = 0;

@@ -42,7 +42,9 @@ void im2col_run(const ggml_tensor * x, const char * image, const band_params & p
     const int k = p.k;
     // Pixels whose k columns all lie inside the image: [in0, in1) (clamped to the run).
     const int64_t first_inside = (p.pad + p.stride - 1) / p.stride;          // smallest ox with ox*s - pad >= 0
-    const int64_t last_inside = (W - k + p.pad) / p.stride;                  // largest ox with ox*s - pad + k <= W
+    // Largest ox with ox*s - pad + k <= W; none when even ox = 0 reaches past the image (C++ division
+    // truncates toward zero, so a negative numerator must not be divided).
+    const int64_t last_inside = W - k + p.pad >= 0 ? (W - k + p.pad) / p.stride : -1;
     const int64_t in0 = std::max(ox0, first_inside), in1 = std::max(in0, std::min(ox1, last_inside + 1));
     for (int64_t c = 0; c < C; c++) {
         const char * plane = image + c * x->nb[2];

@@ -82,7 +82,6 @@ public final class Generation {
         try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
-            bridge.finish(out, sigmas[totalSteps]);
             return new Result(out, totalSteps);
         } catch (GenerationCancelledException e) {
             if (bridge.failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + bridge.failure, bridge.failure);
@@ -97,8 +96,6 @@ public final class Generation {
         private final long seed;
         private final int totalSteps;
         Exception failure;
-        /** The estimate made during the step whose result has not been delivered yet. */
-        private float[] pendingDenoised;
 
         ListenerBridge(StepListener listener, int imageIndex, long seed, int totalSteps) {
             this.listener = listener;
@@ -108,26 +105,14 @@ public final class Generation {
         }
 
         /**
-         * A sampler reports step k after its model call but before it moves the latent, so the latent it
-         * hands over is where step k-1 ended (at sigma_{k-1}): step k-1 is delivered now, with the
-         * estimate made during it, and the last step by {@link #finish} with the final latent. A listener
-         * thus sees each step's result with its true sigma; a cancel takes effect one model call later.
+         * A sampler reports step k as soon as the step's latent exists (at sigma_k, before the next model
+         * call), so the listener gets it at once and a cancel costs no further model call.
          */
         boolean onSamplerStep(SamplerStep step) {
-            boolean go = step.step() == 1 || deliver(step.step() - 1, step.sigma(), step.latent(), pendingDenoised);
-            pendingDenoised = step.denoised().clone();
-            return go;
+            return deliver(step.step(), step.sigmaNext(), step.latent(), step.denoised());
         }
 
-        /** Delivers the last step: the sampler's output latent. */
-        void finish(float[] out, double sigma) {
-            deliver(totalSteps, sigma, out, pendingDenoised);
-        }
-
-        /**
-         * True to continue. Step 0 and the last step cannot be "continued" by the sampler, so a cancel
-         * there throws directly.
-         */
+        /** True to continue. Step 0 comes before the sampler runs, so a cancel there throws directly. */
         boolean deliver(int step, double sigma, float[] latent, float[] denoised) {
             StepEvent event = new StepEvent(imageIndex, seed, step, totalSteps, sigma, sigma > 0 ? schedule.sigmaToT(sigma) : 0,
                     channels, latentHeight, latentWidth, copy(latent), denoised == null ? null : copy(denoised));
@@ -139,9 +124,9 @@ public final class Generation {
                 action = StepListener.Action.CANCEL;
             }
             boolean go = action != StepListener.Action.CANCEL;
-            if (!go && (step == 0 || step == totalSteps)) {
+            if (!go && step == 0) {
                 if (failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + failure, failure);
-                throw new GenerationCancelledException("generation cancelled by the step listener " + (step == 0 ? "before the first step" : "after the last step"));
+                throw new GenerationCancelledException("generation cancelled by the step listener before the first step");
             }
             return go;
         }

@@ -33,6 +33,7 @@ final class KSamplers {
             double[] denoised = denoise(x, s, i);
             double[] d = derivative(x, denoised, s);
             axpy(x, next - s, d);
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
@@ -51,6 +52,7 @@ final class KSamplers {
                 float[] z = noise.next(x.length);
                 for (int k = 0; k < x.length; k++) x[k] += z[k] * sigmaUp;
             }
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
@@ -69,6 +71,7 @@ final class KSamplers {
                 double[] d2 = derivative(x2, evaluate(x2, next), next);
                 for (int k = 0; k < x.length; k++) x[k] += (d[k] + d2[k]) / 2 * dt;
             }
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
@@ -87,6 +90,7 @@ final class KSamplers {
                 double[] d2 = derivative(x2, evaluate(x2, mid), mid);
                 axpy(x, next - s, d2);
             }
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
@@ -103,6 +107,7 @@ final class KSamplers {
             for (int j = 0; j < currentOrder; j++) {
                 axpy(x, LmsCoefficients.coefficient(currentOrder, sigmas, i, j), it.next());
             }
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
@@ -132,30 +137,43 @@ final class KSamplers {
                 for (int k = 0; k < x.length; k++) x[k] = ratio * x[k] + weight * target[k];
             }
             oldDenoised = denoised;
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
 
     float[] ddim() {
-        euler();
         // A1111's DDIM returns sqrt(alpha_prev) * (pred_x0 + sigma_prev * eps): the variance-preserving
-        // latent, which in k-diffusion's variables is x / sqrt(1 + sigma^2) at the last sigma.
+        // latent, which in k-diffusion's variables is x / sqrt(1 + sigma^2) at the last sigma. Its steps
+        // are Euler steps; the last one is rescaled before it is reported, so its event shows the result.
         double last = sigmas[steps];
-        if (steps > 0 && last > 0) {
-            double scale = 1 / Math.sqrt(1 + last * last);
-            for (int k = 0; k < x.length; k++) x[k] *= scale;
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            axpy(x, next - s, derivative(x, denoised, s));
+            if (i == steps - 1 && last > 0) {
+                double scale = 1 / Math.sqrt(1 + last * last);
+                for (int k = 0; k < x.length; k++) x[k] *= scale;
+            }
+            stepDone(i, denoised);
         }
         return toFloat(x);
     }
 
-    /** The step's main model call, reported to the callback. */
+    /** The step's main model call. */
     private double[] denoise(double[] at, double sigma, int i) {
-        float[] latent = toFloat(at);
-        float[] denoised = call(latent, sigma);
-        if (!callback.onStep(new SamplerStep(i + 1, steps, sigma, sigmas[i + 1], latent, denoised))) {
-            throw new GenerationCancelledException("sampling cancelled at step " + (i + 1) + " of " + steps);
+        return toDouble(call(toFloat(at), sigma));
+    }
+
+    /**
+     * Reports step {@code i} as soon as its latent exists: the callback gets the latent the step ended
+     * with (at {@code sigmas[i + 1]}) and the estimate it moved towards, before the next model call, so a
+     * cancel costs no extra call.
+     */
+    private void stepDone(int i, double[] denoised) {
+        if (!callback.onStep(new SamplerStep(i + 1, steps, sigmas[i], sigmas[i + 1], toFloat(x), toFloat(denoised)))) {
+            throw new GenerationCancelledException("sampling cancelled after step " + (i + 1) + " of " + steps);
         }
-        return toDouble(denoised);
     }
 
     /** An extra model call within a step (second-order corrections). */

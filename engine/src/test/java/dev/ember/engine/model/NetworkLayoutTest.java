@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -14,17 +14,17 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The layouts reproduce the SD 1.5 reference list in ../shared exactly, and stay consistent for other configs. */
+/** The layouts reproduce the SD 1.5 reference list (a copy of shared/reference/sd15-ldm-tensors.tsv in the test resources) exactly, and stay consistent for other configs. */
 class NetworkLayoutTest {
     static Map<String, TensorSpec> reference() throws IOException {
-        // The reference data lives in ../shared beside the checkout (CI lays it there too); EMBER_SHARED overrides.
-        String root = System.getProperty("ember.root", "..");
-        String override = System.getenv("EMBER_SHARED");
-        List<Path> places = override != null ? List.of(Path.of(override)) : List.of(Path.of(root, "..", "shared"), Path.of(root, "shared"));
-        Path tsv = places.stream().map(p -> p.resolve("reference/sd15-ldm-tensors.tsv")).filter(Files::exists).findFirst()
-                .orElseThrow(() -> new IOException("sd15-ldm-tensors.tsv not found in " + places + " (set EMBER_SHARED to the shared/ folder)"));
+        // A copy of shared/reference/sd15-ldm-tensors.tsv kept in the test resources: tests read only the repository.
+        List<String> lines;
+        try (InputStream in = NetworkLayoutTest.class.getResourceAsStream("sd15-ldm-tensors.tsv")) {
+            if (in == null) throw new IOException("test resource sd15-ldm-tensors.tsv is missing");
+            lines = new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+        }
         Map<String, TensorSpec> out = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(tsv)) {
+        for (String line : lines) {
             if (line.isBlank()) continue;
             String[] f = line.split("\t");
             long[] shape = Arrays.stream(f[1].replaceAll("[\\[\\] ]", "").split(",")).mapToLong(Long::parseLong).toArray();

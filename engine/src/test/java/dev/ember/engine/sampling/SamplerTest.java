@@ -12,6 +12,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -172,7 +173,11 @@ class SamplerTest {
             return DATA.denoiser().denoise(x, sigma);
         };
         float[] x0 = DATA.start(Z, sig[0]);
-        sampler.sample(counting, x0, sig, NoiseSource.PHILOX.generator(0), step -> seen.add(step));
+        List<Integer> callsWhenReported = new ArrayList<>();
+        float[] out = sampler.sample(counting, x0, sig, NoiseSource.PHILOX.generator(0), step -> {
+            callsWhenReported.add(calls[0]);
+            return seen.add(step);
+        });
         assertEquals(steps, seen.size());
         assertEquals(sampler.modelCalls(sig), calls[0]);
         for (int i = 0; i < steps; i++) {
@@ -181,14 +186,19 @@ class SamplerTest {
             assertEquals(sig[i], seen.get(i).sigma());
             assertEquals(sig[i + 1], seen.get(i).sigmaNext());
             assertEquals(Z.length, seen.get(i).latent().length);
+            // Reported as soon as the step's latent exists: after exactly the model calls of steps 1..i+1.
+            assertEquals(sampler.modelCalls(Arrays.copyOf(sig, i + 2)), callsWhenReported.get(i), "model calls before step " + (i + 1));
         }
-        assertArrayEquals(x0, seen.getFirst().latent());
+        assertArrayEquals(out, seen.getLast().latent(), "the last step reports the result");
+        assertFalse(Arrays.equals(x0, seen.getFirst().latent()), "step 1 reports where it ended, not where it started");
 
         int[] before = {0};
+        calls[0] = 0;
         GenerationCancelledException e = assertThrows(GenerationCancelledException.class,
                 () -> sampler.sample(counting, x0, sig, NoiseSource.PHILOX.generator(0), step -> ++before[0] < 3));
         assertTrue(e.getMessage().contains("step 3"), e.getMessage());
         assertEquals(3, before[0]);
+        assertEquals(sampler.modelCalls(Arrays.copyOf(sig, 4)), calls[0], "a cancel after step 3 makes no further model call");
     }
 
     @Test

@@ -12,6 +12,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.TinyModel;
 
 /**
  * {@code ember demo}: the README's main job, in the shape of InvokeAI's img2img guide. One txt2img
@@ -96,6 +98,6 @@ final class DemoCommand implements Callable<Integer> {
         return new ImageParameters(img2img ? ImageParameters.IMG2IMG : ImageParameters.TXT2IMG, PROMPT, "", seed, STEPS, 7.5,
                 size, size, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
                 img2img ? init.path().toAbsolutePath().normalize().toString() : null, img2img ? init.sha256() : null, 0, null,
-                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version());
+                model.toString(), ImageParameters.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version());
     }
 }

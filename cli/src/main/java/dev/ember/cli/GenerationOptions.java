@@ -8,15 +8,15 @@ import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.function.Function;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.TinyModel;
 
 /**
  * The options txt2img and img2img share (a picocli mixin), with InvokeAI's short switches where they do
@@ -173,7 +173,7 @@ final class GenerationOptions {
             modelPath = TinyModel.path().toAbsolutePath().toString();
             preset = TinyModel.PRESET;
         }
-        modelSize = sizeOf(Path.of(modelPath));
+        modelSize = ImageParameters.sizeOf(Path.of(modelPath));
         if (model == null && r != null && r.modelSize() != null && modelSize != null && !r.modelSize().equals(modelSize)) {
             notices.add("ember: warning: " + modelPath + " is " + modelSize + " bytes, but the image was made with a model of "
                     + r.modelSize() + " bytes: the result may differ");
@@ -248,24 +248,5 @@ final class GenerationOptions {
     private static <T> T first(T... values) {
         for (T v : values) if (v != null) return v;
         return null;
-    }
-
-    /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read (loading will say why). */
-    static Long sizeOf(Path path) {
-        try {
-            if (Files.isRegularFile(path)) return Files.size(path);
-            if (!Files.isDirectory(path)) return null;
-            try (Stream<Path> files = Files.walk(path)) {
-                return files.filter(Files::isRegularFile).mapToLong(f -> {
-                    try {
-                        return Files.size(f);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }).sum();
-            }
-        } catch (IOException | UncheckedIOException e) {
-            return null;
-        }
     }
 }

@@ -10,6 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.ImageParameters;
 
 /**
  * The part txt2img and img2img share once their parameters are resolved: check the request, load the

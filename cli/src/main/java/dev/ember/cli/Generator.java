@@ -10,6 +10,9 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.image.OutputFiles;
 
 /**
  * Runs one resolved request on a loaded model and writes its outputs: each image as

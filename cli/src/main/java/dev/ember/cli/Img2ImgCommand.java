@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import dev.ember.engine.metadata.ImageParameters;
 
 /** {@code ember img2img}: pictures from a picture and a prompt. */
 @Command(name = "img2img", mixinStandardHelpOptions = true, sortOptions = false,

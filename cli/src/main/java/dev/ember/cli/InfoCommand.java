@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import dev.ember.engine.metadata.PngMetadata;
 
 /** {@code ember info IMAGE}: how a picture was made, from its PNG metadata. */
 @Command(name = "info", mixinStandardHelpOptions = true,
@@ -41,7 +42,7 @@ final class InfoCommand implements Callable<Integer> {
             if (found.ember() != null) {
                 out.println("ember:");
                 @SuppressWarnings("unchecked")
-                Map<String, Object> fields = PngMetadata.JSON.convertValue(found.ember(), Map.class);
+                Map<String, Object> fields = PngMetadata.toMap(found.ember());
                 fields.forEach((k, v) -> out.println("  " + k + ": " + v));
                 String again = found.ember().isImg2Img() ? "img2img" : "txt2img";
                 out.println("re-run: ember " + again + " --from-image " + image);

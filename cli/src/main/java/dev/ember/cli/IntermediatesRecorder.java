@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.image.OutputFiles;
 
 /**
  * Keeps a preview of every {@code every}-th step of each image (step 0 and the last step always) while

@@ -1,4 +1,4 @@
-package dev.ember.cli;
+package dev.ember.engine.image;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

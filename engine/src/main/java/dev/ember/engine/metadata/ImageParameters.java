@@ -1,18 +1,26 @@
-package dev.ember.cli;
+package dev.ember.engine.metadata;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.ember.engine.Ember;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.ModelOptions;
+import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.TinyModel;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
  * Everything one run needs, fully resolved, in the form it is recorded in a PNG's {@code ember} JSON
@@ -43,27 +51,63 @@ import java.nio.file.Path;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
-record ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+public record ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
                        String device, int threads, Boolean flashAttention, String emberVersion) {
-    static final String TXT2IMG = "txt2img";
-    static final String IMG2IMG = "img2img";
+    public static final String TXT2IMG = "txt2img";
+    public static final String IMG2IMG = "img2img";
 
-    boolean isImg2Img() {
+    /**
+     * The record of a request as {@code model} runs it: what the CLI, the server and Spark write into each
+     * PNG. {@code initImage} names the init image for people (a path, or null when it came from elsewhere);
+     * {@code initImageSha256} identifies its bytes (null for txt2img).
+     */
+    public static ImageParameters of(GenerationRequest request, StableDiffusion model, String initImage, String initImageSha256) {
+        ModelOptions o = model.options();
+        Path path = model.path().toAbsolutePath().normalize();
+        boolean tiny = path.equals(TinyModel.location().toAbsolutePath().normalize());
+        return new ImageParameters(request.isImg2Img() ? IMG2IMG : TXT2IMG, request.prompt(), request.negativePrompt(), request.seed(),
+                request.steps(), request.cfgScale(), request.width(), request.height(), request.sampler().id(), request.schedule().id(),
+                request.noise().id(), request.images(), request.isImg2Img() ? request.strength() : null,
+                request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
+                o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
+                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version());
+    }
+
+    /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
+    public static Long sizeOf(Path path) {
+        try {
+            if (Files.isRegularFile(path)) return Files.size(path);
+            if (!Files.isDirectory(path)) return null;
+            try (Stream<Path> files = Files.walk(path)) {
+                return files.filter(Files::isRegularFile).mapToLong(f -> {
+                    try {
+                        return Files.size(f);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }).sum();
+            }
+        } catch (IOException | UncheckedIOException e) {
+            return null;
+        }
+    }
+
+    public boolean isImg2Img() {
         return IMG2IMG.equals(mode);
     }
 
     /** The parameters of one image of the batch: its own seed, a batch of one. */
-    ImageParameters forImage(long imageSeed) {
+    public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
                 weightType, device, threads, flashAttention, emberVersion);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
-    GenerationRequest toRequest(RgbImage init) {
+    public GenerationRequest toRequest(RgbImage init) {
         if (isImg2Img() != (init != null)) throw new IllegalStateException(mode + " with" + (init == null ? "out" : "") + " an init image");
         GenerationRequest.Builder b = GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt)
@@ -80,13 +124,13 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
     }
 
     /** These parameters with flash attention as the loaded model resolved it (so the metadata says what ran). */
-    ImageParameters withFlashAttention(boolean used) {
+    public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
                 weightType, device, threads, used, emberVersion);
     }
 
-    ModelOptions toModelOptions() {
+    public ModelOptions toModelOptions() {
         return ModelOptions.defaults()
                 .withThreads(threads)
                 .withDevice(device)
@@ -96,7 +140,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                 .withPrediction(prediction == null ? null : Prediction.parse(prediction));
     }
 
-    Path modelPath() {
+    public Path modelPath() {
         return Path.of(model);
     }
 }

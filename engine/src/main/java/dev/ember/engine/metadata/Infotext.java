@@ -1,4 +1,4 @@
-package dev.ember.cli;
+package dev.ember.engine.metadata;
 
 import dev.ember.engine.sampling.Sampler;
 import java.nio.file.Path;
@@ -21,10 +21,10 @@ import java.util.Map;
  * Ember's own names become A1111's display names (sampler "Euler a", RNG "CPU", "Schedule type").
  * Only a summary: the {@code ember} JSON chunk is what re-runs read.
  */
-final class Infotext {
+public final class Infotext {
     private Infotext() {}
 
-    static String format(ImageParameters p) {
+    public static String format(ImageParameters p) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(p.steps()));
         params.put("Sampler", samplerName(p.sampler()));
@@ -50,7 +50,7 @@ final class Infotext {
     }
 
     /** A1111's {@code quote}: JSON-quoted when the value would break the "k: v, k: v" list. */
-    static String quote(String value) {
+    public static String quote(String value) {
         if (value.indexOf(',') < 0 && value.indexOf(':') < 0 && value.indexOf('\n') < 0) return value;
         StringBuilder q = new StringBuilder("\"");
         for (char c : value.toCharArray()) {
@@ -70,7 +70,7 @@ final class Infotext {
     }
 
     /** A1111's sampler display names. */
-    static String samplerName(String id) {
+    public static String samplerName(String id) {
         return switch (Sampler.parse(id)) {
             case LMS -> "LMS";
             case EULER -> "Euler";
@@ -83,7 +83,7 @@ final class Infotext {
     }
 
     /** Python's str(float) for the values we write: 7.5, 7.0, 0.4. */
-    static String number(double v) {
+    public static String number(double v) {
         return Double.toString(v);
     }
 

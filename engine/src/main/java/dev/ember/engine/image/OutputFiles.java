@@ -1,4 +1,4 @@
-package dev.ember.cli;
+package dev.ember.engine.image;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  * claimed atomically (a hard link, which fails if the name exists); when another process takes the
  * same counter first, the next one is tried.
  */
-final class OutputFiles {
+public final class OutputFiles {
     /** {@code NNNNNN.anything}: the counter of a file written by Ember or InvokeAI. */
     private static final Pattern COUNTED = Pattern.compile("^(\\d{6,})\\..*");
     private static final int MAX_RACES = 1000;
@@ -26,7 +26,7 @@ final class OutputFiles {
     private OutputFiles() {}
 
     /** The highest counter in {@code folder}, or 0 when there is none (or no folder). */
-    static long highestCounter(Path folder) throws IOException {
+    public static long highestCounter(Path folder) throws IOException {
         if (!Files.isDirectory(folder)) return 0;
         long highest = 0;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(folder)) {
@@ -39,7 +39,7 @@ final class OutputFiles {
     }
 
     /** The InvokeAI-style name for a counter and seed. */
-    static String name(long counter, long seed) {
+    public static String name(long counter, long seed) {
         return String.format(Locale.ROOT, "%06d.%s.png", counter, Long.toUnsignedString(seed));
     }
 
@@ -47,7 +47,7 @@ final class OutputFiles {
      * Writes {@code bytes} to the next free {@code NNNNNN.SEED.png} in {@code folder} (created if
      * needed) and returns its path.
      */
-    static Path writeNumbered(Path folder, long seed, byte[] bytes) throws IOException {
+    public static Path writeNumbered(Path folder, long seed, byte[] bytes) throws IOException {
         Files.createDirectories(folder);
         Path temp = writeTemp(folder, bytes);
         try {
@@ -63,7 +63,7 @@ final class OutputFiles {
     }
 
     /** Writes {@code bytes} to {@code target}, replacing it, through a temporary file and an atomic move. */
-    static void writeReplacing(Path target, byte[] bytes) throws IOException {
+    public static void writeReplacing(Path target, byte[] bytes) throws IOException {
         Path folder = target.toAbsolutePath().getParent();
         Files.createDirectories(folder);
         Path temp = writeTemp(folder, bytes);

@@ -25,13 +25,14 @@ done > "$work/prompts.jsonl"
 common=(-s 4 -W 256 -H 256 --model "$model")
 
 now() { date +%s.%N; }
-t0=$(now); "$ember" batch --master 'local[2]' --threads 1 --input "$work/prompts.jsonl" --out "$work/a" "${common[@]}" | tee "$work/a.log"
-t1=$(now); "$ember" batch --master 'local[1]' --threads 2 --input "$work/prompts.jsonl" --out "$work/b" "${common[@]}" | tee "$work/b.log"
-t2=$(now)
+load() { echo "$1 $(date +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$work/load.log"; }
+load A; t0=$(now); "$ember" batch --master 'local[2]' --threads 1 --input "$work/prompts.jsonl" --out "$work/a" "${common[@]}" | tee "$work/a.log"
+load B; t1=$(now); "$ember" batch --master 'local[1]' --threads 2 --input "$work/prompts.jsonl" --out "$work/b" "${common[@]}" | tee "$work/b.log"
+load C; t2=$(now)
 for i in "${!prompts[@]}"; do
   "$ember" txt2img -p "a ${prompts[$i]}, oil painting" -S $((i + 1)) --threads 2 --out "$work/c" --json "${common[@]}" > "$work/c-$i.json"
 done
-t3=$(now)
+t3=$(now); load end
 
 python3 - "$work" "$t0" "$t1" "$t2" "$t3" <<'EOF'
 import glob, json, os, re, struct, sys, zlib

@@ -75,6 +75,13 @@ import java.util.function.Supplier;
  * behaviour. {@link #residentNetworks()} tells what is loaded. With weights in place, low-memory mode's
  * resident UNet also reads its weights from the mapping (clean file pages the kernel may drop and
  * re-read), and the per-use networks take their matching tensors from it without a copy.
+ *
+ * <p>File changes. All of the above is {@link ModelFileAccess#MAPPED}, the default: each {@link #generate}
+ * checks the file before it starts and before it hands out each image and throws
+ * {@link ModelFileChangedException} once it has changed. {@link ModelFileAccess#COPIED}
+ * ({@code withWeightsInPlace(false)}) keeps no mapping: for servers and other long-lived users, a truncated or
+ * rewritten file can then neither crash the JVM nor change a picture (low-memory mode reads its per-use
+ * networks with checked positional reads). See {@link ModelFileAccess}.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** The networks of a model, as {@link #residentNetworks()} reports them. */
@@ -97,6 +104,8 @@ public final class StableDiffusion implements AutoCloseable {
     private final ModelFileWatch files;
     /** Whether images depend on the file's mapping (in place or per use), so each is checked against a change. */
     private final boolean readsMapping;
+    /** Whether {@link #files} stays open after loading: for change checks, or for positional reads of per-use networks. */
+    private final boolean keepsFilesOpen;
     private final OnDemand<TextEncoder> textEncoder;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
@@ -165,6 +174,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.weightsInPlace = inPlace;
         this.files = files;
         this.readsMapping = this.checkpoint != null && anyMapped(checkpoint.tensors());
+        this.keepsFilesOpen = readsMapping || perUse && copied;
         this.textEncoder = text;
         this.unet = un;
         this.vaeDecoder = decoder;
@@ -235,6 +245,7 @@ public final class StableDiffusion implements AutoCloseable {
             sd.close();
             throw e;
         }
+        if (!sd.keepsFilesOpen) files.close(); // nothing reads the file any more; its fingerprint stays
         return sd;
     }
 

@@ -148,6 +148,21 @@ class ModelFileChangeTest {
     }
 
     @Test
+    void copiedLowMemoryReadsEveryFormatAgainAsTheMappedModelReadsIt() {
+        for (ModelFormat format : List.of(ModelFormat.DIFFUSERS, ModelFormat.CKPT)) {
+            Path model = temp.resolve("model-" + format);
+            SyntheticCheckpoint.write(ModelPreset.TINY, model, format, DType.F32, 1234);
+            try (StableDiffusion mapped = StableDiffusion.load(model, MAPPED);
+                 StableDiffusion copied = StableDiffusion.load(model, COPIED.withLowMemory(true))) {
+                assertFalse(copied.holdsCheckpoint(), format + ": no mapping kept");
+                assertEquals(java.util.Set.of(StableDiffusion.Network.UNET), copied.residentNetworks(), format + ": loaded per use");
+                assertEquals(mapped.fileFingerprint(), copied.fileFingerprint(), format.toString());
+                assertSamePixels(pixels(mapped.generate(request(1), StepListener.NONE)), pixels(copied.generate(request(1), StepListener.NONE)));
+            }
+        }
+    }
+
+    @Test
     void mappedModelRefusesImagesMadeAfterARewrite() throws IOException {
         Path model = copyOfOriginal();
         try (StableDiffusion sd = StableDiffusion.load(model, MAPPED)) {

@@ -76,8 +76,12 @@ public final class Generation {
         int totalSteps = sigmas.length - 1;
 
         ListenerBridge bridge = new ListenerBridge(listener, imageIndex, seed, totalSteps);
-        bridge.deliver(0, sigmas[0], x, null);
-        if (totalSteps == 0) return new Result(x, 0);
+        if (totalSteps == 0) {
+            bridge.deliver(0, sigmas[0], x, null);
+            return new Result(x, 0);
+        }
+        // Step 0 in the scale the sampler reports its steps in (DDIM's variance-preserving latents).
+        bridge.deliver(0, sigmas[0], scaled(x, request.sampler().latentScale(sigmas[0])), null);
 
         try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
@@ -87,6 +91,13 @@ public final class Generation {
             if (bridge.failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + bridge.failure, bridge.failure);
             throw e;
         }
+    }
+
+    private static float[] scaled(float[] x, double scale) {
+        if (scale == 1) return x;
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) out[i] = (float) (x[i] * scale);
+        return out;
     }
 
     /** Copies each step into GC-managed segments and hands it to the listener; remembers a listener failure. */

@@ -46,7 +46,7 @@ class GuidedUnetTest {
         try (StateDict w = SyntheticWeights.generate(NetworkLayout.unet(C), 99, DType.F32, Arena.ofShared());
              NativeContext ctx = new NativeContext(new NativeContext.Options(1, -1, false, false));
              Unet unet = new Unet(ctx, C, w, ember_h.EMBER_WEIGHT_F32())) {
-            UnetReference ref = new UnetReference(C, w);
+            UnetReference ref = new UnetReference(w, 2, 0); // TINY: two heads
             double[] c = ref.forward(x, 1, H, W, new float[] {timestep}, cond, TOKENS);
             double[] u = ref.forward(x, 1, H, W, new float[] {timestep}, uncond, TOKENS);
             double[] expected = new double[c.length], swapped = new double[c.length];

@@ -75,6 +75,7 @@ final class ModelCommand implements Callable<Integer> {
                 out.println("text config:  " + s.text());
                 out.println("unet config:  " + s.unet());
                 out.println("vae config:   " + s.vae());
+                out.println("schedule:     " + c.scheduleSource());
                 out.println("unused:       " + list(r.unused(), allUnused ? Integer.MAX_VALUE : 10));
                 out.println("missing:      " + list(r.missing(), 10));
                 if (!r.wrongShape().isEmpty()) out.println("wrong shape:  " + list(r.wrongShape(), 10));

@@ -93,7 +93,9 @@ public final class StableDiffusion implements AutoCloseable {
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
     private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
-    private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+    /** The training schedule sampling uses: the checkpoint's own alphas_cumprod, or SD's betas. */
+    private final DiffusionSchedule schedule;
+    private final String scheduleSource;
     private volatile boolean closed;
 
     /**
@@ -104,6 +106,8 @@ public final class StableDiffusion implements AutoCloseable {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
+        this.schedule = checkpoint.schedule();
+        this.scheduleSource = checkpoint.scheduleSource();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
@@ -282,6 +286,19 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ModelOptions options() {
         return options;
+    }
+
+    /**
+     * The training noise schedule the samplers' sigmas come from: the checkpoint's own {@code alphas_cumprod}
+     * (f32 or f64) when it has one, as k-diffusion and AUTOMATIC1111 use it, else SD's scaled-linear betas.
+     */
+    public DiffusionSchedule schedule() {
+        return schedule;
+    }
+
+    /** Where {@link #schedule()} came from, in words. */
+    public String scheduleSource() {
+        return scheduleSource;
     }
 
     /** The prediction type in use (the model's, or the options' override). */

@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.ModelFileException;
 import java.io.IOException;
@@ -90,8 +91,17 @@ public final class ModelFiles {
             List<String> unused = new ArrayList<>(canon.unmapped());
             for (String name : canon.tensors().keySet()) if (!used.contains(name)) unused.add(name);
             ModelReport report = new ModelReport(raw.format(), stats, unused, v.missing(), v.wrongShape());
+            TensorData alphas = raw.tensors().tensors().get(TrainingSchedule.ALPHAS_CUMPROD);
+            DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+            String scheduleSource = Checkpoint.DEFAULT_SCHEDULE;
+            if (alphas != null && TrainingSchedule.usable(alphas)) {
+                schedule = TrainingSchedule.read(path, alphas);
+                scheduleSource = "the file's alphas_cumprod (" + alphas.dtype().name().toLowerCase(Locale.ROOT) + ", " + schedule.trainSteps() + " steps)";
+            } else if (alphas != null) {
+                scheduleSource = Checkpoint.DEFAULT_SCHEDULE + "; the file's alphas_cumprod is " + alphas.dtype() + ", too coarse to use";
+            }
             // The canonical dict takes over the raw one's arena: both views share the one mapping.
-            return new Checkpoint(path, spec, new StateDict(required, raw.tensors().arena()), report);
+            return new Checkpoint(path, spec, new StateDict(required, raw.tensors().arena()), report, schedule, scheduleSource);
         } catch (RuntimeException e) {
             raw.close();
             throw e;

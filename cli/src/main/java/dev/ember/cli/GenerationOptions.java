@@ -2,6 +2,7 @@ package dev.ember.cli;
 
 import dev.ember.engine.Ember;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.noise.NoiseSource;
@@ -123,7 +124,7 @@ final class GenerationOptions {
     }
 
     /** The img2img-only choices, already resolved by the img2img command. */
-    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage) {}
+    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage, String initLatent) {}
 
     /**
      * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
@@ -205,7 +206,8 @@ final class GenerationOptions {
                 device == null ? "cpu" : device,
                 threads == null ? 0 : threads,
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
-                Ember.version());
+                Ember.version(),
+                img2img == null ? null : img2img.initLatent());
     }
 
     /** img2img's strength and resize mode: command line, then recorded, then the default. */
@@ -213,6 +215,13 @@ final class GenerationOptions {
         if (given != null) return given;
         if (recorded != null && recorded.strength() != null) return recorded.strength();
         return GenerationRequest.builder("").build().strength();
+    }
+
+    /** img2img's init latent (mean or sample): command line, then recorded, then the default (mean). */
+    static String initLatent(String given, ImageParameters recorded) {
+        if (given != null) return usageName(given, s -> InitLatent.parse(s).id());
+        if (recorded != null && recorded.initLatent() != null) return InitLatent.parse(recorded.initLatent()).id();
+        return InitLatent.MEAN.id();
     }
 
     static String resize(String given, ImageParameters recorded) {

@@ -13,6 +13,7 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
@@ -204,14 +205,14 @@ public final class StableDiffusion implements AutoCloseable {
         long start = System.nanoTime();
         List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
         float[] context = prompts.encode(texts, warnings);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request) : null;
+        EncodedInit init = request.isImg2Img() ? encodeInit(request) : null;
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
         for (int i = 0; i < request.images(); i++) {
             long seed = request.seed() + i;
             Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
                     request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
+            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
             stepsRun = r.stepsRun();
             images.add(new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request));
         }
@@ -226,18 +227,14 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request) {
+    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
+    private EncodedInit encodeInit(GenerationRequest request) {
         RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
         float[] moments;
         try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
             moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
         }
-        int z = spec.vae().latentChannels();
-        int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
-        // The posterior's mean, not a sample: the same init image always gives the same latent.
-        float[] latent = new float[z * h * w];
-        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * spec.vae().scaleFactor());
-        return latent;
+        return new EncodedInit(moments, spec.vae().scaleFactor());
     }
 
     private RgbImage decode(float[] latent, int height, int width) {

@@ -19,6 +19,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * The denoising loop of one image, as the papers tell it:
  * <ol>
+ *   <li>img2img: take the init latent from the encoded init image (its posterior's mean, or a draw
+ *       from it made with the image's own noise generator, which then goes on to the next step);</li>
  *   <li>draw the image's noise from its own seed;</li>
  *   <li>txt2img: start from that noise at the first sigma of the schedule;
  *       img2img: skip the first {@code steps - int(steps * strength)} sigmas and start from the init
@@ -53,11 +55,13 @@ public final class Generation {
      *
      * @param context    the text contexts, [cond, uncond] when guidance is on, else [cond]
      * @param tokens     context tokens per prompt
-     * @param initLatent img2img's scaled init latent, or null
+     * @param init       img2img's encoded init image, or null
      */
-    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
                          StepListener listener) {
         NoiseGenerator noise = request.noise().generator(seed);
+        // diffusers' order: the posterior draw (if any) comes before the sampling noise.
+        float[] initLatent = init == null ? null : init.latent(request.initLatent(), noise);
         float[] eps = noise.next(channels * latentHeight * latentWidth);
         double[] full = request.sampler().sigmas(schedule, request.steps(), request.schedule());
 

@@ -74,7 +74,8 @@ final class GenerationOptions {
     @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
     String prediction;
 
-    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0 or q4_0 (default: auto).")
+    @Option(names = "--weight-type", paramLabel = "TYPE",
+            description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")

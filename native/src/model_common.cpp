@@ -271,11 +271,12 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         std::vector<uint8_t>().swap(converted);
     }
     if (matrix_type_ < 0) {
-        // AUTO: report what the matrix weights became (the first linear one decides: conv kernels are never
-        // block-quantised, so they would hide a quantised file; without linear weights, the first kernel).
+        // AUTO: report what the matrix weights became: the first block-quantised one (a quantised file's
+        // rows that do not split into its blocks, and all conv kernels, are f16), else the first one.
         matrix_type_ = -1;
         for (const tensor_spec & spec : specs) {
-            if (spec.role == tensor_role::matrix && spec.shape.size() == 2) {
+            const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
+            if (matrix && ggml_is_quantized(tensors_[spec.name]->type)) {
                 matrix_type_ = weight_code(tensors_[spec.name]->type);
                 break;
             }

@@ -27,7 +27,7 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the values (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--format", defaultValue = "safetensors", description = "safetensors, ckpt or diffusers (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "safetensors", description = "safetensors, ckpt, diffusers or gguf (default: ${DEFAULT-VALUE})")
     String format;
 
     @Option(names = "--norms", defaultValue = "random",

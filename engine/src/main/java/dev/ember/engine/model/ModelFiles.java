@@ -94,11 +94,14 @@ public final class ModelFiles {
             TensorData alphas = raw.tensors().tensors().get(TrainingSchedule.ALPHAS_CUMPROD);
             DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
             String scheduleSource = Checkpoint.DEFAULT_SCHEDULE;
-            if (alphas != null && TrainingSchedule.usable(alphas)) {
-                schedule = TrainingSchedule.read(path, alphas);
-                scheduleSource = "the file's alphas_cumprod (" + alphas.dtype().name().toLowerCase(Locale.ROOT) + ", " + schedule.trainSteps() + " steps)";
-            } else if (alphas != null) {
-                scheduleSource = Checkpoint.DEFAULT_SCHEDULE + "; the file's alphas_cumprod is " + alphas.dtype() + ", too coarse to use";
+            if (alphas != null) {
+                String problem = TrainingSchedule.problem(alphas);
+                if (problem == null) {
+                    schedule = TrainingSchedule.read(alphas);
+                    scheduleSource = "the file's alphas_cumprod (" + alphas.dtype().name().toLowerCase(Locale.ROOT) + ", " + schedule.trainSteps() + " steps)";
+                } else {
+                    scheduleSource = Checkpoint.DEFAULT_SCHEDULE + "; the file's alphas_cumprod is not used: " + problem;
+                }
             }
             // The canonical dict takes over the raw one's arena: both views share the one mapping.
             return new Checkpoint(path, spec, new StateDict(required, raw.tensors().arena()), report, schedule, scheduleSource);
@@ -116,10 +119,11 @@ public final class ModelFiles {
             case SAFETENSORS -> SafetensorsReader.open(path);
             case CKPT -> TorchCheckpointReader.open(path);
             case DIFFUSERS -> DiffusersReader.open(path);
+            case GGUF -> GgufReader.open(path);
         };
     }
 
-    /** The format of a file: a zip is a PyTorch checkpoint whatever its name; otherwise the extension decides. */
+    /** The format of a file: a zip is a PyTorch checkpoint and a GGUF magic a gguf whatever its name; otherwise the extension decides. */
     static ModelFormat formatOf(Path file) {
         byte[] magic = new byte[4];
         int n;
@@ -129,8 +133,10 @@ public final class ModelFiles {
             throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
         }
         if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return ModelFormat.CKPT;
+        if (n == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F') return ModelFormat.GGUF;
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin")) return ModelFormat.CKPT;
+        if (name.endsWith(".gguf")) return ModelFormat.GGUF;
         return ModelFormat.SAFETENSORS;
     }
 }

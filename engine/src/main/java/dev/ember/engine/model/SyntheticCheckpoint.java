@@ -52,6 +52,7 @@ public final class SyntheticCheckpoint {
         switch (format) {
             case SAFETENSORS -> SafetensorsWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
             case CKPT -> TorchCheckpointWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
+            case GGUF -> GgufWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
             case DIFFUSERS -> DiffusersWriter.write(out, spec, canonicalText(tensors));
         }
     }

@@ -1,15 +1,12 @@
 package dev.ember.engine.model;
 
 import dev.ember.engine.ModelFileException;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -69,15 +66,7 @@ public final class GgufReader {
 
     /** Maps {@code file} into {@code arena} (which the caller owns); fills {@code metadata} from its string and number keys. */
     static Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) throw new ModelFileException(file, "empty file");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
-        }
-        return new Parser(file, all).parse(metadata);
+        return new Parser(file, RawCheckpoint.mapWhole(file, arena)).parse(metadata);
     }
 
     /** One pass over the header, with the position and the checks. */

@@ -1,15 +1,11 @@
 package dev.ember.engine.model;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HashSet;
 import java.util.List;
@@ -78,8 +74,7 @@ public final class GgufWriter {
         }
         head.writeBytes(new byte[(int) (padded(head.size()) - head.size())]);
 
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
+        ReplacedFile.write(file, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                 SafetensorsWriter.writeFully(ch, ByteBuffer.wrap(head.toByteArray()));
                 for (TensorSource t : tensors) {
@@ -88,15 +83,7 @@ public final class GgufWriter {
                     if (pad > 0) SafetensorsWriter.writeFully(ch, ByteBuffer.allocate((int) pad));
                 }
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the original failure is the one to report
-            }
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     private static long padded(long n) {

@@ -67,6 +67,7 @@ public final class ModelFiles {
             } catch (IllegalArgumentException e) {
                 throw new ModelFileException(path, e.getMessage());
             }
+            refuseUnetOnly(path, canon.tensors());
             ModelSpec spec = ArchitectureDetector.detect(path, canon.tensors(), raw.metadata(), predictionOverride);
             ModelValidator.Result v = ModelValidator.validate(spec, canon.tensors());
 
@@ -108,6 +109,22 @@ public final class ModelFiles {
         } catch (RuntimeException e) {
             raw.close();
             throw e;
+        }
+    }
+
+    /**
+     * A file holding a UNet and nothing else (city96's ComfyUI-GGUF files; ComfyUI loads the text encoder and
+     * VAE from other files) cannot make a model on its own: say so instead of naming a missing tensor.
+     */
+    private static void refuseUnetOnly(Path path, Map<String, TensorData> tensors) {
+        boolean unet = false, other = false;
+        for (String name : tensors.keySet()) {
+            if (name.startsWith(NetworkLayout.UNET_PREFIX)) unet = true;
+            else if (name.startsWith(NetworkLayout.VAE_PREFIX) || name.startsWith(NetworkLayout.TEXT_PREFIX)) other = true;
+        }
+        if (unet && !other) {
+            throw new ModelFileException(path, "holds only a UNet (as city96's ComfyUI-GGUF files do); Ember needs the text encoder "
+                    + "and the VAE in the same file");
         }
     }
 

@@ -36,7 +36,7 @@ final class GenerationOptions {
     String negative;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
     @Option(names = {"-S", "--seed"}, paramLabel = "N", description = "Seed of the first image; image i uses seed + i (default: random, printed).")

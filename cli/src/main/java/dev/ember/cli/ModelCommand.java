@@ -35,7 +35,7 @@ final class ModelCommand implements Callable<Integer> {
 
     /** {@code ember model info FILE|DIR}: format, architecture, prediction, per-network parameters, dtypes, unused and missing tensors. */
     @Command(name = "info", mixinStandardHelpOptions = true,
-            description = "Show what a checkpoint (safetensors, ckpt) or diffusers folder holds.")
+            description = "Show what a checkpoint (safetensors, ckpt, gguf) or diffusers folder holds.")
     static final class Info implements Callable<Integer> {
         @Parameters(paramLabel = "FILE|DIR", description = "Checkpoint file or diffusers folder.")
         Path path;

@@ -26,7 +26,7 @@ final class TinyModel {
 
     static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
             + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
-            + "(.safetensors or .ckpt file, or a diffusers folder).";
+            + "(.safetensors, .ckpt or .gguf file, or a diffusers folder).";
 
     static Path cacheRoot() {
         String dir = System.getProperty(CACHE_PROPERTY);

@@ -3,6 +3,10 @@ package dev.ember.engine.nn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelOptions;
+import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.StepListener;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.model.Checkpoint;
 import dev.ember.engine.model.Component;
@@ -111,6 +115,23 @@ class GgufUnetTest {
             NetworkStats stats = unet.stats();
             assertEquals(WeightType.valueOf(type.name()).nativeCode(), stats.weightType(), "the blocks are used as they are");
         }
+    }
+
+    @Test
+    void aQuantisedGgufGeneratesInPlaceAsItDoesCopied() {
+        // The whole pipeline on a q4_K/f16 file; on the CPU the blocks are used where the mapping holds them.
+        Path p = gguf("pipeline.gguf", DType.Q4_K, s -> true);
+        GenerationRequest request = GenerationRequest.builder("a cat").size(64, 64).steps(2).seed(5).build();
+        byte[] inPlace, copied;
+        try (StableDiffusion sd = StableDiffusion.load(p, ModelOptions.defaults().withThreads(1))) {
+            assertTrue(sd.weightsInPlace());
+            assertEquals(WeightType.Q4_K.nativeCode(), sd.unet().stats().weightType());
+            inPlace = sd.generate(request, StepListener.NONE).images().getFirst().image().rgb();
+        }
+        try (StableDiffusion sd = StableDiffusion.load(p, ModelOptions.defaults().withThreads(1).withWeightsInPlace(false))) {
+            copied = sd.generate(request, StepListener.NONE).images().getFirst().image().rgb();
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(copied, inPlace);
     }
 
     @Test

@@ -119,8 +119,12 @@ public final class GgufReader {
             if (version < 2 || version > 3) throw bad("unknown gguf version " + Integer.toUnsignedString(version));
             long nTensors = u64("tensor count"), nKv = u64("key count");
             // Every tensor info takes at least 8 + 4 + 4 + 8 bytes, every key-value at least 8 + 4: refuse counts the file cannot hold.
-            if (nTensors < 0 || nTensors > all.byteSize() / 24) throw bad("tensor count " + Long.toUnsignedString(nTensors) + " does not fit the file");
-            if (nKv < 0 || nKv > all.byteSize() / 12) throw bad("key count " + Long.toUnsignedString(nKv) + " does not fit the file");
+            if (nTensors < 0 || nTensors > all.byteSize() / 24) {
+                throw bad("tensor count " + Long.toUnsignedString(nTensors) + " does not fit the file (" + all.byteSize() + " bytes): truncated or corrupt");
+            }
+            if (nKv < 0 || nKv > all.byteSize() / 12) {
+                throw bad("key count " + Long.toUnsignedString(nKv) + " does not fit the file (" + all.byteSize() + " bytes): truncated or corrupt");
+            }
 
             Map<String, long[]> origShapes = new HashMap<>();
             long alignment = DEFAULT_ALIGNMENT;

@@ -162,7 +162,7 @@ class GgufReaderTest {
         assertEquals("unknown gguf version 4", fails(b.bytes()));
         b = new Builder();
         b.nTensors = 1L << 40;
-        assertEquals("tensor count 1099511627776 does not fit the file", fails(b.bytes()));
+        assertTrue(fails(b.bytes()).startsWith("tensor count 1099511627776 does not fit the file ("), "huge count");
         b = new Builder();
         b.type = 16; // IQ2_XXS
         assertEquals("tensor w has ggml type 16, which Ember does not read", fails(b.bytes()));

@@ -61,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
     String weightType;
 
     @Option(names = "--component", defaultValue = "all", description = "text, unet, vae-decode, vae-encode, e2e or all (default: ${DEFAULT-VALUE}).")
@@ -325,13 +325,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static String weightName(int code) {
-        return switch (code) {
-            case 1 -> "f32";
-            case 2 -> "f16";
-            case 3 -> "q8_0";
-            case 4 -> "q4_0";
-            default -> "auto";
-        };
+        try {
+            return WeightType.ofNativeCode(code).id();
+        } catch (IllegalArgumentException e) {
+            return "auto";
+        }
     }
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {

@@ -2,6 +2,7 @@ package dev.ember.cli;
 
 import dev.ember.engine.Ember;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.noise.NoiseSource;
@@ -35,7 +36,7 @@ final class GenerationOptions {
     String negative;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
     @Option(names = {"-S", "--seed"}, paramLabel = "N",
@@ -75,7 +76,8 @@ final class GenerationOptions {
     @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
     String prediction;
 
-    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0 or q4_0 (default: auto).")
+    @Option(names = "--weight-type", paramLabel = "TYPE",
+            description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
@@ -131,7 +133,7 @@ final class GenerationOptions {
     }
 
     /** The img2img-only choices, already resolved by the img2img command. */
-    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage) {}
+    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage, String initLatent) {}
 
     /**
      * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
@@ -217,7 +219,9 @@ final class GenerationOptions {
                 device == null ? "cpu" : device,
                 cappedThreads(threads, notices),
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
-                Ember.version());
+                Ember.version(),
+                null,
+                img2img == null ? null : img2img.initLatent());
     }
 
     /** {@code --seed -1}: a random seed, as in AUTOMATIC1111 and InvokeAI. */
@@ -242,6 +246,13 @@ final class GenerationOptions {
         if (given != null) return given;
         if (recorded != null && recorded.strength() != null) return recorded.strength();
         return GenerationRequest.builder("").build().strength();
+    }
+
+    /** img2img's init latent (mean or sample): command line, then recorded, then the default (mean). */
+    static String initLatent(String given, ImageParameters recorded) {
+        if (given != null) return usageName(given, s -> InitLatent.parse(s).id());
+        if (recorded != null && recorded.initLatent() != null) return InitLatent.parse(recorded.initLatent()).id();
+        return InitLatent.MEAN.id();
     }
 
     static String resize(String given, ImageParameters recorded) {

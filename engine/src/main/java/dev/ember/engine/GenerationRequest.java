@@ -26,10 +26,11 @@ import java.util.Objects;
  * @param strength       img2img: how much of the schedule to run from the init image (0..1)
  * @param resize         img2img: how the init image is fitted to width x height
  * @param noise          which random number generator makes the noise
+ * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise) {
+                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
@@ -51,6 +52,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (!(strength >= 0 && strength <= 1)) throw new IllegalArgumentException("strength must be between 0 and 1, got " + strength);
         if (resize == null) resize = InitResize.CROP;
         if (noise == null) noise = NoiseSource.PHILOX;
+        if (initLatent == null) initLatent = InitLatent.MEAN;
     }
 
     private static void checkSide(String what, int value) {
@@ -102,6 +104,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private double strength = 0.75;
         private InitResize resize = InitResize.CROP;
         private NoiseSource noise = NoiseSource.PHILOX;
+        private InitLatent initLatent = InitLatent.MEAN;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -122,6 +125,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             strength = r.strength;
             resize = r.resize;
             noise = r.noise;
+            initLatent = r.initLatent;
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -139,10 +143,11 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder strength(double v) { strength = v; return this; }
         public Builder resize(InitResize v) { resize = v; return this; }
         public Builder noise(NoiseSource v) { noise = v; return this; }
+        public Builder initLatent(InitLatent v) { initLatent = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise);
+                    images, initImage, strength, resize, noise, initLatent);
         }
     }
 }

@@ -16,6 +16,7 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
@@ -112,7 +113,9 @@ public final class StableDiffusion implements AutoCloseable {
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
     private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
-    private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+    /** The training schedule sampling uses: the checkpoint's own alphas_cumprod, or SD's betas. */
+    private final DiffusionSchedule schedule;
+    private final String scheduleSource;
     private volatile boolean closed;
 
     /**
@@ -123,6 +126,8 @@ public final class StableDiffusion implements AutoCloseable {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
+        this.schedule = checkpoint.schedule();
+        this.scheduleSource = checkpoint.scheduleSource();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
@@ -279,14 +284,14 @@ public final class StableDiffusion implements AutoCloseable {
         long start = System.nanoTime();
         List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
         float[] context = prompts.encode(texts, warnings);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request, warnings) : null;
+        EncodedInit init = request.isImg2Img() ? encodeInit(request, warnings) : null;
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
         for (int i = 0; i < request.images(); i++) {
             long seed = request.imageSeed(i);
             Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
                     request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
+            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
             stepsRun = r.stepsRun();
             GeneratedImage image = new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request);
             checkFileUnchanged(); // an image made while the file changed is never handed out
@@ -336,7 +341,8 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request, Consumer<String> warnings) {
+    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
+    private EncodedInit encodeInit(GenerationRequest request, Consumer<String> warnings) {
         RgbImage init = request.initImage();
         if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
             warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
@@ -347,12 +353,7 @@ public final class StableDiffusion implements AutoCloseable {
         try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
             moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
         }
-        int z = spec.vae().latentChannels();
-        int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
-        // The posterior's mean, not a sample: the same init image always gives the same latent.
-        float[] latent = new float[z * h * w];
-        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * spec.vae().scaleFactor());
-        return latent;
+        return new EncodedInit(moments, spec.vae().scaleFactor());
     }
 
     private RgbImage decode(float[] latent, int height, int width) {
@@ -401,6 +402,19 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ModelOptions options() {
         return options;
+    }
+
+    /**
+     * The training noise schedule the samplers' sigmas come from: the checkpoint's own {@code alphas_cumprod}
+     * (f32 or f64) when it has one, as k-diffusion and AUTOMATIC1111 use it, else SD's scaled-linear betas.
+     */
+    public DiffusionSchedule schedule() {
+        return schedule;
+    }
+
+    /** Where {@link #schedule()} came from, in words. */
+    public String scheduleSource() {
+        return scheduleSource;
     }
 
     /** The prediction type in use (the model's, or the options' override). */

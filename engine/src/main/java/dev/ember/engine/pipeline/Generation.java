@@ -57,6 +57,12 @@ public final class Generation {
      */
     public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
                          StepListener listener) {
+        return sample(request, imageIndex, seed, context, tokens, initLatent, listener, unet::forward);
+    }
+
+    /** As {@link #sample(GenerationRequest, int, long, float[], int, float[], StepListener)}, calling the UNet through {@code call}. */
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
+                         StepListener listener, UnetCall call) {
         NoiseGenerator noise = request.noise().generator(seed);
         float[] eps = noise.next(channels * latentHeight * latentWidth);
         double[] full = request.sampler().sigmas(schedule, request.steps(), request.schedule());
@@ -79,7 +85,7 @@ public final class Generation {
         bridge.deliver(0, sigmas[0], x, null);
         if (totalSteps == 0) return new Result(x, 0);
 
-        try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+        try (GuidedUnet network = new GuidedUnet(unet, call, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
             return new Result(out, totalSteps);

@@ -31,7 +31,7 @@ final class Images {
         }
         if (data.isEmpty()) throw ApiException.invalid(field, "is empty");
         try {
-            return Base64.getMimeDecoder().decode(data);
+            return Base64.getDecoder().decode(data.replaceAll("\\s", "")); // line breaks allowed, nothing else
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(field, "is not valid base64 (" + e.getMessage() + ")");
         }

@@ -232,16 +232,23 @@ final class Scheduler implements AutoCloseable {
         }
     }
 
+    /**
+     * Takes the queue's head once an image may start (so a job waits in the queue, counted and cancellable, until
+     * it can run), then switches the model or starts the job.
+     */
     private void dispatch() {
         while (!closed) {
-            Object item;
             try {
-                item = take();
-            } catch (InterruptedException e) {
-                return;
-            }
-            try {
+                slots.acquire();
+                Object item;
+                try {
+                    item = take();
+                } catch (InterruptedException e) {
+                    slots.release();
+                    throw e;
+                }
                 if (item instanceof Switch s) {
+                    slots.release();
                     try {
                         s.loaded().complete(load(s.key()));
                     } catch (RuntimeException e) {
@@ -270,22 +277,28 @@ final class Scheduler implements AutoCloseable {
         }
     }
 
+    /** Starts the job's images; the caller holds one slot, for its first image. */
     private void run(Job job) throws InterruptedException {
         if (job.cancelled()) { // its client left between the queue and here
+            slots.release();
             end(job);
             return;
         }
-        ModelHost.Loaded model;
-        try {
-            model = load(job.model());
-        } catch (RuntimeException e) {
-            job.fail(e);
-            end(job);
-            return;
-        } catch (InterruptedException e) {
-            job.fail(new ApiException(503, null, "the server is shutting down"));
-            end(job);
-            throw e;
+        ModelHost.Loaded model = host.current();
+        if (model == null || !model.key().equals(job.model())) {
+            slots.release();
+            try {
+                model = load(job.model());
+            } catch (RuntimeException e) {
+                job.fail(e);
+                end(job);
+                return;
+            } catch (InterruptedException e) {
+                job.fail(new ApiException(503, null, "the server is shutting down"));
+                end(job);
+                throw e;
+            }
+            slots.acquire();
         }
         lock.lock();
         try {
@@ -294,9 +307,11 @@ final class Scheduler implements AutoCloseable {
             lock.unlock();
         }
         job.started();
+        boolean holding = true; // the slot for image 0
         try {
             for (int i = 0; i < job.imageCount() && !job.stopping(); i++) {
-                slots.acquire();
+                if (!holding) slots.acquire();
+                holding = false;
                 if (job.stopping()) {
                     slots.release();
                     break;
@@ -309,8 +324,10 @@ final class Scheduler implements AutoCloseable {
                     lock.unlock();
                 }
                 job.taskStarted();
-                workers.execute(() -> generate(task, model));
+                ModelHost.Loaded loaded = model;
+                workers.execute(() -> generate(task, loaded));
             }
+            if (holding) slots.release();
         } finally {
             if (job.release()) end(job);
         }
@@ -321,9 +338,9 @@ final class Scheduler implements AutoCloseable {
         Job job = task.job;
         GenerationRequest request = job.requests().get(task.index);
         StepListener listener = event -> {
+            task.last = event;
             var hook = stepHook;
             if (hook != null) hook.accept(event);
-            task.last = event;
             return job.stopping() || task.skipped ? StepListener.Action.CANCEL : StepListener.Action.CONTINUE;
         };
         try {

@@ -35,6 +35,6 @@ run_server() { # batch clients...
   curl -s "$url/health"; echo
   kill "$pid"; wait "$pid" || true
 }
+# --max-batch 1 with 1 and 8 clients (queue, no batching), then the larger batches (BATCHES="4 8") with 8 clients.
 run_server 1 1 8
-run_server 4 8
-run_server 8 8
+for batch in ${BATCHES:-4 8}; do run_server "$batch" 8; done

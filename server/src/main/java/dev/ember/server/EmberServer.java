@@ -136,16 +136,24 @@ public final class EmberServer implements AutoCloseable {
         return job;
     }
 
+    /**
+     * HTTP Basic with any of the configured users. OpenAI clients can only send a bearer token, so
+     * {@code Authorization: Bearer user:password} (the client's API key set to {@code user:password}) counts too.
+     */
     private void authenticate(Context ctx) {
         if (config.credentials().isEmpty()) return;
         String header = ctx.header("Authorization");
+        byte[] given = null;
         if (header != null && header.regionMatches(true, 0, "Basic ", 0, 6)) {
-            byte[] given;
             try {
                 given = Base64.getDecoder().decode(header.substring(6).strip());
             } catch (IllegalArgumentException e) {
-                given = new byte[0];
+                given = null;
             }
+        } else if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            given = header.substring(7).strip().getBytes(StandardCharsets.UTF_8);
+        }
+        if (given != null) {
             boolean ok = false;
             for (ServerConfig.Credentials c : config.credentials()) {
                 byte[] expected = (c.user() + ":" + c.password()).getBytes(StandardCharsets.UTF_8);

@@ -411,7 +411,10 @@ final class Scheduler implements AutoCloseable {
             dropped = new ArrayList<>(queue);
             queue.clear();
             waitingJobs.set(0);
-            for (Job j : running) j.cancel();
+            for (Job j : running) {
+                j.fail(new ApiException(503, null, "the server is shutting down"));
+                j.cancel();
+            }
         } finally {
             lock.unlock();
         }

@@ -231,6 +231,10 @@ class QueueTest {
             assertEquals(200, client.get("/health").statusCode());
             client.authorization = basic("bob", "pw");
             assertEquals(200, client.post("/sdapi/v1/txt2img", txt2img("x")).statusCode());
+            client.authorization = "Bearer bob:pw"; // an OpenAI client's API key
+            assertEquals(200, client.get("/v1/models").statusCode());
+            client.authorization = "Bearer bob:nope";
+            assertEquals(401, client.get("/v1/models").statusCode());
         }
     }
 

@@ -21,6 +21,7 @@ import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
+import dev.ember.engine.pipeline.UnetBatcher;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.text.ClipTokenizer;
@@ -276,7 +277,17 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** As {@link #generate(GenerationRequest, StepListener)}, reporting warnings (e.g. a truncated prompt). */
     public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings) {
+        return generate(request, listener, warnings, null);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, StepListener, Consumer)}, with this call's UNet evaluations batched
+     * together with those of the other calls that pass the same {@code batching} (null: not batched). The images
+     * are the ones an unbatched call makes; see {@link Batching}.
+     */
+    public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings, Batching batching) {
         ensureOpen();
+        if (batching != null && batching.model() != this) throw new IllegalArgumentException("the batching belongs to another model");
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
@@ -291,7 +302,15 @@ public final class StableDiffusion implements AutoCloseable {
             long seed = request.imageSeed(i);
             Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
                     request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
+            Generation.Result r;
+            if (batching == null) {
+                r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
+            } else {
+                try (UnetBatcher.Seat seat = batching.batcher().join(request.usesGuidance() ? 2 : 1,
+                        request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale(), prompts.tokens())) {
+                    r = run.sample(request, i, seed, context, prompts.tokens(), init, listener, seat);
+                }
+            }
             stepsRun = r.stepsRun();
             GeneratedImage image = new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request);
             checkFileUnchanged(); // an image made while the file changed is never handed out
@@ -331,6 +350,20 @@ public final class StableDiffusion implements AutoCloseable {
      */
     public String fileFingerprint() {
         return files.fingerprint();
+    }
+
+    /**
+     * A new {@link Batching} for this model: generations that pass it batch their UNet calls, at most
+     * {@code maxImages} images per call.
+     */
+    public Batching batching(int maxImages) {
+        ensureOpen();
+        if (maxImages < 1 || maxImages > GenerationRequest.MAX_IMAGES) {
+            throw new IllegalArgumentException("max images per batch must be between 1 and " + GenerationRequest.MAX_IMAGES + ", got " + maxImages);
+        }
+        UnetBatcher batcher = new UnetBatcher(unet::forward, 2 * maxImages, spec.unet().inChannels(), spec.unet().outChannels(),
+                spec.unet().contextDim());
+        return new Batching(this, batcher, maxImages);
     }
 
     private void checkSize(GenerationRequest request) {

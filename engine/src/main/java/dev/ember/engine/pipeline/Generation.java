@@ -59,6 +59,12 @@ public final class Generation {
      */
     public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
                          StepListener listener) {
+        return sample(request, imageIndex, seed, context, tokens, init, listener, unet::forward);
+    }
+
+    /** As {@link #sample(GenerationRequest, int, long, float[], int, EncodedInit, StepListener)}, calling the UNet through {@code call}. */
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
+                         StepListener listener, UnetCall call) {
         NoiseGenerator noise = request.noise().generator(seed);
         // diffusers' order: the posterior draw (if any) comes before the sampling noise.
         float[] initLatent = init == null ? null : init.latent(request.initLatent(), noise);
@@ -87,7 +93,7 @@ public final class Generation {
         // Step 0 in the scale the sampler reports its steps in (DDIM's variance-preserving latents).
         bridge.deliver(0, sigmas[0], scaled(x, request.sampler().latentScale(sigmas[0])), null);
 
-        try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+        try (GuidedUnet network = new GuidedUnet(unet, call, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
             return new Result(out, totalSteps);

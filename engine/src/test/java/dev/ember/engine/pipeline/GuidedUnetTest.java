@@ -55,7 +55,7 @@ class GuidedUnetTest {
                 swapped[i] = c[i] + scale * (u[i] - c[i]);
             }
             float[] guided;
-            try (GuidedUnet g = new GuidedUnet(unet, both, TOKENS, scale, H, W)) {
+            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, both, TOKENS, scale, H, W)) {
                 guided = g.apply(x, timestep);
                 // The buffers are reused from the second call on: the same answer again.
                 assertArrayEquals(guided, g.apply(x, timestep));
@@ -66,7 +66,7 @@ class GuidedUnetTest {
             assertTrue(Ops.relativeL2(guided, swapped) > 0.1, "the check must tell cond from uncond");
 
             // Scale 1: only the conditional pass, one prompt in the context.
-            try (GuidedUnet g = new GuidedUnet(unet, cond, TOKENS, 1, H, W)) {
+            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, cond, TOKENS, 1, H, W)) {
                 double err1 = Ops.relativeL2(g.apply(x, timestep), c);
                 assertTrue(err1 < 1e-4, "scale 1 is the conditional output: " + err1);
             }

@@ -44,21 +44,46 @@ extern "C" {
 #define EMBER_DEVICE_ACCEL 3
 
 /* ---- element types of tensors handed in (ember_tensor.dtype) --------------------------------- */
+/* The Q* types are ggml's block-quantised types as gguf files store them: the tensor's elements, in
+ * row-major order, as consecutive blocks of 32 (Q4_0 .. Q8_0) or 256 (the K types) elements, each in
+ * ggml's block_q* layout. The element count must be a whole number of blocks; blocks may span rows. */
 #define EMBER_DTYPE_F32 0
 #define EMBER_DTYPE_F16 1
 #define EMBER_DTYPE_BF16 2
+#define EMBER_DTYPE_Q4_0 3
+#define EMBER_DTYPE_Q4_1 4
+#define EMBER_DTYPE_Q5_0 5
+#define EMBER_DTYPE_Q5_1 6
+#define EMBER_DTYPE_Q8_0 7
+#define EMBER_DTYPE_Q2_K 8
+#define EMBER_DTYPE_Q3_K 9
+#define EMBER_DTYPE_Q4_K 10
+#define EMBER_DTYPE_Q5_K 11
+#define EMBER_DTYPE_Q6_K 12
 
 /* ---- weight types a model is stored in on the device ------------------------------------------ */
-/* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16. Norms, biases and
- * position embeddings always stay f32; the token embedding is f16 unless the weights are f32.
- * Quantised types apply to matrix weights whose rows split into blocks, except the attention
- * projections, which stay f16 (docs/design.md, "Weight types"); q8_0's block scales are searched
- * for the least squared error. */
+/* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16; matrix weights handed
+ * in block-quantised are kept exactly as they are where their rows split into whole blocks (linear
+ * layers, attention projections included), else dequantised to f16 (convolution kernels, and rows that
+ * blocks span). Norms, biases and position embeddings always stay f32; the token embedding is f16
+ * unless the weights are f32. A quantised type applies to matrix weights whose rows split into its
+ * blocks (32 elements, 256 for the K types), except the attention projections, which stay f16
+ * (docs/design.md, "Weight types"); a weight handed in with that very type is kept as it is, others
+ * are quantised by ggml's routines (q8_0's block scales by Ember's search for the least squared error).
+ * ember_model_stats.weight_type reports the type the (first) matrix weights were stored in. */
 #define EMBER_WEIGHT_AUTO 0
 #define EMBER_WEIGHT_F32 1
 #define EMBER_WEIGHT_F16 2
 #define EMBER_WEIGHT_Q8_0 3
 #define EMBER_WEIGHT_Q4_0 4
+#define EMBER_WEIGHT_Q4_1 5
+#define EMBER_WEIGHT_Q5_0 6
+#define EMBER_WEIGHT_Q5_1 7
+#define EMBER_WEIGHT_Q2_K 8
+#define EMBER_WEIGHT_Q3_K 9
+#define EMBER_WEIGHT_Q4_K 10
+#define EMBER_WEIGHT_Q5_K 11
+#define EMBER_WEIGHT_Q6_K 12
 
 /* ---- text encoder activations ----------------------------------------------------------------- */
 #define EMBER_ACT_QUICK_GELU 0

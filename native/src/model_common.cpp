@@ -30,31 +30,73 @@ std::string shape_string(const int64_t * shape, int n) {
     return s.str();
 }
 
-// Source data as f32 (the one format every conversion below starts from).
-void to_f32(const ember_tensor & t, int64_t n, std::vector<float> & out) {
-    out.resize((size_t) n);
-    switch (t.dtype) {
-        case EMBER_DTYPE_F32: std::memcpy(out.data(), t.data, (size_t) n * sizeof(float)); break;
-        case EMBER_DTYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *) t.data, out.data(), n); break;
-        case EMBER_DTYPE_BF16: ggml_bf16_to_fp32_row((const ggml_bf16_t *) t.data, out.data(), n); break;
+// EMBER_DTYPE_* of a tensor handed in -> its ggml type; GGML_TYPE_COUNT for an unknown code.
+ggml_type source_type(int32_t dtype) {
+    switch (dtype) {
+        case EMBER_DTYPE_F32: return GGML_TYPE_F32;
+        case EMBER_DTYPE_F16: return GGML_TYPE_F16;
+        case EMBER_DTYPE_BF16: return GGML_TYPE_BF16;
+        case EMBER_DTYPE_Q4_0: return GGML_TYPE_Q4_0;
+        case EMBER_DTYPE_Q4_1: return GGML_TYPE_Q4_1;
+        case EMBER_DTYPE_Q5_0: return GGML_TYPE_Q5_0;
+        case EMBER_DTYPE_Q5_1: return GGML_TYPE_Q5_1;
+        case EMBER_DTYPE_Q8_0: return GGML_TYPE_Q8_0;
+        case EMBER_DTYPE_Q2_K: return GGML_TYPE_Q2_K;
+        case EMBER_DTYPE_Q3_K: return GGML_TYPE_Q3_K;
+        case EMBER_DTYPE_Q4_K: return GGML_TYPE_Q4_K;
+        case EMBER_DTYPE_Q5_K: return GGML_TYPE_Q5_K;
+        case EMBER_DTYPE_Q6_K: return GGML_TYPE_Q6_K;
+        default: return GGML_TYPE_COUNT;
     }
 }
 
-ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_length) {
+// EMBER_WEIGHT_* (not AUTO) -> the ggml type it stores matrix weights in.
+ggml_type weight_ggml_type(int32_t weight_type) {
     switch (weight_type) {
         case EMBER_WEIGHT_F32: return GGML_TYPE_F32;
         case EMBER_WEIGHT_F16: return GGML_TYPE_F16;
-        // Block-quantised rows need a length divisible by the block; the few that are not stay f16.
-        case EMBER_WEIGHT_Q8_0: return row_length % ggml_blck_size(GGML_TYPE_Q8_0) == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
-        case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
-        default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+        case EMBER_WEIGHT_Q8_0: return GGML_TYPE_Q8_0;
+        case EMBER_WEIGHT_Q4_0: return GGML_TYPE_Q4_0;
+        case EMBER_WEIGHT_Q4_1: return GGML_TYPE_Q4_1;
+        case EMBER_WEIGHT_Q5_0: return GGML_TYPE_Q5_0;
+        case EMBER_WEIGHT_Q5_1: return GGML_TYPE_Q5_1;
+        case EMBER_WEIGHT_Q2_K: return GGML_TYPE_Q2_K;
+        case EMBER_WEIGHT_Q3_K: return GGML_TYPE_Q3_K;
+        case EMBER_WEIGHT_Q4_K: return GGML_TYPE_Q4_K;
+        case EMBER_WEIGHT_Q5_K: return GGML_TYPE_Q5_K;
+        case EMBER_WEIGHT_Q6_K: return GGML_TYPE_Q6_K;
+        default: return GGML_TYPE_COUNT;
     }
 }
 
+// Source data as f32 (the one format every conversion below starts from); block types through ggml's
+// own dequantisation, over the flattened elements.
+void to_f32(const ember_tensor & t, int64_t n, std::vector<float> & out) {
+    out.resize((size_t) n);
+    const ggml_type type = source_type(t.dtype);
+    switch (type) {
+        case GGML_TYPE_F32: std::memcpy(out.data(), t.data, (size_t) n * sizeof(float)); break;
+        case GGML_TYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *) t.data, out.data(), n); break;
+        case GGML_TYPE_BF16: ggml_bf16_to_fp32_row((const ggml_bf16_t *) t.data, out.data(), n); break;
+        default: ggml_get_type_traits(type)->to_float(t.data, out.data(), n); break;
+    }
+}
+
+// A matrix weight's stored type. AUTO keeps a block-quantised source as it is (when its rows split into
+// whole blocks) and f32 or f16 otherwise; an explicit type applies where rows split into its blocks. The
+// few rows that do not split stay f16.
+ggml_type matrix_type_for(int32_t weight_type, ggml_type src, int64_t row_length) {
+    ggml_type type;
+    if (weight_type == EMBER_WEIGHT_AUTO) type = ggml_is_quantized(src) ? src : src == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    else type = weight_ggml_type(weight_type);
+    if (ggml_is_quantized(type) && row_length % ggml_blck_size(type) != 0) return GGML_TYPE_F16;
+    return type;
+}
+
 // A lookup table's type (see tensor_spec): f32 only when the weights are f32.
-ggml_type lookup_type_for(int32_t weight_type, int32_t src_dtype) {
+ggml_type lookup_type_for(int32_t weight_type, ggml_type src) {
     if (weight_type == EMBER_WEIGHT_F32) return GGML_TYPE_F32;
-    if (weight_type == EMBER_WEIGHT_AUTO && src_dtype == EMBER_DTYPE_F32) return GGML_TYPE_F32;
+    if (weight_type == EMBER_WEIGHT_AUTO && src == GGML_TYPE_F32) return GGML_TYPE_F32;
     return GGML_TYPE_F16;
 }
 
@@ -74,12 +116,14 @@ void release_source(const void * data, size_t bytes) {
 #endif
 }
 
-// Whether a tensor can be used where the caller's data lies: same type as stored, and aligned to its
-// element size (ggml's CPU kernels load vectors unaligned but read scalars as typed values).
+// Whether a tensor can be used where the caller's data lies: same type as stored (f32, f16 or a block
+// type), and aligned for the values read from it (ggml's CPU kernels load vectors unaligned but read
+// scalars as typed values: floats, halves, and a block's f16 scales).
 bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
-    const bool same = (dst->type == GGML_TYPE_F32 && src.dtype == EMBER_DTYPE_F32) ||
-                      (dst->type == GGML_TYPE_F16 && src.dtype == EMBER_DTYPE_F16);
-    return same && (uintptr_t) src.data % ggml_type_size(dst->type) == 0;
+    const ggml_type type = source_type(src.dtype);
+    if (type != dst->type || (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && !ggml_is_quantized(type))) return false;
+    const uintptr_t alignment = ggml_is_quantized(type) ? 2 : ggml_type_size(type);
+    return (uintptr_t) src.data % alignment == 0;
 }
 
 }  // namespace
@@ -97,7 +141,7 @@ weight_store::~weight_store() {
 
 int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                            int32_t n_tensors, int32_t weight_type) {
-    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_Q4_0) {
+    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_Q6_K) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "unknown weight type " + std::to_string(weight_type));
     }
     if (tensors == nullptr && n_tensors > 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor list is null");
@@ -122,22 +166,28 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
             return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has shape " + shape_string(t.shape, t.n_dims) +
                                                     ", expected " + shape_string(spec.shape.data(), (int) spec.shape.size()));
         }
-        if (t.dtype != EMBER_DTYPE_F32 && t.dtype != EMBER_DTYPE_F16 && t.dtype != EMBER_DTYPE_BF16) {
+        const ggml_type src = source_type(t.dtype);
+        if (src == GGML_TYPE_COUNT) {
             return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has unknown dtype " + std::to_string(t.dtype));
         }
         if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has no data");
         int64_t ne[4] = {1, 1, 1, 1};
         int n = (int) spec.shape.size();
         for (int d = 0; d < n; d++) ne[d] = spec.shape[n - 1 - d];  // ggml is innermost-first
+        if ((ne[0] * ne[1] * ne[2] * ne[3]) % ggml_blck_size(src) != 0) {
+            return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has " + std::to_string(ne[0] * ne[1] * ne[2] * ne[3]) +
+                                                    " elements, not a whole number of " + ggml_type_name(src) + " blocks");
+        }
         const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
-        ggml_type type = matrix                                 ? matrix_type_for(weight_type, t.dtype, ne[0] * (n == 4 ? ne[1] * ne[2] : 1))
-                         : spec.role == tensor_role::lookup_table ? lookup_type_for(weight_type, t.dtype)
+        // A convolution kernel is multiplied as rows of KW*KH*IC; ne[0] (KW: 1 or 3) never holds whole blocks,
+        // and the convolution reads f32 or f16 only: quantised kernels (handed in or asked for) become f16.
+        ggml_type type = matrix                                 ? matrix_type_for(weight_type, src, ne[0])
+                         : spec.role == tensor_role::lookup_table ? lookup_type_for(weight_type, src)
                                                                   : GGML_TYPE_F32;
-        // Conv kernels are multiplied as [KW*KH*IC, OC] rows: quantised blocks must fit that row, which
-        // they do when ne[0] alone is a multiple; otherwise f16. Attention projections are never
-        // block-quantised (see tensor_role).
-        if (matrix && n == 4 && ggml_is_quantized(type) && ne[0] % ggml_blck_size(type) != 0) type = GGML_TYPE_F16;
-        if (spec.role == tensor_role::attention_matrix && ggml_is_quantized(type)) type = GGML_TYPE_F16;
+        if (matrix && n == 4 && ggml_is_quantized(type)) type = GGML_TYPE_F16;
+        // Ember never block-quantises an attention projection itself (see tensor_role); one handed in
+        // quantised (AUTO, or the very type asked for) is kept as it is.
+        if (spec.role == tensor_role::attention_matrix && ggml_is_quantized(type) && type != src) type = GGML_TYPE_F16;
         ggml_tensor * w = ggml_new_tensor(meta_, type, n, ne);
         ggml_set_name(w, spec.name.c_str());
         tensors_[spec.name] = w;
@@ -187,13 +237,11 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         const ember_tensor * src = todo[i].first;
         ggml_tensor * dst = todo[i].second;
         int64_t n = ggml_nelements(dst);
-        const size_t src_bytes = (size_t) n * (src->dtype == EMBER_DTYPE_F32 ? 4 : 2);
-        if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
-            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
-            if (release) release_source(src->data, src_bytes);
-            continue;
-        }
-        if (dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) {
+        const ggml_type src_type = source_type(src->dtype);
+        const size_t src_bytes = ggml_row_size(src_type, n);
+        if (dst->type == src_type) {
+            // The same type: copied as it is. For a block type the rows hold whole blocks here (matrix_type_for),
+            // so ggml's row layout is the flattened blocks handed in.
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
             if (release) release_source(src->data, src_bytes);
             continue;
@@ -223,16 +271,29 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         std::vector<uint8_t>().swap(converted);
     }
     if (matrix_type_ < 0) {
-        // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
-        matrix_type_ = EMBER_WEIGHT_F32;
+        // AUTO: report what the matrix weights became: the first block-quantised one (a quantised file's
+        // rows that do not split into its blocks, and all conv kernels, are f16), else the first one.
+        matrix_type_ = -1;
         for (const tensor_spec & spec : specs) {
-            if (spec.role == tensor_role::matrix) {
-                matrix_type_ = tensors_[spec.name]->type == GGML_TYPE_F16 ? EMBER_WEIGHT_F16 : EMBER_WEIGHT_F32;
+            const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
+            if (matrix && ggml_is_quantized(tensors_[spec.name]->type)) {
+                matrix_type_ = weight_code(tensors_[spec.name]->type);
                 break;
             }
         }
+        for (const tensor_spec & spec : specs) {
+            if (matrix_type_ < 0 && spec.role == tensor_role::matrix) matrix_type_ = weight_code(tensors_[spec.name]->type);
+        }
+        if (matrix_type_ < 0) matrix_type_ = EMBER_WEIGHT_F32;
     }
     return EMBER_OK;
+}
+
+int32_t weight_code(ggml_type type) {
+    for (int32_t code = EMBER_WEIGHT_F32; code <= EMBER_WEIGHT_Q6_K; code++) {
+        if (weight_ggml_type(code) == type) return code;
+    }
+    return -1;
 }
 
 ggml_tensor * weight_store::get(const std::string & name) const {

@@ -75,6 +75,9 @@ private:
     int32_t matrix_type_ = EMBER_WEIGHT_F32;
 };
 
+// The EMBER_WEIGHT_* code of a stored type (f32, f16, a block type), or -1 if it has none.
+int32_t weight_code(ggml_type type);
+
 // ---- graphs ---------------------------------------------------------------------------------------
 
 // One built graph: its own metadata context, the graph, and named inputs/output.

@@ -397,8 +397,7 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
     for (const tensor_spec & spec : specs.specs) {
         if (spec.role != tensor_role::matrix) continue;
         ggml_type t = m->weights.get(spec.name)->type;
-        int32_t code = t == GGML_TYPE_F32 ? EMBER_WEIGHT_F32 : t == GGML_TYPE_F16 ? EMBER_WEIGHT_F16
-                     : t == GGML_TYPE_Q8_0 ? EMBER_WEIGHT_Q8_0 : t == GGML_TYPE_Q4_0 ? EMBER_WEIGHT_Q4_0 : -1;
+        int32_t code = weight_code(t);
         if (actual < 0 || (code == weight_type && ggml_is_quantized(t))) actual = code;
     }
     m->weight_type = actual < 0 ? m->weights.matrix_type() : actual;

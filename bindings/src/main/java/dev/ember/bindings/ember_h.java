@@ -120,6 +120,76 @@ public final class ember_h {
         return EMBER_DTYPE_BF16;
     }
 
+    private static final int EMBER_DTYPE_Q4_0 = (int) 3L;
+
+    /** {@code #define EMBER_DTYPE_Q4_0 3} */
+    public static int EMBER_DTYPE_Q4_0() {
+        return EMBER_DTYPE_Q4_0;
+    }
+
+    private static final int EMBER_DTYPE_Q4_1 = (int) 4L;
+
+    /** {@code #define EMBER_DTYPE_Q4_1 4} */
+    public static int EMBER_DTYPE_Q4_1() {
+        return EMBER_DTYPE_Q4_1;
+    }
+
+    private static final int EMBER_DTYPE_Q5_0 = (int) 5L;
+
+    /** {@code #define EMBER_DTYPE_Q5_0 5} */
+    public static int EMBER_DTYPE_Q5_0() {
+        return EMBER_DTYPE_Q5_0;
+    }
+
+    private static final int EMBER_DTYPE_Q5_1 = (int) 6L;
+
+    /** {@code #define EMBER_DTYPE_Q5_1 6} */
+    public static int EMBER_DTYPE_Q5_1() {
+        return EMBER_DTYPE_Q5_1;
+    }
+
+    private static final int EMBER_DTYPE_Q8_0 = (int) 7L;
+
+    /** {@code #define EMBER_DTYPE_Q8_0 7} */
+    public static int EMBER_DTYPE_Q8_0() {
+        return EMBER_DTYPE_Q8_0;
+    }
+
+    private static final int EMBER_DTYPE_Q2_K = (int) 8L;
+
+    /** {@code #define EMBER_DTYPE_Q2_K 8} */
+    public static int EMBER_DTYPE_Q2_K() {
+        return EMBER_DTYPE_Q2_K;
+    }
+
+    private static final int EMBER_DTYPE_Q3_K = (int) 9L;
+
+    /** {@code #define EMBER_DTYPE_Q3_K 9} */
+    public static int EMBER_DTYPE_Q3_K() {
+        return EMBER_DTYPE_Q3_K;
+    }
+
+    private static final int EMBER_DTYPE_Q4_K = (int) 10L;
+
+    /** {@code #define EMBER_DTYPE_Q4_K 10} */
+    public static int EMBER_DTYPE_Q4_K() {
+        return EMBER_DTYPE_Q4_K;
+    }
+
+    private static final int EMBER_DTYPE_Q5_K = (int) 11L;
+
+    /** {@code #define EMBER_DTYPE_Q5_K 11} */
+    public static int EMBER_DTYPE_Q5_K() {
+        return EMBER_DTYPE_Q5_K;
+    }
+
+    private static final int EMBER_DTYPE_Q6_K = (int) 12L;
+
+    /** {@code #define EMBER_DTYPE_Q6_K 12} */
+    public static int EMBER_DTYPE_Q6_K() {
+        return EMBER_DTYPE_Q6_K;
+    }
+
     private static final int EMBER_WEIGHT_AUTO = (int) 0L;
 
     /** {@code #define EMBER_WEIGHT_AUTO 0} */
@@ -153,6 +223,62 @@ public final class ember_h {
     /** {@code #define EMBER_WEIGHT_Q4_0 4} */
     public static int EMBER_WEIGHT_Q4_0() {
         return EMBER_WEIGHT_Q4_0;
+    }
+
+    private static final int EMBER_WEIGHT_Q4_1 = (int) 5L;
+
+    /** {@code #define EMBER_WEIGHT_Q4_1 5} */
+    public static int EMBER_WEIGHT_Q4_1() {
+        return EMBER_WEIGHT_Q4_1;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_0 = (int) 6L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_0 6} */
+    public static int EMBER_WEIGHT_Q5_0() {
+        return EMBER_WEIGHT_Q5_0;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_1 = (int) 7L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_1 7} */
+    public static int EMBER_WEIGHT_Q5_1() {
+        return EMBER_WEIGHT_Q5_1;
+    }
+
+    private static final int EMBER_WEIGHT_Q2_K = (int) 8L;
+
+    /** {@code #define EMBER_WEIGHT_Q2_K 8} */
+    public static int EMBER_WEIGHT_Q2_K() {
+        return EMBER_WEIGHT_Q2_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q3_K = (int) 9L;
+
+    /** {@code #define EMBER_WEIGHT_Q3_K 9} */
+    public static int EMBER_WEIGHT_Q3_K() {
+        return EMBER_WEIGHT_Q3_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q4_K = (int) 10L;
+
+    /** {@code #define EMBER_WEIGHT_Q4_K 10} */
+    public static int EMBER_WEIGHT_Q4_K() {
+        return EMBER_WEIGHT_Q4_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_K = (int) 11L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_K 11} */
+    public static int EMBER_WEIGHT_Q5_K() {
+        return EMBER_WEIGHT_Q5_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q6_K = (int) 12L;
+
+    /** {@code #define EMBER_WEIGHT_Q6_K 12} */
+    public static int EMBER_WEIGHT_Q6_K() {
+        return EMBER_WEIGHT_Q6_K;
     }
 
     private static final int EMBER_ACT_QUICK_GELU = (int) 0L;

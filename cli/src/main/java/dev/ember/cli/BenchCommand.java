@@ -6,6 +6,7 @@ import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
 import dev.ember.engine.WeightType;
+import dev.ember.engine.TinyModel;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.FlopCounter;
 import dev.ember.engine.model.ModelFormat;
@@ -60,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
     String weightType;
 
     @Option(names = "--component", defaultValue = "all", description = "text, unet, vae-decode, vae-encode, e2e or all (default: ${DEFAULT-VALUE}).")
@@ -324,13 +325,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static String weightName(int code) {
-        return switch (code) {
-            case 1 -> "f32";
-            case 2 -> "f16";
-            case 3 -> "q8_0";
-            case 4 -> "q4_0";
-            default -> "auto";
-        };
+        try {
+            return WeightType.ofNativeCode(code).id();
+        } catch (IllegalArgumentException e) {
+            return "auto";
+        }
     }
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
@@ -416,8 +415,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The default model, written once (to a temporary name, then moved) when missing. */
     private static Path defaultModel(PrintWriter err) throws IOException {
-        String cache = System.getenv("EMBER_CACHE");
-        Path dir = (cache != null && !cache.isBlank() ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "ember")).resolve("models");
+        Path dir = TinyModel.cacheRoot().resolve("models");
         Path file = dir.resolve("sd15-f16.safetensors");
         if (Files.isRegularFile(file)) return file;
         Files.createDirectories(dir);

@@ -13,7 +13,8 @@ import java.util.Objects;
  *
  * @param prompt         what to draw
  * @param negativePrompt what to steer away from; "" is encoded like any prompt (not zeros)
- * @param seed           the first image's seed; image i uses {@code seed + i}
+ * @param seed           the first image's seed, in [0, 2^32) as in AUTOMATIC1111 and InvokeAI; image i uses
+ *                       {@code (seed + i) mod 2^32} ({@link #imageSeed(int)}), so seeds stay in that range
  * @param steps          sampling steps of the full schedule (img2img runs {@code int(steps * strength)} of them)
  * @param cfgScale       classifier-free guidance scale; 1 = no guidance (the negative prompt is then unused)
  * @param width          image width in pixels, a multiple of 8
@@ -25,18 +26,22 @@ import java.util.Objects;
  * @param strength       img2img: how much of the schedule to run from the init image (0..1)
  * @param resize         img2img: how the init image is fitted to width x height
  * @param noise          which random number generator makes the noise
+ * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise) {
+                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
     public static final double MAX_CFG = 30;
+    /** The largest seed: seeds are 32-bit unsigned, as AUTOMATIC1111's and InvokeAI's. */
+    public static final long MAX_SEED = 0xFFFF_FFFFL;
 
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        if (seed < 0 || seed > MAX_SEED) throw new IllegalArgumentException("seed must be between 0 and " + MAX_SEED + ", got " + seed);
         if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be between 1 and " + MAX_STEPS + ", got " + steps);
         if (!(cfgScale >= 1 && cfgScale <= MAX_CFG)) throw new IllegalArgumentException("cfg scale must be between 1 and " + MAX_CFG + ", got " + cfgScale);
         checkSide("width", width);
@@ -47,6 +52,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (!(strength >= 0 && strength <= 1)) throw new IllegalArgumentException("strength must be between 0 and 1, got " + strength);
         if (resize == null) resize = InitResize.CROP;
         if (noise == null) noise = NoiseSource.PHILOX;
+        if (initLatent == null) initLatent = InitLatent.MEAN;
     }
 
     private static void checkSide(String what, int value) {
@@ -56,6 +62,12 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
 
     public boolean isImg2Img() {
         return initImage != null;
+    }
+
+    /** The seed of image {@code index} of the batch: {@code (seed + index) mod 2^32}, wrapping past {@link #MAX_SEED} to 0. */
+    public long imageSeed(int index) {
+        Objects.checkIndex(index, images);
+        return (seed + index) & MAX_SEED;
     }
 
     /** Sampling steps that actually run: all of them for txt2img, {@code int(steps * strength)} for img2img. */
@@ -92,6 +104,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private double strength = 0.75;
         private InitResize resize = InitResize.CROP;
         private NoiseSource noise = NoiseSource.PHILOX;
+        private InitLatent initLatent = InitLatent.MEAN;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -112,6 +125,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             strength = r.strength;
             resize = r.resize;
             noise = r.noise;
+            initLatent = r.initLatent;
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -129,10 +143,11 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder strength(double v) { strength = v; return this; }
         public Builder resize(InitResize v) { resize = v; return this; }
         public Builder noise(NoiseSource v) { noise = v; return this; }
+        public Builder initLatent(InitLatent v) { initLatent = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise);
+                    images, initImage, strength, resize, noise, initLatent);
         }
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.ember.engine.Ember;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
@@ -48,6 +49,10 @@ import java.util.stream.Stream;
  * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
  *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
+ * @param modelFingerprint the model file's fingerprint when it was loaded ({@code StableDiffusion.fileFingerprint()}:
+ *                        a SHA-256 of its size and sampled content); null when not known
+ * @param initLatent      img2img: {@code mean} or {@code sample} (the VAE posterior's mean or a draw from it); null
+ *                        for txt2img and in records made before the option existed (which used the mean)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -55,8 +60,20 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                       String initLatent) {
     public static final String TXT2IMG = "txt2img";
+
+    /** Without a model fingerprint (as before it was recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, null, null);
+    }
     public static final String IMG2IMG = "img2img";
 
     /**
@@ -73,7 +90,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.noise().id(), request.images(), request.isImg2Img() ? request.strength() : null,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
-                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version());
+                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
+                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null);
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -103,7 +121,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -119,7 +137,10 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .schedule(Schedule.parse(schedule))
                 .noise(NoiseSource.parse(noise))
                 .images(images);
-        if (init != null) b.initImage(init).strength(strength).resize(InitResize.parse(resize));
+        if (init != null) {
+            b.initImage(init).strength(strength).resize(InitResize.parse(resize))
+                    .initLatent(initLatent == null ? InitLatent.MEAN : InitLatent.parse(initLatent));
+        }
         return b.build();
     }
 
@@ -127,7 +148,30 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion);
+                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent);
+    }
+
+    /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
+    public ImageParameters asRunBy(StableDiffusion model) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent);
+    }
+
+    /**
+     * Whether an image recorded with {@code other} is the image these parameters make: every parameter that
+     * decides the pixels is equal (the model by its fingerprint, the init image by its SHA-256), while the
+     * paths, device, threads and Ember version may differ. False when either has no model fingerprint.
+     */
+    public boolean makesSameImageAs(ImageParameters other) {
+        if (modelFingerprint == null || other.modelFingerprint == null) return false;
+        return pixelsOnly().equals(other.pixelsOnly());
+    }
+
+    private ImageParameters pixelsOnly() {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
+                weightType, null, 0, flashAttention, null, modelFingerprint, initLatent == null && isImg2Img() ? "mean" : initLatent);
     }
 
     public ModelOptions toModelOptions() {

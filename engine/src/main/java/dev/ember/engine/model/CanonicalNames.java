@@ -66,7 +66,8 @@ public final class CanonicalNames {
                     case "mlp.c_proj.weight", "mlp.c_proj.bias" -> put(out, layer + "mlp.fc2." + suffix(part), t);
                     case "attn.out_proj.weight", "attn.out_proj.bias" -> put(out, layer + "self_attn.out_proj." + suffix(part), t);
                     case "attn.in_proj_weight", "attn.in_proj_bias" -> {
-                        if (t.rank() < 1 || t.dim(0) % 3 != 0) return false;
+                        // Thirds of a block-quantised tensor (gguf) must be whole blocks.
+                        if (t.rank() < 1 || t.dim(0) % 3 != 0 || t.elementCount() / 3 % t.dtype().blockSize() != 0) return false;
                         long third = t.data().byteSize() / 3;
                         long[] shape = t.shape();
                         shape[0] /= 3;

@@ -1,14 +1,11 @@
 package dev.ember.engine.model;
 
 import dev.ember.engine.ModelFileException;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,14 +28,7 @@ public final class TorchCheckpointReader {
     /** Maps {@code file} into {@code arena} (owned by the caller) and returns its tensors under their stored names;
      * Ember's own metadata, when present, goes into {@code metadata}. */
     public static Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) throw new ModelFileException(file, "empty file");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
-        }
+        MemorySegment all = RawCheckpoint.mapWhole(file, arena);
         if (all.byteSize() < 4 || all.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0) != 0x04034b50) {
             throw new ModelFileException(file, "not a zip-format PyTorch checkpoint (legacy torch.save files are not supported)");
         }

@@ -4,14 +4,12 @@ import java.io.BufferedOutputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.LocalDateTime;
 import java.util.List;
 import java.util.Map;
@@ -40,8 +38,7 @@ public final class TorchCheckpointWriter {
 
     /** Writes {@code tensors}; non-empty {@code metadata} goes into a top-level {@value #METADATA_KEY} dict of strings. */
     public static void write(Path file, Map<String, String> metadata, List<TensorSource> tensors) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
+        ReplacedFile.write(file, tmp -> {
             try (Counting counting = new Counting(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20));
                     ZipOutputStream zip = new ZipOutputStream(counting)) {
                 stored(zip, counting, FOLDER + "data.pkl", pickle(metadata, tensors));
@@ -66,15 +63,7 @@ public final class TorchCheckpointWriter {
                 }
                 stored(zip, counting, FOLDER + "version", "3\n".getBytes(StandardCharsets.US_ASCII));
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // report the original failure
-            }
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     /** The state dict pickle: tensor i is a view of storage "i" (offset 0, contiguous strides). */

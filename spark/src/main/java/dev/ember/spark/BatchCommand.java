@@ -234,13 +234,18 @@ public final class BatchCommand implements Callable<Integer> {
 
         String runId = Instant.now().toString();
         long start = System.nanoTime();
-        Dataset<Row> generated = EmberSpark.generate(todo.repartition(parts), options);
-        BatchPictures.Write write = new BatchPictures.Write(folder, generated.schema());
         String results = folder.resolve(RESULTS).toUri().toString();
-        generated.mapPartitions(write, org.apache.spark.sql.Encoders.row(write.schema()))
-                .withColumn(RUN, functions.lit(runId))
-                .repartition(1) // one results file per run; the pictures were made by the partitions above
-                .write().mode(SaveMode.Append).parquet(results);
+        // On a local master the driver is the executor: it loads the JVM's shared model before the job (the
+        // tasks then share that one load), so a model file that cannot be read stops the run with its one-line
+        // error, not a failed Spark job. A cluster's executors load their own, and a failure fails the job.
+        try (var model = local ? ExecutorModels.acquire(options, taskCpus) : null) {
+            Dataset<Row> generated = EmberSpark.generate(todo.repartition(parts), options);
+            BatchPictures.Write write = new BatchPictures.Write(folder, generated.schema());
+            generated.mapPartitions(write, org.apache.spark.sql.Encoders.row(write.schema()))
+                    .withColumn(RUN, functions.lit(runId))
+                    .repartition(1) // one results file per run; the pictures were made by the partitions above
+                    .write().mode(SaveMode.Append).parquet(results);
+        }
         double seconds = (System.nanoTime() - start) / 1e9;
 
         Dataset<Row> thisRun = spark.read().parquet(results).filter(functions.col(RUN).equalTo(runId));
@@ -287,24 +292,31 @@ public final class BatchCommand implements Callable<Integer> {
     /** Errors that name their cause print one line and exit 1; the stack trace only with --verbose. */
     private static int handleError(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
         PrintWriter err = cl.getErr();
-        Throwable cause = namedCause(ex);
-        if (cause != null) err.println("ember: " + cause.getMessage());
+        String cause = namedCause(ex);
+        if (cause != null) err.println("ember: " + cause);
         else err.println("ember: unexpected error: " + firstLine(ex.toString()));
         if (parsed != null && parsed.hasMatchedOption("--verbose")) ex.printStackTrace(err);
         err.flush();
         return 1;
     }
 
-    /** The first exception in the chain that names its cause for a user (Spark wraps a task's in its own). */
-    private static Throwable namedCause(Throwable ex) {
+    /**
+     * The first exception in the chain that names its cause for a user; for a job that failed on an executor,
+     * Ember's exception as Spark's message quotes it ("... failure: Lost task ...: dev.ember...Exception: why").
+     */
+    static String namedCause(Throwable ex) {
         for (Throwable t = ex; t != null; t = t.getCause()) {
             if (t.getMessage() != null && (t instanceof EmberException || t instanceof IllegalArgumentException
                     || t instanceof IOException || t instanceof UncheckedIOException)) {
-                return t;
+                return t.getMessage();
             }
+            Matcher task = TASK_FAILURE.matcher(t.getMessage() == null ? "" : t.getMessage());
+            if (task.find()) return task.group(1).strip();
         }
         return null;
     }
+
+    private static final Pattern TASK_FAILURE = Pattern.compile("most recent failure: .*?\\bdev\\.ember\\.[\\w.]+Exception: ([^\\n]+)");
 
     private static String firstLine(String text) {
         int nl = text.indexOf('\n');

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ember.engine.TinyModel;
 import dev.ember.engine.metadata.ImageParameters;
 import dev.ember.engine.metadata.PngMetadata;
 import java.io.IOException;
@@ -18,6 +19,10 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.scheduler.JobSucceeded$;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -109,7 +114,10 @@ class BatchCommandTest {
                 "a bird",2,64,64,3
                 """);
         Path out = dir.resolve("pictures");
-        Run run = batch("--input", input.toString(), "--out", out.toString());
+        Path model = Files.copy(TinyModel.path(), dir.resolve("own-tiny.safetensors")); // loaded by no other test
+        int loads = EmberSpark.modelLoadsInThisJvm();
+        Run run = batch("--input", input.toString(), "--out", out.toString(), "--model", model.toString());
+        assertEquals(1, EmberSpark.modelLoadsInThisJvm() - loads, "the driver's check and the tasks share one load");
         assertEquals(1, run.exitCode(), run.out() + run.err());
         assertTrue(run.err().contains("1 of 3 rows failed"), run.err());
         assertTrue(run.err().contains("000002: steps must be a whole number, got 'zero'"), run.err());
@@ -135,7 +143,7 @@ class BatchCommandTest {
     }
 
     @Test
-    void unusableInputsFailBeforeAnyWork() throws IOException {
+    void unusableInputsFailBeforeAnyWork() throws Exception {
         Path out = dir.resolve("pictures");
         Path ids = Files.writeString(dir.resolve("ids.jsonl"), """
                 {"id": "../escape", "prompt": "x"}
@@ -164,6 +172,25 @@ class BatchCommandTest {
         Run model = batch("--input", noPrompt.toString(), "--out", out.toString(), "--model", dir.resolve("none.safetensors").toString());
         assertEquals(1, model.exitCode());
         assertTrue(model.err().contains("none.safetensors not found"), model.err());
+
+        Path corrupt = Files.writeString(dir.resolve("corrupt.safetensors"), "junk");
+        Path one = Files.writeString(dir.resolve("one.jsonl"), "{\"prompt\": \"x\", \"steps\": 1}\n");
+        AtomicInteger failedJobs = new AtomicInteger();
+        SparkListener jobs = new SparkListener() {
+            @Override
+            public void onJobEnd(SparkListenerJobEnd end) {
+                if (end.jobResult() != JobSucceeded$.MODULE$) failedJobs.incrementAndGet();
+            }
+        };
+        spark.sparkContext().addSparkListener(jobs);
+        Run unreadable = batch("--input", one.toString(), "--out", out.toString(), "--model", corrupt.toString());
+        spark.sparkContext().listenerBus().waitUntilEmpty();
+        spark.sparkContext().removeSparkListener(jobs);
+        assertEquals(0, failedJobs.get(), "a local run reads the model before its job, so no Spark job fails");
+        assertEquals(1, unreadable.exitCode(), unreadable.err());
+        assertEquals(1, unreadable.err().lines().count(), unreadable.err());
+        assertTrue(unreadable.err().startsWith("ember: " + corrupt + ": truncated"), unreadable.err());
+        assertTrue(!Files.exists(out.resolve(BatchCommand.RESULTS)), "no job ran");
 
         Run usage = batch("--out", out.toString());
         assertEquals(2, usage.exitCode());

@@ -220,6 +220,16 @@ class EmberSparkTest {
         assertTrue(!key.options().weightsInPlace(), "executors own their weights");
     }
 
+    @Test
+    void aModelThatCannotLoadFailsTheJobWithItsReason() throws IOException {
+        Path corrupt = Files.writeString(dir.resolve("corrupt.safetensors"), "junk");
+        Dataset<Row> requests = spark.createDataFrame(List.of(row("x", null, 1, 1, 7.5, "euler", 64, 64, null, null, "t")), SCHEMA);
+        Exception e = assertThrows(Exception.class,
+                () -> EmberSpark.generate(requests, EmberSparkOptions.defaults().withModel(corrupt.toString())).collectAsList());
+        // What ember batch prints for a job that failed on a cluster's executor: the engine's one line, not Spark's trace.
+        assertEquals(corrupt + ": truncated: 4 bytes, too short for a safetensors header", BatchCommand.namedCause(e));
+    }
+
     /** The same request through the command line, into its own folder; the picture it wrote. */
     private static Path commandLinePicture(Row q, Path out) throws IOException {
         List<String> args = new ArrayList<>(List.of(q.isNullAt(9) ? "txt2img" : "img2img", "-p", q.getString(0),

@@ -326,27 +326,10 @@ enum direction : int64_t { ENCODE = 0, DECODE = 1 };
 
 int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32_t height, int32_t width, float * out) {
     ember_context * ctx = m->ctx;
-    const char * what = dir == ENCODE ? "encode" : "decode";
     const int part = dir == ENCODE ? EMBER_VAE_ENCODER : EMBER_VAE_DECODER;
-    if ((m->config.parts & part) == 0) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string("cannot ") + what + ": this VAE was created without its " +
-                                                           (dir == ENCODE ? "encoder" : "decoder"));
-    }
-    if (in == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": null buffer");
-    if (batch <= 0 || height <= 0 || width <= 0) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": batch, height and width must be positive, got " +
-                                                           std::to_string(batch) + " x " + std::to_string(height) + " x " +
-                                                           std::to_string(width));
-    }
     const int64_t f = int64_t(1) << (m->config.num_levels - 1);
-    if (dir == ENCODE && (height % f != 0 || width % f != 0)) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "encode: image size " + std::to_string(height) + " x " +
-                                                           std::to_string(width) + " is not a multiple of the VAE's downscale factor " +
-                                                           std::to_string(f));
-    }
-    if (dir == DECODE && ((int64_t) height * f > (1 << 20) || (int64_t) width * f > (1 << 20))) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "decode: latent size too large");
-    }
+    int32_t checked = check_image_call(ctx, "VAE", dir == ENCODE, (m->config.parts & part) != 0, in, out, batch, height, width, f);
+    if (checked != EMBER_OK) return checked;
     const int64_t in_ch = dir == ENCODE ? m->config.image_channels : m->config.latent_channels;
     const bool flash = use_flash_attention(ctx, m->weight_type);
     const ember_vae_config & cfg = m->config;

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.AddOnsRecord;
 import dev.ember.engine.metadata.ImageParameters;
 
 /**
@@ -26,15 +27,20 @@ final class GenerationSession {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
         parameters.toRequest(init == null ? null : init.image());
         ModelOptions modelOptions = parameters.toModelOptions().withWeightsInPlace(!options.noWeightsInPlace);
-        Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews());
+        Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews(),
+                options.latents);
         if (outputs.every() < 1) throw new EmberCommand.UsageException("--intermediates-every must be at least 1, got " + outputs.every());
+        if (outputs.intermediates() != null && outputs.previews() == Previews.TAESD && modelOptions.addOns().taesd() == null) {
+            throw new EmberCommand.UsageException("--preview taesd needs TAESD weights: --taesd FILE");
+        }
         notices.forEach(err::println);
         err.flush();
 
         long start = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(parameters.modelPath(), modelOptions)) {
             long loaded = System.nanoTime();
-            ImageParameters used = parameters.withFlashAttention(sd.usesFlashAttention());
+            ImageParameters used = parameters.withFlashAttention(sd.usesFlashAttention())
+                    .withAddOns(AddOnsRecord.of(parameters.toRequest(init == null ? null : init.image()), sd));
             Generator.Outcome outcome = Generator.run(sd, used, init, outputs, err, ProgressReporter.wanted() && !options.json);
             long done = System.nanoTime();
             if (options.json) out.println(PngMetadata.toJson(report(outcome, (loaded - start) / 1e9, (done - loaded) / 1e9)));
@@ -51,6 +57,9 @@ final class GenerationSession {
                 Path strip = w.intermediates().getLast();
                 out.println("      " + (w.intermediates().size() - 1) + " step previews and the strip " + strip);
             }
+            if (!w.latents().isEmpty()) {
+                out.println("      " + w.latents().size() + " step latents in " + w.latents().getFirst().getParent());
+            }
         }
         out.printf(Locale.ROOT, "%d image(s), %d steps each, %.1f s%n", outcome.images().size(), outcome.result().stepsRun(), seconds);
     }
@@ -64,6 +73,7 @@ final class GenerationSession {
             m.put("seed", w.seed());
             m.put("index", w.index());
             m.put("intermediates", w.intermediates().stream().map(Path::toString).toList());
+            m.put("latents", w.latents().stream().map(Path::toString).toList());
             images.add(m);
         }
         int steps = outcome.result().stepsRun() * outcome.images().size();

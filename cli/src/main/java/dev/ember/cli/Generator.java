@@ -3,6 +3,7 @@ package dev.ember.cli;
 import dev.ember.engine.GeneratedImage;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.GenerationResult;
+import dev.ember.engine.LatentRecorder;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
 import java.io.IOException;
@@ -20,11 +21,11 @@ import dev.ember.engine.image.OutputFiles;
  * until the generation has succeeded.
  */
 final class Generator {
-    /** Where things go: the image folder, and optionally intermediates (folder, every N-th step, how drawn). */
-    record Outputs(Path folder, Path intermediates, int every, Previews previews) {}
+    /** Where things go: the image folder, optionally intermediates (folder, every N-th step, how drawn) and raw latents. */
+    record Outputs(Path folder, Path intermediates, int every, Previews previews, Path latents) {}
 
-    /** One written image: its file, seed and intermediate files. */
-    record Written(int index, long seed, Path file, List<Path> intermediates) {}
+    /** One written image: its file, seed, intermediate files and latent files. */
+    record Written(int index, long seed, Path file, List<Path> intermediates, List<Path> latents) {}
 
     /** What a run produced. */
     record Outcome(ImageParameters parameters, List<Written> images, GenerationResult result) {}
@@ -36,9 +37,11 @@ final class Generator {
         GenerationRequest request = parameters.toRequest(init == null ? null : init.image());
         IntermediatesRecorder recorder = outputs.intermediates() == null ? null
                 : new IntermediatesRecorder(sd, outputs.previews(), outputs.every());
+        LatentRecorder latents = outputs.latents() == null ? null : new LatentRecorder();
         List<StepListener> listeners = new ArrayList<>();
         if (progress) listeners.add(new ProgressReporter(err, request.images()));
         if (recorder != null) listeners.add(recorder);
+        if (latents != null) listeners.add(latents);
         GenerationResult result = sd.generate(request, all(listeners), warning -> err.println("ember: warning: " + warning));
 
         List<Written> written = new ArrayList<>();
@@ -51,7 +54,12 @@ final class Generator {
                         : outputs.intermediates().resolve(stem(file));
                 steps = recorder.write(image.index(), folder);
             }
-            written.add(new Written(image.index(), image.seed(), file, steps));
+            List<Path> raw = List.of();
+            if (latents != null) {
+                Path folder = result.images().size() == 1 ? outputs.latents() : outputs.latents().resolve(stem(file));
+                raw = latents.write(image.index(), folder);
+            }
+            written.add(new Written(image.index(), image.seed(), file, steps, raw));
         }
         return new Outcome(parameters, written, result);
     }

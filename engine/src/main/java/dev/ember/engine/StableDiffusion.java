@@ -1,6 +1,17 @@
 package dev.ember.engine;
 
+import dev.ember.engine.embedding.Embedding;
+import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.image.LatentPreview;
+import dev.ember.engine.lora.LoraState;
+import dev.ember.engine.lora.LoraTags;
+import dev.ember.engine.lora.LoraTargets;
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.NamedFiles;
+import dev.ember.engine.model.VaeConfig;
+import dev.ember.engine.nn.Taesd;
+import dev.ember.engine.pipeline.AddOnFiles;
+import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
@@ -94,12 +105,25 @@ public final class StableDiffusion implements AutoCloseable {
     private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
     private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+    /** The separate VAE, TAESD and embedding folder of the options' {@link AddOns}. */
+    private final AddOnFiles addOnFiles;
+    private final Taesd taesd;
+    private final LatentCodec codec;
+    private final LoraState loras;
+    /** The checkpoint's size and time at load: a reopened one (for LoRA originals) must be the same file. */
+    private final long checkpointSize;
+    private final long checkpointModified;
+    /** The checkpoint opened again for LoRA originals when the networks had copied everything; null until needed. */
+    private Checkpoint reopened;
     private volatile boolean closed;
 
     /**
      * Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per
      * use or use its memory in place.
      */
+    /** File extensions a LoRA named in a prompt may have. */
+    private static final Set<String> LORA_EXTENSIONS = Set.of("safetensors", "pt", "ckpt", "bin");
+
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
@@ -117,26 +141,39 @@ public final class StableDiffusion implements AutoCloseable {
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
         StateDict weights = checkpoint.tensors();
+        AddOnFiles files;
+        try {
+            files = AddOnFiles.open(options.addOns(), spec, tokenizer);
+        } catch (RuntimeException | Error e) {
+            closeAll(e, ctx);
+            throw e;
+        }
+        StateDict vaeWeights = files.vaeWeights(weights);
+        VaeConfig vaeConfig = files.vaeConfig(spec);
         OnDemand<TextEncoder> text = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
+        Taesd tiny = null;
         try {
             if (perUse) {
-                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), weights, weightType));
-                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.DECODER));
-                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.ENCODER));
+                // The text encoder takes the LoRA-merged tensors in place when a set is in use (loraOverlay).
+                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), loraOverlay(weights), weightType));
+                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.DECODER));
+                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.ENCODER));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
                 for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
             } else {
                 text = OnDemand.resident("text encoder", new TextEncoder(ctx, spec.text(), weights, weightType));
                 un = new Unet(ctx, spec.unet(), weights, weightType);
-                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.BOTH));
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.BOTH));
             }
+            if (files.taesd() != null) tiny = new Taesd(ctx, files.taesd().config(), files.taesd().tensors(), weightType, Vae.Parts.DECODER);
         } catch (RuntimeException | Error e) {
-            closeAll(e, encoder, decoder, un, text, ctx);
+            closeAll(e, tiny, encoder, decoder, un, text, ctx, files);
             throw e;
         }
+        if (!perUse && !inPlace) files.closeFiles(); // every network holds its own copy
         this.context = ctx;
         this.checkpoint = perUse || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
@@ -144,8 +181,81 @@ public final class StableDiffusion implements AutoCloseable {
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
+        this.addOnFiles = files;
+        this.taesd = tiny;
+        this.checkpointSize = fileSize(checkpoint.path());
+        this.checkpointModified = fileTime(checkpoint.path());
         PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
-        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize());
+        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize(), files.embeddings(),
+                spec.text().vocabSize());
+        boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
+        this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
+        OnDemand<TextEncoder> residentText = perUse ? null : text;
+        Unet networkUnet = un;
+        this.loras = new LoraState(LoraTargets.of(spec), this::originalWeights, f16 ? DType.F16 : DType.F32, new LoraState.Sink() {
+            @Override
+            public void unet(List<TensorData> tensors) {
+                networkUnet.setWeights(tensors);
+            }
+
+            @Override
+            public void text(List<TensorData> tensors) {
+                if (residentText == null || tensors.isEmpty()) return; // a per-use encoder is made from loraOverlay
+                try (OnDemand.Lease<TextEncoder> t = residentText.acquire()) {
+                    t.get().setWeights(tensors);
+                }
+            }
+
+            @Override
+            public void textChanged() {
+                prompts.clear();
+            }
+        });
+    }
+
+    private static boolean isF32(OnDemand<Vae> vae) {
+        try (OnDemand.Lease<Vae> v = vae.acquire()) {
+            return v.get().stats().weightType() == WeightType.F32.nativeCode();
+        }
+    }
+
+    /** A per-use text encoder's weights: the checkpoint's, with the LoRA set in use merged over them. */
+    private StateDict loraOverlay(StateDict weights) {
+        LoraState state = this.loras;
+        return state == null ? weights : state.overlay(weights);
+    }
+
+    /**
+     * The checkpoint's own tensors, for merging LoRAs and undoing them: the open checkpoint, or, when the networks
+     * copied everything and it was closed, the same file opened again (once, kept until {@link #close()}).
+     *
+     * @throws ModelFileException if the file changed since the model was loaded
+     */
+    private synchronized StateDict originalWeights() {
+        if (checkpoint != null) return checkpoint.tensors();
+        if (reopened == null) {
+            if (fileSize(path) != checkpointSize || fileTime(path) != checkpointModified) {
+                throw new ModelFileException(path, "changed since the model was loaded; load it again to apply or remove LoRAs");
+            }
+            reopened = ModelFiles.open(path, options.prediction());
+        }
+        return reopened.tensors();
+    }
+
+    private static long fileSize(Path p) {
+        try {
+            return Files.isDirectory(p) ? -1 : Files.size(p);
+        } catch (java.io.IOException e) {
+            return -2;
+        }
+    }
+
+    private static long fileTime(Path p) {
+        try {
+            return Files.getLastModifiedTime(p).toMillis();
+        } catch (java.io.IOException e) {
+            return -2;
+        }
     }
 
     /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
@@ -198,20 +308,70 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
         long start = System.nanoTime();
-        List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
-        float[] context = prompts.encode(texts, warnings);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request) : null;
+        LoraTags.Parsed prompt = LoraTags.parse(request.prompt()), negative = LoraTags.parse(request.negativePrompt());
+        List<Lora> wanted = lorasOf(request, prompt, negative);
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
-        for (int i = 0; i < request.images(); i++) {
-            long seed = request.seed() + i;
-            Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
-                    request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
-            stepsRun = r.stepsRun();
-            images.add(new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request));
+        try (LoraState.Lease lease = loras.use(wanted, warnings)) {
+            List<String> texts = request.usesGuidance() ? List.of(prompt.text(), negative.text()) : List.of(prompt.text());
+            float[] context = prompts.encode(texts, warnings);
+            float[] initLatent = request.isImg2Img()
+                    ? codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize())) : null;
+            int f = spec.vae().downscale();
+            for (int i = 0; i < request.images(); i++) {
+                long seed = request.seed() + i;
+                Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
+                Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
+                stepsRun = r.stepsRun();
+                images.add(new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request));
+            }
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * The LoRAs a request applies: its own list, then those its prompt and negative prompt name with
+     * {@code <lora:NAME:WEIGHT>}, found in {@link AddOns#loraDir()}.
+     *
+     * @throws IllegalArgumentException for a malformed tag, or a tag without a LoRA folder
+     * @throws ModelFileException when no file (or more than one) has the tag's name
+     */
+    public List<Lora> lorasOf(GenerationRequest request) {
+        return lorasOf(request, LoraTags.parse(request.prompt()), LoraTags.parse(request.negativePrompt()));
+    }
+
+    private List<Lora> lorasOf(GenerationRequest request, LoraTags.Parsed prompt, LoraTags.Parsed negative) {
+        List<Lora> out = new ArrayList<>(request.loras());
+        for (LoraTags.Tag tag : java.util.stream.Stream.concat(prompt.tags().stream(), negative.tags().stream()).toList()) {
+            Path dir = options.addOns().loraDir();
+            if (dir == null) {
+                throw new IllegalArgumentException("the prompt names the LoRA '" + tag.name() + "' but no LoRA folder is set (--lora-dir, AddOns.loraDir)");
+            }
+            out.add(new Lora(NamedFiles.find(dir, tag.name(), LORA_EXTENSIONS, "LoRA"), tag.weight()));
+        }
+        return out;
+    }
+
+    /** The textual-inversion embeddings the request's prompts use (each once), from {@link AddOns#embeddingsDir()}. */
+    public List<Embedding> embeddingsOf(GenerationRequest request) {
+        EmbeddingLibrary library = addOnFiles.embeddings();
+        if (library == null) return List.of();
+        java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
+        ClipTokenizer tokenizer = prompts.tokenizer();
+        for (String text : List.of(request.prompt(), request.negativePrompt())) {
+            used.addAll(library.find(tokenizer.tokenize(LoraTags.parse(text).text())));
+        }
+        return List.copyOf(used);
+    }
+
+    /** How the last LoRA switch went (merge and hand-over times), or null before the first. */
+    public LoraState.Switch lastLoraSwitch() {
+        return loras.lastSwitch();
+    }
+
+    /** How an image of this size is decoded with the options' decoder: tiled or not, and the untiled estimate. */
+    public LatentCodec.Plan decodePlan(int height, int width) {
+        return codec.plan(options.addOns().decoder(), height, width);
     }
 
     private void checkSize(GenerationRequest request) {
@@ -222,38 +382,29 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request) {
-        RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
-        float[] moments;
-        try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
-            moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
-        }
-        int z = spec.vae().latentChannels();
-        int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
-        // The posterior's mean, not a sample: the same init image always gives the same latent.
-        float[] latent = new float[z * h * w];
-        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * spec.vae().scaleFactor());
-        return latent;
-    }
-
-    private RgbImage decode(float[] latent, int height, int width) {
-        float[] unscaled = new float[latent.length];
-        for (int i = 0; i < latent.length; i++) unscaled[i] = (float) (latent[i] / spec.vae().scaleFactor());
-        int f = spec.vae().downscale();
-        float[] image;
-        try (OnDemand.Lease<Vae> vae = vaeDecoder.acquire()) {
-            image = vae.get().decode(unscaled, 1, height / f, width / f);
-        }
-        return ImageTensors.fromTensor(image, width, height);
-    }
-
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
     public RgbImage decodePreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
         f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
-        float[] values = latent.toArray(ValueLayout.JAVA_FLOAT);
-        int f = spec.vae().downscale();
-        return decode(values, latentHeight * f, latentWidth * f);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.VAE);
+    }
+
+    /**
+     * TAESD's picture of a step's latent (or denoised estimate): a preview that looks like the final image at a
+     * small fraction of a step's time (docs/performance.md has the figure).
+     *
+     * @throws IllegalStateException when the model was loaded without TAESD ({@link AddOns#taesd()})
+     */
+    public RgbImage taesdPreview(MemorySegment latent, int latentHeight, int latentWidth) {
+        ensureOpen();
+        if (!codec.hasTaesd()) throw new IllegalStateException("TAESD previews need TAESD weights (--taesd FILE, AddOns.taesd)");
+        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.TAESD);
+    }
+
+    /** Whether TAESD is loaded (previews and {@link AddOns.VaeDecoder#TAESD}). */
+    public boolean hasTaesd() {
+        return taesd != null;
     }
 
     /** Cheap preview of a step's latent: SD's linear latent-to-RGB projection, at latent size. */
@@ -378,7 +529,13 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint);
+        Checkpoint again;
+        synchronized (this) {
+            again = reopened;
+        }
+        // Networks first (they may point at merged LoRA weights and mapped files), then what they read.
+        closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, loras, addOnFiles,
+                again, checkpoint);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

@@ -2,6 +2,7 @@ package dev.ember.engine.metadata;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.ember.engine.AddOns;
 import dev.ember.engine.Ember;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
@@ -48,6 +49,7 @@ import java.util.stream.Stream;
  * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
  *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
+ * @param addOns          LoRAs, embeddings, a separate VAE, TAESD and tiling ({@link AddOnsRecord}); null when none were set
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -55,9 +57,18 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, AddOnsRecord addOns) {
     public static final String TXT2IMG = "txt2img";
     public static final String IMG2IMG = "img2img";
+
+    /** Without add-ons. */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width, int height,
+                           String sampler, String schedule, String noise, int images, Double strength, String resize, String initImage,
+                           String initImageSha256, int clipSkip, String prediction, String model, Long modelSize, String modelPreset,
+                           String weightType, String device, int threads, Boolean flashAttention, String emberVersion) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize, initImage,
+                initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads, flashAttention, emberVersion, null);
+    }
 
     /**
      * The record of a request as {@code model} runs it: what the CLI, the server and Spark write into each
@@ -73,7 +84,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.noise().id(), request.images(), request.isImg2Img() ? request.strength() : null,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
-                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version());
+                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
+                AddOnsRecord.of(request, model));
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -103,7 +115,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion);
+                weightType, device, threads, flashAttention, emberVersion, addOns);
+    }
+
+    /** These parameters with their add-ons (as {@link AddOnsRecord#of(GenerationRequest, StableDiffusion)} resolves them). */
+    public ImageParameters withAddOns(AddOnsRecord value) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
+                weightType, device, threads, flashAttention, emberVersion, value);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -119,6 +138,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .schedule(Schedule.parse(schedule))
                 .noise(NoiseSource.parse(noise))
                 .images(images);
+        if (addOns != null) b.loras(addOns.explicitLoras());
         if (init != null) b.initImage(init).strength(strength).resize(InitResize.parse(resize));
         return b.build();
     }
@@ -127,7 +147,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion);
+                weightType, device, threads, used, emberVersion, addOns);
     }
 
     public ModelOptions toModelOptions() {
@@ -137,7 +157,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .withWeightType(WeightType.parse(weightType))
                 .withClipSkip(clipSkip)
                 .withFlashAttention(flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
-                .withPrediction(prediction == null ? null : Prediction.parse(prediction));
+                .withPrediction(prediction == null ? null : Prediction.parse(prediction))
+                .withAddOns(addOns == null ? AddOns.none() : addOns.toAddOns());
     }
 
     public Path modelPath() {

@@ -1,0 +1,129 @@
+package dev.ember.engine.pipeline;
+
+import dev.ember.engine.AddOns;
+import dev.ember.engine.image.RgbImage;
+import dev.ember.engine.model.TaesdConfig;
+import dev.ember.engine.model.VaeConfig;
+import dev.ember.engine.nn.Taesd;
+import dev.ember.engine.nn.Vae;
+
+/**
+ * Latents to pictures and back, with the network and tiling the model's {@link AddOns} choose: the VAE (whose
+ * latents are divided by its scale factor first) or TAESD (which takes the UNet's latents as they are and makes
+ * [0, 1] images), whole or tile by tile ({@link VaeTiles}). Tiling is chosen per call: always ({@code ON}), never
+ * ({@code OFF}), or ({@code AUTO}) when the estimated compute buffer of the untiled call would pass
+ * {@link #AUTO_LIMIT_BYTES}. Tiles are {@code tileSize} pixels a side and overlap by a quarter of that.
+ */
+public final class LatentCodec {
+    /** AUTO tiles a call whose untiled compute buffer would pass this: 512 x 768 stays whole, 768 x 768 is tiled. */
+    public static final long AUTO_LIMIT_BYTES = 3L << 29;
+    /**
+     * Compute memory of a VAE call per image pixel and base channel: 0.98 GiB at 512 x 512 and 0.25 GiB at 256 x 256
+     * for SD's VAE (128 base channels, f16 kernels; docs/performance.md), i.e. 31-32 bytes; f32 kernels make
+     * f32 im2col bands, about half as much again.
+     */
+    static final double VAE_BYTES_PER_PIXEL_CHANNEL = 32;
+    /** TAESD's per pixel and feature channel: full-resolution 64-channel activations plus an unbanded f16 im2col. */
+    static final double TAESD_BYTES_PER_PIXEL_CHANNEL = 36;
+
+    private final VaeConfig vae;
+    private final OnDemand<Vae> decoder;
+    private final OnDemand<Vae> encoder;
+    private final Taesd taesd;
+    private final AddOns addOns;
+    private final boolean f32Vae;
+
+    /**
+     * @param taesd  TAESD, or null without one
+     * @param f32Vae whether the VAE's kernels are f32 (its estimate is then larger)
+     */
+    public LatentCodec(VaeConfig vae, OnDemand<Vae> decoder, OnDemand<Vae> encoder, Taesd taesd, AddOns addOns, boolean f32Vae) {
+        this.vae = vae;
+        this.decoder = decoder;
+        this.encoder = encoder;
+        this.taesd = taesd;
+        this.addOns = addOns;
+        this.f32Vae = f32Vae;
+    }
+
+    /** How a decode or encode of a given size runs. */
+    public record Plan(AddOns.VaeDecoder network, boolean tiled, int tiles, long estimatedUntiledBytes) {}
+
+    /** The plan for an image of {@code height} x {@code width} pixels through {@code network}. */
+    public Plan plan(AddOns.VaeDecoder network, int height, int width) {
+        long pixels = (long) height * width;
+        long estimate = network == AddOns.VaeDecoder.TAESD
+                ? (long) (TAESD_BYTES_PER_PIXEL_CHANNEL * taesdConfig().channels() * pixels)
+                : (long) (VAE_BYTES_PER_PIXEL_CHANNEL * (f32Vae ? 1.5 : 1) * vae.baseChannels() * pixels);
+        int tile = addOns.tileSize();
+        boolean larger = height > tile || width > tile;
+        boolean tiled = larger && switch (addOns.tiling()) {
+            case ON -> true;
+            case OFF -> false;
+            case AUTO -> estimate > AUTO_LIMIT_BYTES;
+        };
+        return new Plan(network, tiled, tiled ? VaeTiles.count(height, width, tile, tile / 4, 1) : 1, estimate);
+    }
+
+    /** The final picture of a UNet-space latent [z, h, w], through the decoder the add-ons choose. */
+    public RgbImage decode(float[] latent, int latentHeight, int latentWidth) {
+        return decode(latent, latentHeight, latentWidth, addOns.decoder());
+    }
+
+    /** As {@link #decode(float[], int, int)} through {@code network}. */
+    public RgbImage decode(float[] latent, int latentHeight, int latentWidth, AddOns.VaeDecoder network) {
+        if (network == AddOns.VaeDecoder.TAESD) {
+            if (taesd == null) throw new IllegalStateException("no TAESD loaded (AddOns.taesd)");
+            int f = TaesdConfig.DOWNSCALE;
+            Plan plan = plan(network, latentHeight * f, latentWidth * f);
+            float[] image = plan.tiled()
+                    ? VaeTiles.run(latent, taesdConfig().latentChannels(), latentHeight, latentWidth, 3, f, 1, addOns.tileSize() / f,
+                            addOns.tileSize() / f / 4, (t, h, w) -> taesd.decode(t, 1, h, w))
+                    : taesd.decode(latent, 1, latentHeight, latentWidth);
+            for (int i = 0; i < image.length; i++) image[i] = 2 * image[i] - 1; // [0, 1] -> the [-1, 1] of VAE images
+            return ImageTensors.fromTensor(image, latentWidth * f, latentHeight * f);
+        }
+        int f = vae.downscale();
+        float[] unscaled = new float[latent.length];
+        for (int i = 0; i < latent.length; i++) unscaled[i] = (float) (latent[i] / vae.scaleFactor());
+        Plan plan = plan(network, latentHeight * f, latentWidth * f);
+        float[] image;
+        try (OnDemand.Lease<Vae> lease = decoder.acquire()) {
+            Vae v = lease.get();
+            image = plan.tiled()
+                    ? VaeTiles.run(unscaled, vae.latentChannels(), latentHeight, latentWidth, vae.imageChannels(), f, 1,
+                            addOns.tileSize() / f, addOns.tileSize() / f / 4, (t, h, w) -> v.decode(t, 1, h, w))
+                    : v.decode(unscaled, 1, latentHeight, latentWidth);
+        }
+        return ImageTensors.fromTensor(image, latentWidth * f, latentHeight * f);
+    }
+
+    /** The UNet-space latent of a picture: the VAE posterior's mean times the scale factor (tiled as planned). */
+    public float[] encode(RgbImage image) {
+        int height = image.height(), width = image.width(), f = vae.downscale();
+        float[] pixels = ImageTensors.toTensor(image);
+        Plan plan = plan(AddOns.VaeDecoder.VAE, height, width);
+        float[] moments;
+        try (OnDemand.Lease<Vae> lease = encoder.acquire()) {
+            Vae v = lease.get();
+            int tile = addOns.tileSize();
+            moments = plan.tiled()
+                    ? VaeTiles.run(pixels, vae.imageChannels(), height, width, 2 * vae.latentChannels(), 1, f, tile, tile / 4,
+                            (t, h, w) -> v.encode(t, 1, h, w))
+                    : v.encode(pixels, 1, height, width);
+        }
+        // The posterior's mean, not a sample: the same init image always gives the same latent.
+        float[] latent = new float[vae.latentChannels() * (height / f) * (width / f)];
+        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * vae.scaleFactor());
+        return latent;
+    }
+
+    /** Whether TAESD is loaded. */
+    public boolean hasTaesd() {
+        return taesd != null;
+    }
+
+    private TaesdConfig taesdConfig() {
+        return taesd == null ? TaesdConfig.STANDARD : taesd.config();
+    }
+}

@@ -31,6 +31,14 @@ public final class TextEncoderReference {
 
     /** tokens [batch, nTokens] -> hidden [batch, nTokens, hiddenSize], row-major. */
     public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip) {
+        return encode(weights, c, tokens, batch, nTokens, clipSkip, null);
+    }
+
+    /**
+     * As {@link #encode(StateDict, TextEncoderConfig, int[], int, int, int)}, with the input rows of some slots given
+     * (textual inversion): {@code rows[b * nTokens + t]}, when not null, replaces that token's embedding row.
+     */
+    public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip, double[][] rows) {
         int d = c.hiddenSize(), f = c.intermediateSize(), heads = c.numHeads(), dh = c.headDim();
         double[] tok = Ops.load(weights, P + "embeddings.token_embedding.weight");
         double[] pos = Ops.load(weights, P + "embeddings.position_embedding.weight");
@@ -44,7 +52,8 @@ public final class TextEncoderReference {
             double[] x = new double[nTokens * d];
             for (int t = 0; t < nTokens; t++) {
                 int id = tokens[b * nTokens + t];
-                for (int i = 0; i < d; i++) x[t * d + i] = tok[id * d + i] + pos[t * d + i];
+                double[] given = rows == null ? null : rows[b * nTokens + t];
+                for (int i = 0; i < d; i++) x[t * d + i] = (given != null ? given[i] : tok[id * d + i]) + pos[t * d + i];
             }
             for (int l = 0; l < run; l++) {
                 Layer L = layers[l];

@@ -225,6 +225,16 @@ EMBER_API int32_t ember_vae_encode(ember_vae * model, const float * image, int32
  * -> image [batch, image_channels, height*f, width*f], roughly in [-1, 1], not clamped. */
 EMBER_API int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image);
 EMBER_API int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out);
+/* Shared GroupNorm statistics, for pictures decoded or encoded in tiles (batch 1): GroupNorm normalises
+ * with statistics of its whole input, so tiles run on their own normalise differently and drift apart in
+ * colour. Record the statistics of a pass over a small version of the whole picture, then run every tile
+ * with them. The record holds, for each GroupNorm in graph order, norm_groups means then norm_groups
+ * variances; encode = 1 for the encoder's, 0 for the decoder's. */
+EMBER_API int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values);
+/* input as ember_vae_encode / ember_vae_decode take it (batch 1) -> out_stats [group_stats_size] */
+EMBER_API int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats);
+/* As ember_vae_encode / ember_vae_decode (batch 1), every GroupNorm using the recorded statistics. */
+EMBER_API int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out);
 
 /* ---- TAESD (the tiny autoencoder: madebyollin/taesd, diffusers AutoencoderTiny) ---------------- */
 /* Canonical names are diffusers AutoencoderTiny's: "encoder.layers.<i>." and "decoder.layers.<i>."

@@ -1027,6 +1027,99 @@ public final class ember_h {
         }
     }
 
+    private static class ember_vae_group_stats_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_group_stats_size");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static FunctionDescriptor ember_vae_group_stats_size$descriptor() {
+        return ember_vae_group_stats_size.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static MethodHandle ember_vae_group_stats_size$handle() {
+        return ember_vae_group_stats_size.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static MemorySegment ember_vae_group_stats_size$address() {
+        return ember_vae_group_stats_size.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static int ember_vae_group_stats_size(MemorySegment model, int encode, MemorySegment out_values) {
+        var mh$ = ember_vae_group_stats_size.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, out_values);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_vae_record_group_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_record_group_stats");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static FunctionDescriptor ember_vae_record_group_stats$descriptor() {
+        return ember_vae_record_group_stats.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static MethodHandle ember_vae_record_group_stats$handle() {
+        return ember_vae_record_group_stats.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static MemorySegment ember_vae_record_group_stats$address() {
+        return ember_vae_record_group_stats.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static int ember_vae_record_group_stats(MemorySegment model, int encode, MemorySegment input, int height, int width, MemorySegment out_stats) {
+        var mh$ = ember_vae_record_group_stats.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, input, height, width, out_stats);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_vae_run_with_group_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_run_with_group_stats");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static FunctionDescriptor ember_vae_run_with_group_stats$descriptor() {
+        return ember_vae_run_with_group_stats.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static MethodHandle ember_vae_run_with_group_stats$handle() {
+        return ember_vae_run_with_group_stats.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static MemorySegment ember_vae_run_with_group_stats$address() {
+        return ember_vae_run_with_group_stats.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static int ember_vae_run_with_group_stats(MemorySegment model, int encode, MemorySegment input, int height, int width, MemorySegment stats, MemorySegment out) {
+        var mh$ = ember_vae_run_with_group_stats.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, input, height, width, stats, out);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class ember_taesd_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
         public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_create");

@@ -12,7 +12,10 @@ import dev.ember.engine.nn.Vae;
  * latents are divided by its scale factor first) or TAESD (which takes the UNet's latents as they are and makes
  * [0, 1] images), whole or tile by tile ({@link VaeTiles}). Tiling is chosen per call: always ({@code ON}), never
  * ({@code OFF}), or ({@code AUTO}) when the estimated compute buffer of the untiled call would pass
- * {@link #AUTO_LIMIT_BYTES}. Tiles are {@code tileSize} pixels a side and overlap by a quarter of that.
+ * {@link #AUTO_LIMIT_BYTES}. Tiles are {@code tileSize} pixels a side and overlap by a quarter of that. VAE tiles
+ * share one set of GroupNorm statistics, recorded on the whole picture scaled down to fit one tile
+ * ({@link Vae#recordGroupStats}), so that they normalise alike instead of each by its own content; TAESD has no
+ * normalisation and a bounded reach, so its tiles need nothing shared.
  */
 public final class LatentCodec {
     /** AUTO tiles a call whose untiled compute buffer would pass this: 512 x 768 stays whole, 768 x 768 is tiled. */
@@ -90,10 +93,14 @@ public final class LatentCodec {
         float[] image;
         try (OnDemand.Lease<Vae> lease = decoder.acquire()) {
             Vae v = lease.get();
-            image = plan.tiled()
-                    ? VaeTiles.run(unscaled, vae.latentChannels(), latentHeight, latentWidth, vae.imageChannels(), f, 1,
-                            addOns.tileSize() / f, addOns.tileSize() / f / 4, (t, h, w) -> v.decode(t, 1, h, w))
-                    : v.decode(unscaled, 1, latentHeight, latentWidth);
+            if (plan.tiled()) {
+                int tile = addOns.tileSize() / f;
+                float[] stats = proxyStats(v, false, unscaled, vae.latentChannels(), latentHeight, latentWidth, tile, 1);
+                image = VaeTiles.run(unscaled, vae.latentChannels(), latentHeight, latentWidth, vae.imageChannels(), f, 1, tile, tile / 4,
+                        (t, h, w) -> v.decodeWithGroupStats(t, h, w, stats));
+            } else {
+                image = v.decode(unscaled, 1, latentHeight, latentWidth);
+            }
         }
         return ImageTensors.fromTensor(image, latentWidth * f, latentHeight * f);
     }
@@ -107,15 +114,46 @@ public final class LatentCodec {
         try (OnDemand.Lease<Vae> lease = encoder.acquire()) {
             Vae v = lease.get();
             int tile = addOns.tileSize();
-            moments = plan.tiled()
-                    ? VaeTiles.run(pixels, vae.imageChannels(), height, width, 2 * vae.latentChannels(), 1, f, tile, tile / 4,
-                            (t, h, w) -> v.encode(t, 1, h, w))
-                    : v.encode(pixels, 1, height, width);
+            if (plan.tiled()) {
+                float[] stats = proxyStats(v, true, pixels, vae.imageChannels(), height, width, tile, f);
+                moments = VaeTiles.run(pixels, vae.imageChannels(), height, width, 2 * vae.latentChannels(), 1, f, tile, tile / 4,
+                        (t, h, w) -> v.encodeWithGroupStats(t, h, w, stats));
+            } else {
+                moments = v.encode(pixels, 1, height, width);
+            }
         }
         // The posterior's mean, not a sample: the same init image always gives the same latent.
         float[] latent = new float[vae.latentChannels() * (height / f) * (width / f)];
         for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * vae.scaleFactor());
         return latent;
+    }
+
+    /**
+     * GroupNorm statistics of the whole input, recorded on a copy scaled down (box filter) until it fits one tile;
+     * sides stay multiples of {@code multiple} (the encoder's input must be a multiple of the downscale factor).
+     */
+    static float[] proxyStats(Vae v, boolean encode, float[] input, int channels, int height, int width, int tile, int multiple) {
+        int k = (int) Math.ceil((double) Math.max(height, width) / tile);
+        int ph = Math.max(multiple, height / k / multiple * multiple), pw = Math.max(multiple, width / k / multiple * multiple);
+        float[] proxy = k == 1 && ph == height && pw == width ? input : boxResize(input, channels, height, width, ph, pw);
+        return v.recordGroupStats(encode, proxy, ph, pw);
+    }
+
+    /** [c, h, w] -> [c, oh, ow], each output pixel the mean of the input pixels whose centres fall in its area. */
+    static float[] boxResize(float[] x, int channels, int h, int w, int oh, int ow) {
+        float[] out = new float[channels * oh * ow];
+        for (int y = 0; y < oh; y++) {
+            int y0 = (int) ((long) y * h / oh), y1 = Math.max(y0 + 1, (int) ((long) (y + 1) * h / oh));
+            for (int xx = 0; xx < ow; xx++) {
+                int x0 = (int) ((long) xx * w / ow), x1 = Math.max(x0 + 1, (int) ((long) (xx + 1) * w / ow));
+                for (int c = 0; c < channels; c++) {
+                    double s = 0;
+                    for (int i = y0; i < y1; i++) for (int j = x0; j < x1; j++) s += x[(c * h + i) * w + j];
+                    out[(c * oh + y) * ow + xx] = (float) (s / ((y1 - y0) * (x1 - x0)));
+                }
+            }
+        }
+        return out;
     }
 
     /** Whether TAESD is loaded. */

@@ -7,8 +7,9 @@ import java.util.List;
  * Decoding and encoding in overlapping tiles, so that an image of any size fits a bounded compute buffer:
  * the input is cut into tiles of at most {@code tile} pixels a side that overlap by at least {@code overlap}
  * (spread evenly, the last one ending at the edge), each tile goes through the network on its own, and the
- * outputs are blended with weights that ramp linearly across each overlap (1 inside a tile and at the image's
- * edges), normalised by their sum, so no tile border shows as a seam.
+ * outputs are blended with weights that ramp across each overlap, normalised by their sum, so no tile border shows
+ * as a seam. A tile's outermost quarter of each overlap gets weight 0 (its neighbour covers those pixels, which the
+ * tile's own zero padding disturbs most), the middle half ramps linearly to 1, the rest is 1, as are the image's edges.
  *
  * <p>The SD VAE's decoder normalises over the whole picture (GroupNorm, mid-block attention), so a tiled decode
  * differs from the untiled one a little wherever a tile's statistics differ from the picture's; TAESD sees only
@@ -71,6 +72,9 @@ public final class VaeTiles {
                 }
             }
         }
+        for (int i = 0; i < oh * ow; i++) {
+            if (!(weights[i] > 0)) throw new IllegalStateException("output pixel " + i + " has no tile weight (tile " + tile + ", overlap " + overlap + ")");
+        }
         for (int c = 0; c < outChannels; c++) {
             for (int i = 0; i < oh * ow; i++) sum[c * oh * ow + i] /= weights[i];
         }
@@ -91,15 +95,23 @@ public final class VaeTiles {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Weights along one axis of a tile: rising over {@code before} pixels, falling over {@code after}, 1 between. */
+    /**
+     * Weights along one axis of a tile: over the {@code before} pixels it shares with the previous tile, 0 for the first
+     * quarter, rising linearly over the middle half, 1 after; the same mirrored over the {@code after} pixels it shares
+     * with the next. Two neighbours' weights add up to 1 across their overlap.
+     */
     static float[] ramp(int length, int before, int after) {
         float[] w = new float[length];
-        for (int i = 0; i < length; i++) {
-            float a = before > 0 && i < before ? (i + 0.5f) / before : 1f;
-            float b = after > 0 && i >= length - after ? (length - i - 0.5f) / after : 1f;
-            w[i] = Math.min(a, b);
-        }
+        for (int i = 0; i < length; i++) w[i] = Math.min(rise(i, before), rise(length - 1 - i, after));
         return w;
+    }
+
+    /** The weight at {@code i} pixels into an overlap of {@code overlap} pixels (1 without one). */
+    private static float rise(int i, int overlap) {
+        if (overlap <= 0 || i >= overlap) return 1f;
+        int margin = overlap / 4, width = overlap - 2 * margin;
+        if (i < margin) return 0f;
+        return Math.min(1f, (i - margin + 0.5f) / width);
     }
 
     private static float[] crop(float[] x, int channels, int height, int width, int y0, int x0, int th, int tw) {

@@ -3,6 +3,7 @@ package dev.ember.engine;
 import dev.ember.engine.embedding.Embedding;
 import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.image.LatentPreview;
+import dev.ember.engine.lora.LoraOriginals;
 import dev.ember.engine.lora.LoraState;
 import dev.ember.engine.lora.LoraTags;
 import dev.ember.engine.lora.LoraTargets;
@@ -15,9 +16,12 @@ import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
+import dev.ember.engine.model.ModelFileWatch;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.PositionalTensors;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.nn.NativeContext;
@@ -42,7 +46,10 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A Stable Diffusion model loaded once and used for any number of generations:
@@ -80,6 +87,13 @@ import java.util.function.Consumer;
  * behaviour. {@link #residentNetworks()} tells what is loaded. With weights in place, low-memory mode's
  * resident UNet also reads its weights from the mapping (clean file pages the kernel may drop and
  * re-read), and the per-use networks take their matching tensors from it without a copy.
+ *
+ * <p>File changes. All of the above is {@link ModelFileAccess#MAPPED}, the default: each {@link #generate}
+ * checks the file before it starts and before it hands out each image and throws
+ * {@link ModelFileChangedException} once it has changed. {@link ModelFileAccess#COPIED}
+ * ({@code withWeightsInPlace(false)}) keeps no mapping: for servers and other long-lived users, a truncated or
+ * rewritten file can then neither crash the JVM nor change a picture (low-memory mode reads its per-use
+ * networks with checked positional reads). See {@link ModelFileAccess}.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** The networks of a model, as {@link #residentNetworks()} reports them. */
@@ -98,6 +112,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final Checkpoint checkpoint;
     /** Whether the networks were asked to use the checkpoint's memory in place (CPU only). */
     private final boolean weightsInPlace;
+    /** The model's files, open from before loading: the fingerprint, change checks and positional reads. */
+    private final ModelFileWatch files;
+    /** Whether images depend on the file's mapping (in place or per use), so each is checked against a change. */
+    private final boolean readsMapping;
+    /** Whether {@link #files} stays open after loading: for change checks, or for positional reads of per-use networks. */
+    private final boolean keepsFilesOpen;
     private final OnDemand<TextEncoder> textEncoder;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
@@ -110,11 +130,8 @@ public final class StableDiffusion implements AutoCloseable {
     private final Taesd taesd;
     private final LatentCodec codec;
     private final LoraState loras;
-    /** The checkpoint's size and time at load: a reopened one (for LoRA originals) must be the same file. */
-    private final long checkpointSize;
-    private final long checkpointModified;
-    /** The checkpoint opened again for LoRA originals when the networks had copied everything; null until needed. */
-    private Checkpoint reopened;
+    /** LoRA originals when the checkpoint is not held: a watch of the file and its layout, opened when first needed. */
+    private LoraOriginals originals;
     private volatile boolean closed;
 
     /**
@@ -124,7 +141,7 @@ public final class StableDiffusion implements AutoCloseable {
     /** File extensions a LoRA named in a prompt may have. */
     private static final Set<String> LORA_EXTENSIONS = Set.of("safetensors", "pt", "ckpt", "bin");
 
-    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
+    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
@@ -135,31 +152,47 @@ public final class StableDiffusion implements AutoCloseable {
             throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
         }
         boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
+        boolean copied = options.fileAccess() == ModelFileAccess.COPIED;
+        StateDict weights = checkpoint.tensors();
+        // COPIED: per-use networks are read again from the files, not the mapping; if some tensor cannot be
+        // located in a file, all networks stay resident instead.
+        PositionalTensors textSource = null, decoderSource = null, encoderSource = null;
+        if (perUse && copied) {
+            ConcurrentHashMap<String, Long> checksums = new ConcurrentHashMap<>();
+            textSource = PositionalTensors.locate(weights, NetworkLayout.textEncoder(spec.text()), files, checksums);
+            decoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeDecoder(spec.vae()), files, checksums);
+            encoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeEncoder(spec.vae()), files, checksums);
+            perUse = textSource != null && decoderSource != null && encoderSource != null;
+        }
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
-        StateDict weights = checkpoint.tensors();
-        AddOnFiles files;
+        AddOnFiles extras;
         try {
-            files = AddOnFiles.open(options.addOns(), spec, tokenizer);
+            extras = AddOnFiles.open(options.addOns(), spec, tokenizer);
         } catch (RuntimeException | Error e) {
             closeAll(e, ctx);
             throw e;
         }
-        StateDict vaeWeights = files.vaeWeights(weights);
-        VaeConfig vaeConfig = files.vaeConfig(spec);
+        // A separate VAE is read from its own file (mapped): the checkpoint's positional reads do not apply to it.
+        StateDict vaeWeights = extras.vaeWeights(weights);
+        VaeConfig vaeConfig = extras.vaeConfig(spec);
+        if (options.addOns().vae() != null) decoderSource = encoderSource = null;
         OnDemand<TextEncoder> text = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
         Taesd tiny = null;
         try {
             if (perUse) {
-                // The text encoder takes the LoRA-merged tensors in place when a set is in use (loraOverlay).
-                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), loraOverlay(weights), weightType));
-                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.DECODER));
-                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.ENCODER));
+                // The text encoder takes the LoRA-merged tensors of the set in use over its own (loraOverlay).
+                text = OnDemand.perUse("text encoder", loader(weights, textSource,
+                        w -> new TextEncoder(ctx, spec.text(), loraOverlay(w), weightType)));
+                decoder = OnDemand.perUse("VAE decoder", loader(vaeWeights, decoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.DECODER)));
+                encoder = OnDemand.perUse("VAE encoder", loader(vaeWeights, encoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.ENCODER)));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
                 for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
@@ -168,25 +201,26 @@ public final class StableDiffusion implements AutoCloseable {
                 un = new Unet(ctx, spec.unet(), weights, weightType);
                 decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.BOTH));
             }
-            if (files.taesd() != null) tiny = new Taesd(ctx, files.taesd().config(), files.taesd().tensors(), weightType, Vae.Parts.DECODER);
+            if (extras.taesd() != null) tiny = new Taesd(ctx, extras.taesd().config(), extras.taesd().tensors(), weightType, Vae.Parts.DECODER);
         } catch (RuntimeException | Error e) {
-            closeAll(e, tiny, encoder, decoder, un, text, ctx, files);
+            closeAll(e, tiny, encoder, decoder, un, text, ctx, extras);
             throw e;
         }
-        if (!perUse && !inPlace) files.closeFiles(); // every network holds its own copy
+        if (!perUse && !inPlace) extras.closeFiles(); // every network holds its own copy
         this.context = ctx;
-        this.checkpoint = perUse || inPlace ? checkpoint : null;
+        this.checkpoint = perUse && !copied || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
+        this.files = files;
+        this.readsMapping = this.checkpoint != null && anyMapped(checkpoint.tensors());
+        this.keepsFilesOpen = readsMapping || perUse && copied;
         this.textEncoder = text;
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
-        this.addOnFiles = files;
+        this.addOnFiles = extras;
         this.taesd = tiny;
-        this.checkpointSize = fileSize(checkpoint.path());
-        this.checkpointModified = fileTime(checkpoint.path());
         PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
-        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize(), files.embeddings(),
+        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize(), extras.embeddings(),
                 spec.text().vocabSize());
         boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
         this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
@@ -219,43 +253,49 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** A per-use text encoder's weights: the checkpoint's, with the LoRA set in use merged over them. */
+    /** A per-use text encoder's weights: the checkpoint's, with the LoRA-merged tensors of the set in use over them. */
     private StateDict loraOverlay(StateDict weights) {
         LoraState state = this.loras;
         return state == null ? weights : state.overlay(weights);
     }
 
     /**
-     * The checkpoint's own tensors, for merging LoRAs and undoing them: the open checkpoint, or, when the networks
-     * copied everything and it was closed, the same file opened again (once, kept until {@link #close()}).
+     * The checkpoint's own values of some weights, for merging LoRAs and taking them out again: views of the held
+     * checkpoint (MAPPED), or otherwise positional reads of the file, which must still be the one loaded
+     * ({@link LoraOriginals}). The caller closes the result.
      *
-     * @throws ModelFileException if the file changed since the model was loaded
+     * @throws ModelFileChangedException when the file changed since the model was loaded
      */
-    private synchronized StateDict originalWeights() {
-        if (checkpoint != null) return checkpoint.tensors();
-        if (reopened == null) {
-            if (fileSize(path) != checkpointSize || fileTime(path) != checkpointModified) {
-                throw new ModelFileException(path, "changed since the model was loaded; load it again to apply or remove LoRAs");
+    private StateDict originalWeights(Set<String> names) {
+        if (checkpoint != null) {
+            java.util.Map<String, TensorData> view = new java.util.LinkedHashMap<>();
+            for (String n : names) view.put(n, checkpoint.tensors().get(n));
+            return new StateDict(view, java.lang.foreign.Arena.global());
+        }
+        LoraOriginals o;
+        synchronized (this) {
+            if (originals == null) originals = LoraOriginals.open(path, options.prediction(), files.fingerprint());
+            o = originals;
+        }
+        return o.read(names);
+    }
+
+    /**
+     * Makes a per-use network from the mapped {@code weights}, or, with a {@code source}, from a fresh
+     * positional read of its tensors (freed once the network has copied them).
+     */
+    private static <T> Supplier<T> loader(StateDict weights, PositionalTensors source, Function<StateDict, T> make) {
+        if (source == null) return () -> make.apply(weights);
+        return () -> {
+            try (StateDict read = source.read()) {
+                return make.apply(read);
             }
-            reopened = ModelFiles.open(path, options.prediction());
-        }
-        return reopened.tensors();
+        };
     }
 
-    private static long fileSize(Path p) {
-        try {
-            return Files.isDirectory(p) ? -1 : Files.size(p);
-        } catch (java.io.IOException e) {
-            return -2;
-        }
-    }
-
-    private static long fileTime(Path p) {
-        try {
-            return Files.getLastModifiedTime(p).toMillis();
-        } catch (java.io.IOException e) {
-            return -2;
-        }
+    private static boolean anyMapped(StateDict tensors) {
+        for (TensorData t : tensors.tensors().values()) if (t.data().isMapped()) return true;
+        return false;
     }
 
     /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
@@ -275,16 +315,34 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
-        Checkpoint checkpoint = ModelFiles.open(path, options.prediction());
+        // A model file is watched from before it is read; a folder once it is known to be a model.
+        boolean folder = Files.isDirectory(path);
+        ModelFileWatch files = folder ? null : ModelFileWatch.open(path);
+        Checkpoint checkpoint;
+        try {
+            checkpoint = ModelFiles.open(path, options.prediction());
+        } catch (RuntimeException | Error e) {
+            if (files != null) files.close();
+            throw e;
+        }
         StableDiffusion sd;
         try {
-            sd = new StableDiffusion(checkpoint, options, tokenizer);
+            if (folder) files = ModelFileWatch.open(path);
+            sd = new StableDiffusion(checkpoint, options, tokenizer, files);
         } catch (RuntimeException | Error e) {
             checkpoint.close();
+            if (files != null) files.close();
             throw e;
         }
         if (sd.checkpoint == null) checkpoint.close(); // every network holds its own copy: unmap the file now
         // otherwise close() closes it, after the networks that read it
+        try {
+            files.checkUnchanged("while it was being loaded", "load it again");
+        } catch (ModelFileChangedException e) {
+            sd.close();
+            throw e;
+        }
+        if (!sd.keepsFilesOpen) files.close(); // nothing reads the file any more; its fingerprint stays
         return sd;
     }
 
@@ -296,7 +354,14 @@ public final class StableDiffusion implements AutoCloseable {
         return Files.isDirectory(source) ? ClipTokenizer.fromDiffusersFolder(source) : ClipTokenizer.fromMergesFile(source);
     }
 
-    /** Runs a request; the listener sees every step of every image (see {@link StepListener}). */
+    /**
+     * Runs a request; the listener sees every step of every image and each image as soon as it is done
+     * (see {@link StepListener}).
+     *
+     * @throws ModelFileChangedException with {@link ModelFileAccess#MAPPED}, when the model file has changed
+     *     (checked before the first image and before each image is handed out); with
+     *     {@link ModelFileAccess#COPIED} in low-memory mode, when a per-use network finds it changed
+     */
     public GenerationResult generate(GenerationRequest request, StepListener listener) {
         return generate(request, listener, warning -> {});
     }
@@ -307,6 +372,7 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
+        checkFileUnchanged();
         long start = System.nanoTime();
         LoraTags.Parsed prompt = LoraTags.parse(request.prompt()), negative = LoraTags.parse(request.negativePrompt());
         List<Lora> wanted = lorasOf(request, prompt, negative);
@@ -315,15 +381,17 @@ public final class StableDiffusion implements AutoCloseable {
         try (LoraState.Lease lease = loras.use(wanted, warnings)) {
             List<String> texts = request.usesGuidance() ? List.of(prompt.text(), negative.text()) : List.of(prompt.text());
             float[] context = prompts.encode(texts, warnings);
-            float[] initLatent = request.isImg2Img()
-                    ? codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize())) : null;
+            float[] initLatent = request.isImg2Img() ? encodeInit(request, warnings) : null;
             int f = spec.vae().downscale();
             for (int i = 0; i < request.images(); i++) {
-                long seed = request.seed() + i;
+                long seed = request.imageSeed(i);
                 Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
                 Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
                 stepsRun = r.stepsRun();
-                images.add(new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request));
+                GeneratedImage image = new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request);
+                checkFileUnchanged(); // an image made while the file changed is never handed out
+                images.add(image);
+                deliver(listener, image);
             }
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
@@ -374,12 +442,53 @@ public final class StableDiffusion implements AutoCloseable {
         return codec.plan(options.addOns().decoder(), height, width);
     }
 
+    private static void deliver(StepListener listener, GeneratedImage image) {
+        try {
+            listener.onImage(image);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new GenerationCancelledException("generation stopped: the image listener threw " + e, e);
+        }
+    }
+
+    /**
+     * With {@link ModelFileAccess#MAPPED} (while the model reads the file's mapping): throws when the file
+     * has changed since the model was loaded (size, modification time, sampled content). Cheap: a few
+     * small reads. {@code generate} calls it before the first image and before handing out each image.
+     *
+     * @throws ModelFileChangedException naming the change
+     */
+    public void checkFileUnchanged() {
+        ensureOpen();
+        if (readsMapping) files.checkUnchanged("while the model was open", "images made from it now could differ, or the process "
+                + "crash: load the model again (ModelFileAccess.COPIED is immune to changes)");
+    }
+
+    /**
+     * The model's fingerprint, taken from its file(s) when it was loaded: {@value ModelFileWatch#FINGERPRINT_LENGTH}
+     * hex digits of a SHA-256 over the size and sampled content ({@link ModelFileWatch}), recorded in each
+     * image's metadata.
+     */
+    public String fileFingerprint() {
+        return files.fingerprint();
+    }
+
     private void checkSize(GenerationRequest request) {
         int multiple = spec.vae().downscale();
         if (request.width() % multiple != 0 || request.height() % multiple != 0) {
             throw new IllegalArgumentException("this model needs width and height that are multiples of " + multiple
                     + ", got " + request.width() + "x" + request.height());
         }
+    }
+
+    private float[] encodeInit(GenerationRequest request, Consumer<String> warnings) {
+        RgbImage init = request.initImage();
+        if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
+            warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
+                    + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
+        }
+        return codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize()));
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
@@ -529,13 +638,13 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        Checkpoint again;
+        LoraOriginals again;
         synchronized (this) {
-            again = reopened;
+            again = originals;
         }
         // Networks first (they may point at merged LoRA weights and mapped files), then what they read.
         closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, loras, addOnFiles,
-                again, checkpoint);
+                again, checkpoint, files);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

@@ -22,7 +22,7 @@ import java.util.TreeMap;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
+import java.util.function.Function;
 
 /**
  * The LoRAs a model's networks carry now, and the switch to another set between generations.
@@ -61,7 +61,7 @@ public final class LoraState implements AutoCloseable {
     private record Cached(LoraMerger.Merged merged, List<String> warnings) {}
 
     private final LoraTargets targets;
-    private final Supplier<StateDict> base;
+    private final Function<Set<String>, StateDict> base;
     private final DType mergeType;
     private final Sink sink;
     private final LinkedHashMap<List<Entry>, Cached> cache = new LinkedHashMap<>(16, 0.75f, true);
@@ -74,11 +74,12 @@ public final class LoraState implements AutoCloseable {
     private Switch lastSwitch;
 
     /**
-     * @param base      the model's original weights (canonical names); asked for only when a set is merged or undone
+     * @param base      the model's original values of the named weights (canonical names), in a dict the caller closes;
+     *                  asked for only when a set is merged or undone
      * @param mergeType F16 when the networks store their matrices in f16 (the merged values are rounded once, as
      *                  a checkpoint's would be), else F32
      */
-    public LoraState(LoraTargets targets, Supplier<StateDict> base, DType mergeType, Sink sink) {
+    public LoraState(LoraTargets targets, Function<Set<String>, StateDict> base, DType mergeType, Sink sink) {
         this.targets = targets;
         this.base = base;
         this.mergeType = mergeType;
@@ -179,17 +180,18 @@ public final class LoraState implements AutoCloseable {
                 (t.name().startsWith(NetworkLayout.TEXT_PREFIX) ? text : unet).add(t);
             }
         }
-        if (inPlace != null) {
-            StateDict originals = null;
-            for (TensorData t : inPlace.merged().tensors()) {
-                if (adapted.contains(t.name())) continue;
-                if (originals == null) originals = base.get();
-                TensorData o = originals.get(t.name());
-                (o.name().startsWith(NetworkLayout.TEXT_PREFIX) ? text : unet).add(o);
+        Set<String> undone = new java.util.LinkedHashSet<>();
+        if (inPlace != null) for (TensorData t : inPlace.merged().tensors()) if (!adapted.contains(t.name())) undone.add(t.name());
+        StateDict originals = undone.isEmpty() ? null : base.apply(undone);
+        try {
+            if (originals != null) {
+                for (TensorData o : originals.tensors().values()) (o.name().startsWith(NetworkLayout.TEXT_PREFIX) ? text : unet).add(o);
             }
+            sink.unet(unet);
+            sink.text(text);
+        } finally {
+            if (originals != null) originals.close();
         }
-        sink.unet(unet);
-        sink.text(text);
         if (!text.isEmpty()) sink.textChanged();
         current = key;
         inPlace = next;
@@ -217,7 +219,9 @@ public final class LoraState implements AutoCloseable {
                 weighted.add(new LoraTargets.Weighted(f, weights.get(e.getKey())));
             }
             LoraTargets.Plan plan = targets.plan(weighted);
-            return new Cached(LoraMerger.merge(plan, base.get(), mergeType), plan.warnings());
+            try (StateDict originals = base.apply(plan.updates().keySet())) {
+                return new Cached(LoraMerger.merge(plan, originals, mergeType), plan.warnings());
+            }
         } finally {
             files.forEach(LoraFile::close);
         }

@@ -79,6 +79,16 @@ public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> 
                 tiling == null ? AddOns.VaeTiling.AUTO : AddOns.VaeTiling.parse(tiling), tileSize == null ? AddOns.DEFAULT_TILE_SIZE : tileSize);
     }
 
+    /**
+     * What decides the pixels: every file by its hash (LoRAs also by weight), the decoder and tiling; paths and
+     * folders, which may differ between machines, left out.
+     */
+    public AddOnsRecord pixelsOnly() {
+        return new AddOnsRecord(null, null, loras.stream().map(r -> new Resource(null, null, r.weight(), r.sha256(), null)).toList(),
+                embeddings.stream().map(r -> new Resource(null, null, null, r.sha256(), null)).toList(), null, vaeHash,
+                taesd == null ? null : "taesd", decoder, tiling, tileSize);
+    }
+
     /** The request's own LoRAs (not those of prompt tags, which the prompt brings back by itself). */
     public List<Lora> explicitLoras() {
         return loras.stream().filter(r -> !Boolean.TRUE.equals(r.fromPrompt())).map(r -> new Lora(Path.of(r.path()), r.weight())).toList();

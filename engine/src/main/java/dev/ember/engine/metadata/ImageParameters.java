@@ -49,6 +49,8 @@ import java.util.stream.Stream;
  * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
  *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
+ * @param modelFingerprint the model file's fingerprint when it was loaded ({@code StableDiffusion.fileFingerprint()}:
+ *                        a SHA-256 of its size and sampled content); null when not known
  * @param addOns          LoRAs, embeddings, a separate VAE, TAESD and tiling ({@link AddOnsRecord}); null when none were set
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -57,18 +59,32 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion, AddOnsRecord addOns) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                       AddOnsRecord addOns) {
     public static final String TXT2IMG = "txt2img";
-    public static final String IMG2IMG = "img2img";
 
     /** Without add-ons. */
-    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width, int height,
-                           String sampler, String schedule, String noise, int images, Double strength, String resize, String initImage,
-                           String initImageSha256, int clipSkip, String prediction, String model, Long modelSize, String modelPreset,
-                           String weightType, String device, int threads, Boolean flashAttention, String emberVersion) {
-        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize, initImage,
-                initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads, flashAttention, emberVersion, null);
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, modelFingerprint, null);
     }
+
+    /** Without a model fingerprint (as before it was recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, null, null);
+    }
+    public static final String IMG2IMG = "img2img";
 
     /**
      * The record of a request as {@code model} runs it: what the CLI, the server and Spark write into each
@@ -85,7 +101,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
                 tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
-                AddOnsRecord.of(request, model));
+                model.fileFingerprint(), AddOnsRecord.of(request, model));
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -115,14 +131,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, addOns);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, addOns);
     }
 
     /** These parameters with their add-ons (as {@link AddOnsRecord#of(GenerationRequest, StableDiffusion)} resolves them). */
     public ImageParameters withAddOns(AddOnsRecord value) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, value);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, value);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -147,7 +163,30 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion, addOns);
+                weightType, device, threads, used, emberVersion, modelFingerprint, addOns);
+    }
+
+    /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
+    public ImageParameters asRunBy(StableDiffusion model) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), addOns);
+    }
+
+    /**
+     * Whether an image recorded with {@code other} is the image these parameters make: every parameter that
+     * decides the pixels is equal (the model by its fingerprint, the init image by its SHA-256), while the
+     * paths, device, threads and Ember version may differ. False when either has no model fingerprint.
+     */
+    public boolean makesSameImageAs(ImageParameters other) {
+        if (modelFingerprint == null || other.modelFingerprint == null) return false;
+        return pixelsOnly().equals(other.pixelsOnly());
+    }
+
+    private ImageParameters pixelsOnly() {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
+                weightType, null, 0, flashAttention, null, modelFingerprint, addOns == null ? null : addOns.pixelsOnly());
     }
 
     public ModelOptions toModelOptions() {

@@ -261,6 +261,7 @@ final class GenerationOptions {
                 cappedThreads(threads, notices),
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
                 Ember.version(),
+                null,
                 addOns(r == null ? null : r.addOns()));
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelFileAccess;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
@@ -226,6 +227,10 @@ class LoraMergeTest {
      * {@code referenceType}; then the LoRA taken out (the model's own output again) and put back (from the cache).
      */
     static void againstMergedCheckpoint(Path base, WeightType type, WeightType referenceType, String label) {
+        againstMergedCheckpoint(base, type, referenceType, label, ModelFileAccess.MAPPED);
+    }
+
+    static void againstMergedCheckpoint(Path base, WeightType type, WeightType referenceType, String label, ModelFileAccess access) {
         Path merged = referenceCheckpoint(base, 0.7);
         GenerationRequest plain = GenerationRequest.builder("a lighthouse at dusk").size(64, 64).steps(3).seed(11).build();
         GenerationRequest withLora = plain.toBuilder().lora(lora, 0.7).build();
@@ -233,7 +238,7 @@ class LoraMergeTest {
         try (StableDiffusion ref = StableDiffusion.load(merged, ModelOptions.defaults().withThreads(2).withWeightType(referenceType))) {
             reference = finalLatent(ref, plain);
         }
-        try (StableDiffusion sd = StableDiffusion.load(base, ModelOptions.defaults().withThreads(2).withWeightType(type))) {
+        try (StableDiffusion sd = StableDiffusion.load(base, ModelOptions.defaults().withThreads(2).withWeightType(type).withFileAccess(access))) {
             float[] own = finalLatent(sd, plain);
             float[] applied = finalLatent(sd, withLora);
             double err = relativeL2(applied, reference), change = relativeL2(own, reference);
@@ -260,6 +265,8 @@ class LoraMergeTest {
         // Merged before quantisation: q8_0 rounds the merged weights as it would a checkpoint holding them.
         againstMergedCheckpoint(TinyModels.tinySafetensors(), WeightType.F16, WeightType.F16, "f32 file as f16");
         againstMergedCheckpoint(TinyModels.tinySafetensors(), WeightType.Q8_0, WeightType.Q8_0, "f32 file as q8_0");
+        // COPIED: the model holds no mapping, so the originals are read again from the file at their positions.
+        againstMergedCheckpoint(f16Tiny(), WeightType.AUTO, WeightType.F16, "f16 file, copied", ModelFileAccess.COPIED);
     }
 
     static Path f16Tiny() {

@@ -131,6 +131,22 @@ class LoraUseTest {
         assertArrayEquals(before, pixels(image(request("a cat <lora:kohya:0.5>").build(), new ArrayList<>())));
     }
 
+    @Test
+    void aCopiedModelWhoseFileChangedRefusesToMergeFromIt() throws Exception {
+        Path copy = dir.resolve("changing.safetensors");
+        Files.copy(TinyModels.tinySafetensors(), copy);
+        try (StableDiffusion copied = StableDiffusion.load(copy, ModelOptions.defaults().withThreads(2)
+                .withFileAccess(dev.ember.engine.ModelFileAccess.COPIED))) {
+            byte[] bytes = Files.readAllBytes(copy);
+            bytes[bytes.length / 2] ^= 0x55;
+            bytes[bytes.length / 3] ^= 0x55;
+            Files.write(copy, bytes);
+            dev.ember.engine.ModelFileChangedException e = assertThrows(dev.ember.engine.ModelFileChangedException.class,
+                    () -> copied.generate(request("x").lora(loras.resolve("kohya.safetensors"), 1).build(), ev -> null));
+            assertTrue(e.getMessage().contains("load it again"), e.getMessage());
+        }
+    }
+
     static TensorSource f32(String name, long... shape) {
         return new TensorSource(name, DType.F32, shape, seg -> {
             for (long i = 0; i < seg.byteSize() / 4; i++) seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.01f * (i % 7));

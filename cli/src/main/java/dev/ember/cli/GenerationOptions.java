@@ -262,11 +262,11 @@ final class GenerationOptions {
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
                 Ember.version(),
                 null,
-                addOns(r == null ? null : r.addOns()));
+                addOns(r == null ? null : r.addOns(), r != null));
     }
 
     /** The add-ons: command line, then the recorded ones, then none. A bad value is bad usage (exit 2). */
-    private AddOnsRecord addOns(AddOnsRecord recorded) {
+    private AddOnsRecord addOns(AddOnsRecord recorded, boolean fromImage) {
         AddOns base;
         try {
             base = recorded == null ? AddOns.none() : recorded.toAddOns();
@@ -288,8 +288,12 @@ final class GenerationOptions {
             } else if (recorded != null) {
                 recorded.loras().stream().filter(x -> !Boolean.TRUE.equals(x.fromPrompt())).forEach(explicit::add);
             }
+            // The fused-attention setting as asked: given now, else as the recorded run asked it, else auto.
+            // (An image recorded before this field: null, and its flashAttention decides as it always did.)
+            String attention = flashAttention != null ? (flashAttention ? "on" : "off")
+                    : recorded != null && recorded.attention() != null ? recorded.attention() : fromImage ? null : "auto";
             return new AddOnsRecord(record.loraDir(), record.embeddingsDir(), explicit, List.of(), record.vae(), null, record.taesd(),
-                    record.decoder(), record.tiling(), record.tileSize());
+                    record.decoder(), record.tiling(), record.tileSize(), attention);
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }

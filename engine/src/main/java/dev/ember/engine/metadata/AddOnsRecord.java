@@ -27,11 +27,14 @@ import java.util.List;
  * @param decoder       {@code vae} or {@code taesd}: what decoded the final image
  * @param tiling        {@code auto}, {@code on} or {@code off}
  * @param tileSize      tile side in pixels
+ * @param attention     the fused-attention setting as asked ({@code auto}, {@code on}, {@code off}): the image record's
+ *                      {@code flashAttention} says what the UNet did, which does not tell what a separate VAE of
+ *                      another weight type did under {@code auto}; a re-run asks the same
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> loras, List<Resource> embeddings, String vae, String vaeHash,
-                           String taesd, String decoder, String tiling, Integer tileSize) {
+                           String taesd, String decoder, String tiling, Integer tileSize, String attention) {
     /** A file a run used: its name (file name without extension), path, weight (LoRAs), full SHA-256 hash. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -50,7 +53,7 @@ public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> 
     /** The options' folders and files alone (nothing resolved yet: what the command line knows before loading). */
     public static AddOnsRecord of(AddOns a) {
         return new AddOnsRecord(str(a.loraDir()), str(a.embeddingsDir()), List.of(), List.of(), str(a.vae()), null, str(a.taesd()),
-                a.decoder().id(), a.tiling().id(), a.tileSize());
+                a.decoder().id(), a.tiling().id(), a.tileSize(), null);
     }
 
     /**
@@ -69,7 +72,12 @@ public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> 
         for (Embedding e : model.embeddingsOf(request)) embeddings.add(new Resource(e.name(), abs(e.file()), null, FileHashes.sha256(e.file()), null));
         return new AddOnsRecord(str(a.loraDir()), str(a.embeddingsDir()), loras, embeddings, str(a.vae()),
                 a.vae() == null || java.nio.file.Files.isDirectory(a.vae()) ? null : FileHashes.sha256(a.vae()), str(a.taesd()),
-                a.decoder().id(), a.tiling().id(), a.tileSize());
+                a.decoder().id(), a.tiling().id(), a.tileSize(), model.options().flashAttention().id());
+    }
+
+    /** This record with the fused-attention setting as asked. */
+    public AddOnsRecord withAttention(String value) {
+        return new AddOnsRecord(loraDir, embeddingsDir, loras, embeddings, vae, vaeHash, taesd, decoder, tiling, tileSize, value);
     }
 
     /** Back to options (for a re-run): folders, files, decoder and tiling. */
@@ -86,7 +94,7 @@ public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> 
     public AddOnsRecord pixelsOnly() {
         return new AddOnsRecord(null, null, loras.stream().map(r -> new Resource(null, null, r.weight(), r.sha256(), null)).toList(),
                 embeddings.stream().map(r -> new Resource(null, null, null, r.sha256(), null)).toList(), null, vaeHash,
-                taesd == null ? null : "taesd", decoder, tiling, tileSize);
+                taesd == null ? null : "taesd", decoder, tiling, tileSize, attention);
     }
 
     /** The request's own LoRAs (not those of prompt tags, which the prompt brings back by itself). */

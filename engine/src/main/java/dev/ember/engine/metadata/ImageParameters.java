@@ -195,7 +195,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .withDevice(device)
                 .withWeightType(WeightType.parse(weightType))
                 .withClipSkip(clipSkip)
-                .withFlashAttention(flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
+                .withFlashAttention(addOns != null && addOns.attention() != null ? FlashAttention.parse(addOns.attention())
+                        : flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
                 .withPrediction(prediction == null ? null : Prediction.parse(prediction))
                 .withAddOns(addOns == null ? AddOns.none() : addOns.toAddOns());
     }

@@ -69,7 +69,7 @@ final class BenchCommand implements Callable<Integer> {
     String weightType;
 
     @Option(names = "--component", defaultValue = "all",
-            description = "text, unet, vae-decode, vae-encode, e2e or all (default: ${DEFAULT-VALUE}); also decode (a whole image through the "
+            description = "text, unet, vae-decode, vae-encode, e2e or all, or several comma-separated (default: ${DEFAULT-VALUE}); also decode (a whole image through the "
                     + "model's decoder and tiling policy), taesd (a TAESD decode, needs --taesd) and lora (LoRA switch costs, needs --lora).")
     String component;
 
@@ -137,11 +137,15 @@ final class BenchCommand implements Callable<Integer> {
         if (size <= 0 || size % 64 != 0) throw new EmberCommand.UsageException("--size must be a positive multiple of 64, got " + size);
         if (repeat < 1) throw new EmberCommand.UsageException("--repeat must be at least 1");
         if (steps < 1) throw new EmberCommand.UsageException("--steps must be at least 1");
-        List<String> components = switch (component.toLowerCase(Locale.ROOT)) {
-            case "all" -> List.of("text", "unet", "vae-decode", "vae-encode", "e2e");
-            case "text", "unet", "vae-decode", "vae-encode", "e2e", "decode", "taesd", "lora" -> List.of(component.toLowerCase(Locale.ROOT));
-            default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e, decode, taesd, lora or all");
-        };
+        List<String> components = new ArrayList<>();
+        for (String c : component.toLowerCase(Locale.ROOT).split(",")) {
+            switch (c.strip()) {
+                case "all" -> components.addAll(List.of("text", "unet", "vae-decode", "vae-encode", "e2e"));
+                case "text", "unet", "vae-decode", "vae-encode", "e2e", "decode", "taesd", "lora" -> components.add(c.strip());
+                default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e, decode, taesd, lora "
+                        + "or all (several: comma-separated)");
+            }
+        }
         if (components.contains("taesd") && taesd == null) throw new EmberCommand.UsageException("--component taesd needs --taesd FILE");
         if (components.contains("lora") && lora == null) throw new EmberCommand.UsageException("--component lora needs --lora FILE");
         AddOns addOns;

@@ -139,10 +139,16 @@ class EmbeddingTest {
             System.out.printf("embedding conditioning against the reference: relative L2 %.3e%n", err);
             assertTrue(err <= 1e-4, "relative L2 " + err);
 
-            // A prompt without a name is encoded as without the library; the second prompt of the batch was not shifted.
+            // A prompt without a name is encoded as without the library.
             PromptEncoder plain = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32);
             assertArrayEquals(plain.encode(List.of("plain text"), w -> {}), java.util.Arrays.copyOfRange(got, 77 * 32, 2 * 77 * 32));
             assertFalse(java.util.Arrays.equals(plain.encode(List.of(prompt), w -> {}), java.util.Arrays.copyOf(got, 77 * 32)));
+            // In one batch each prompt's vectors are its own: the second prompt's rows come after the first's.
+            float[] batch = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32, library, TINY.vocabSize())
+                    .encode(List.of(prompt, "moss-style only"), w -> {});
+            float[] alone = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32, library, TINY.vocabSize())
+                    .encode(List.of("moss-style only"), w -> {});
+            assertArrayEquals(alone, java.util.Arrays.copyOfRange(batch, 77 * 32, 2 * 77 * 32));
         }
     }
 
@@ -160,6 +166,12 @@ class EmbeddingTest {
                 List.of(tensor("clip_l", random(32, 6), 1, 32), tensor("clip_g", random(64, 7), 1, 64)));
         EmbeddingLibrary library = new EmbeddingLibrary(other, TOKENIZER, 32, "SD 1.x");
         assertEquals(0, library.find(TOKENIZER.tokenize("nothing named here")).size(), "unused files are not read");
+        // Where names overlap, the longest one present wins (A1111's order).
+        SafetensorsWriter.write(other.resolve("moss.safetensors"), Map.of(), List.of(tensor("emb_params", random(32, 8), 1, 32)));
+        SafetensorsWriter.write(other.resolve("moss-green.safetensors"), Map.of(), List.of(tensor("emb_params", random(64, 9), 2, 32)));
+        EmbeddingLibrary overlapping = new EmbeddingLibrary(other, TOKENIZER, 32, "SD 1.x");
+        assertEquals(List.of("moss-green", "moss"), overlapping.find(TOKENIZER.tokenize("Moss-Green and moss")).stream().map(Embedding::name).toList());
+        assertEquals(3, overlapping.substitute(TOKENIZER.tokenize("moss-green moss"), 49408).rows(32));
         ModelFileException e = assertThrows(ModelFileException.class, () -> library.find(TOKENIZER.tokenize("a wide cat")));
         assertTrue(e.getMessage().contains("48-wide vectors") && e.getMessage().contains("32 wide"), e.getMessage());
         e = assertThrows(ModelFileException.class, () -> library.find(TOKENIZER.tokenize("xlemb")));

@@ -126,17 +126,92 @@ bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
     return (uintptr_t) src.data % alignment == 0;
 }
 
+// Writes `src` into `dst` converted to dst's type: the one conversion every stored weight goes through
+// (load and replace), so a value becomes the same stored bits whichever way it arrives. `release`
+// pages the source out afterwards (low-memory mode); f32 / bytes are scratch reused across calls.
+void store_converted(ember_context * ctx, const ember_tensor & src, ggml_tensor * dst, bool release, std::vector<float> & f32,
+                     std::vector<uint8_t> & converted) {
+    const int64_t n = ggml_nelements(dst);
+    const ggml_type src_type = source_type(src.dtype);
+    const size_t src_bytes = ggml_row_size(src_type, n);
+    if (dst->type == src_type) {
+        // The same type: copied as it is. For a block type the rows hold whole blocks here (matrix_type_for),
+        // so ggml's row layout is the flattened blocks handed in.
+        ggml_backend_tensor_set(dst, src.data, 0, ggml_nbytes(dst));
+    } else {
+        to_f32(src, n, f32);
+        if (dst->type == GGML_TYPE_F32) {
+            ggml_backend_tensor_set(dst, f32.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_F16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else {
+            converted.resize(ggml_nbytes(dst));
+            if (dst->type == GGML_TYPE_Q8_0) {
+                quantize_q8_0_searched(f32.data(), converted.data(), n / ggml_blck_size(GGML_TYPE_Q8_0), ctx->params.n_threads);
+            } else {
+                int64_t per_row = dst->ne[0];
+                ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
+            }
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        }
+    }
+    if (release) release_source(src.data, src_bytes);
+}
+
+// Checks one source against the tensor it is meant for (shape in PyTorch order, dtype, data); on a
+// mismatch records it on the context and returns its status (a wrong shape is the model's fault).
+int32_t check_source(ember_context * ctx, const ember_tensor & t, const std::string & name, const int64_t * shape, int n_dims) {
+    bool same = t.n_dims == n_dims;
+    for (int d = 0; same && d < n_dims; d++) same = t.shape[d] == shape[d];
+    if (!same) {
+        return ctx->fail(EMBER_ERROR_MODEL, "tensor " + name + " has shape " + shape_string(t.shape, t.n_dims) + ", expected " +
+                                                shape_string(shape, n_dims));
+    }
+    if (source_type(t.dtype) == GGML_TYPE_COUNT) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + name + " has unknown dtype " + std::to_string(t.dtype));
+    }
+    if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + name + " has no data");
+    return EMBER_OK;
+}
+
 }  // namespace
 
 weight_store::~weight_store() {
-    // Low-memory mode: the caller's pages this network read in place leave the process with it (a
-    // network loaded per use would otherwise keep its file pages resident after it is freed).
-    if (release_in_place_on_free_) {
-        for (ggml_backend_buffer_t b : in_place_buffers_) release_source(ggml_backend_buffer_get_base(b), ggml_backend_buffer_get_size(b));
+    for (auto & [tensor, single] : singles_) {
+        // Low-memory mode: the caller's pages this network read in place leave the process with it (a
+        // network loaded per use would otherwise keep its file pages resident after it is freed).
+        if (single.in_place && release_in_place_on_free_) {
+            release_source(ggml_backend_buffer_get_base(single.buffer), ggml_backend_buffer_get_size(single.buffer));
+        }
+        ggml_backend_buffer_free(single.buffer);  // in place: frees the struct, not the memory
     }
     if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
-    for (ggml_backend_buffer_t b : in_place_buffers_) ggml_backend_buffer_free(b);  // frees the struct, not the memory
     if (meta_ != nullptr) ggml_free(meta_);
+}
+
+int32_t weight_store::place(ember_context * ctx, const ember_tensor & src, ggml_tensor * dst) {
+    // A buffer over the caller's memory from the 32-byte aligned address at or below the data (ggml's
+    // rule for a buffer's base) to its end; the tensor itself may start anywhere inside.
+    constexpr uintptr_t base_alignment = 32;  // ggml's TENSOR_ALIGNMENT
+    const uintptr_t data = (uintptr_t) src.data;
+    const uintptr_t base = data / base_alignment * base_alignment;
+    ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr((void *) base, data - base + ggml_nbytes(dst));
+    if (b == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot describe the weight " + std::string(dst->name));
+    ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    auto old = singles_.find(dst);
+    if (old != singles_.end()) {
+        ggml_backend_buffer_free(old->second.buffer);
+        singles_.erase(old);
+    }
+    dst->buffer = nullptr;
+    dst->data = nullptr;
+    singles_[dst] = {b, true};
+    if (ggml_backend_tensor_alloc(b, dst, (void *) data) != GGML_STATUS_SUCCESS) {
+        return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
+    }
+    return EMBER_OK;
 }
 
 int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
@@ -160,17 +235,9 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         auto it = by_name.find(spec.name);
         if (it == by_name.end()) return ctx->fail(EMBER_ERROR_MODEL, "missing tensor " + spec.name);
         const ember_tensor & t = *it->second;
-        bool same = t.n_dims == (int32_t) spec.shape.size();
-        for (size_t d = 0; same && d < spec.shape.size(); d++) same = t.shape[d] == spec.shape[d];
-        if (!same) {
-            return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has shape " + shape_string(t.shape, t.n_dims) +
-                                                    ", expected " + shape_string(spec.shape.data(), (int) spec.shape.size()));
-        }
+        int32_t checked = check_source(ctx, t, spec.name, spec.shape.data(), (int) spec.shape.size());
+        if (checked != EMBER_OK) return checked;
         const ggml_type src = source_type(t.dtype);
-        if (src == GGML_TYPE_COUNT) {
-            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has unknown dtype " + std::to_string(t.dtype));
-        }
-        if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has no data");
         int64_t ne[4] = {1, 1, 1, 1};
         int n = (int) spec.shape.size();
         for (int d = 0; d < n; d++) ne[d] = spec.shape[n - 1 - d];  // ggml is innermost-first
@@ -196,32 +263,23 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     }
     matrix_type_ = weight_type == EMBER_WEIGHT_AUTO ? -1 : weight_type;
 
-    // In place (CPU only): each such tensor gets a buffer over the caller's memory, from the 32-byte
-    // aligned address at or below its data (ggml's rule for a buffer's base) to its end; the tensor
-    // itself may start anywhere inside. Those tensors then have data, so the allocation below skips them.
-    const bool in_place = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
-    release_in_place_on_free_ = in_place && ctx->params.low_memory != 0;
+    // In place (CPU only): each such tensor gets a buffer over the caller's memory (place()). Those
+    // tensors then have data, so the allocation below skips them.
+    in_place_ = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
+    release_in_place_on_free_ = in_place_ && ctx->params.low_memory != 0;
     size_t n_copied = 0;
     std::vector<bool> placed(todo.size(), false);
     for (size_t i = 0; i < todo.size(); i++) {
         const ember_tensor * src = todo[i].first;
         ggml_tensor * dst = todo[i].second;
         bytes_ += ggml_nbytes(dst);
-        if (!in_place || !usable_in_place(*src, dst)) {
+        if (!in_place_ || !usable_in_place(*src, dst)) {
             n_copied++;
             continue;
         }
         placed[i] = true;
-        constexpr uintptr_t base_alignment = 32;  // ggml's TENSOR_ALIGNMENT
-        const uintptr_t data = (uintptr_t) src->data;
-        const uintptr_t base = data / base_alignment * base_alignment;
-        ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr((void *) base, data - base + ggml_nbytes(dst));
-        if (b == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot describe the weight " + std::string(dst->name));
-        in_place_buffers_.push_back(b);
-        ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-        if (ggml_backend_tensor_alloc(b, dst, (void *) data) != GGML_STATUS_SUCCESS) {
-            return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
-        }
+        int32_t status = place(ctx, *src, dst);
+        if (status != EMBER_OK) return status;
     }
     if (n_copied > 0) {
         buffer_ = ggml_backend_alloc_ctx_tensors(meta_, ctx->backend);
@@ -234,36 +292,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     const bool release = ctx->params.low_memory != 0;
     for (size_t i = 0; i < todo.size(); i++) {
         if (placed[i]) continue;  // used in place: nothing to copy, and never paged out
-        const ember_tensor * src = todo[i].first;
-        ggml_tensor * dst = todo[i].second;
-        int64_t n = ggml_nelements(dst);
-        const ggml_type src_type = source_type(src->dtype);
-        const size_t src_bytes = ggml_row_size(src_type, n);
-        if (dst->type == src_type) {
-            // The same type: copied as it is. For a block type the rows hold whole blocks here (matrix_type_for),
-            // so ggml's row layout is the flattened blocks handed in.
-            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
-            if (release) release_source(src->data, src_bytes);
-            continue;
-        }
-        to_f32(*src, n, f32);
-        if (dst->type == GGML_TYPE_F32) {
-            ggml_backend_tensor_set(dst, f32.data(), 0, ggml_nbytes(dst));
-        } else if (dst->type == GGML_TYPE_F16) {
-            converted.resize(ggml_nbytes(dst));
-            ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
-            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
-        } else {
-            converted.resize(ggml_nbytes(dst));
-            if (dst->type == GGML_TYPE_Q8_0) {
-                quantize_q8_0_searched(f32.data(), converted.data(), n / ggml_blck_size(GGML_TYPE_Q8_0), ctx->params.n_threads);
-            } else {
-                int64_t per_row = dst->ne[0];
-                ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
-            }
-            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
-        }
-        if (release) release_source(src->data, src_bytes);
+        store_converted(ctx, *todo[i].first, todo[i].second, release, f32, converted);
     }
     if (release) {
         // The conversion scratch can be as large as the token embedding in f32: give it back now.
@@ -294,6 +323,56 @@ int32_t weight_code(ggml_type type) {
         if (weight_ggml_type(code) == type) return code;
     }
     return -1;
+}
+
+int32_t weight_store::replace(ember_context * ctx, const ember_tensor * tensors, int32_t n_tensors) {
+    if (n_tensors < 0 || (tensors == nullptr && n_tensors > 0)) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "bad tensor list");
+    std::vector<ggml_tensor *> targets((size_t) n_tensors);
+    for (int32_t i = 0; i < n_tensors; i++) {
+        const ember_tensor & t = tensors[i];
+        if (t.name == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + std::to_string(i) + " has no name");
+        ggml_tensor * dst = get(t.name);
+        if (dst == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string("no weight ") + t.name + " to replace");
+        int64_t shape[4];
+        const int n = ggml_n_dims(dst) < t.n_dims ? t.n_dims : ggml_n_dims(dst);  // trailing 1s: use the source's rank
+        for (int d = 0; d < n && d < 4; d++) shape[d] = dst->ne[n - 1 - d];
+        int32_t checked = check_source(ctx, t, t.name, shape, n);
+        if (checked != EMBER_OK) return checked;
+        targets[(size_t) i] = dst;
+    }
+    std::vector<float> f32;
+    std::vector<uint8_t> converted;
+    const bool release = ctx->params.low_memory != 0;
+    for (int32_t i = 0; i < n_tensors; i++) {
+        const ember_tensor & src = tensors[i];
+        ggml_tensor * dst = targets[(size_t) i];
+        auto single = singles_.find(dst);
+        if (single == singles_.end()) {
+            // In the shared buffer of copies: write over it (also when the new source could be used in place).
+            store_converted(ctx, src, dst, release, f32, converted);
+            continue;
+        }
+        if (in_place_ && usable_in_place(src, dst)) {
+            int32_t status = place(ctx, src, dst);
+            if (status != EMBER_OK) return status;
+            continue;
+        }
+        if (single->second.in_place) {
+            // Used in place until now: give it memory of its own to hold the converted values.
+            ggml_backend_buffer_t own = ggml_backend_alloc_buffer(ctx->backend, ggml_nbytes(dst));
+            if (own == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate memory for the weight " + std::string(dst->name));
+            ggml_backend_buffer_set_usage(own, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+            ggml_backend_buffer_free(single->second.buffer);
+            single->second = {own, false};
+            dst->buffer = nullptr;
+            dst->data = nullptr;
+            if (ggml_backend_tensor_alloc(own, dst, ggml_backend_buffer_get_base(own)) != GGML_STATUS_SUCCESS) {
+                return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
+            }
+        }
+        store_converted(ctx, src, dst, release, f32, converted);
+    }
+    return EMBER_OK;
 }
 
 ggml_tensor * weight_store::get(const std::string & name) const {
@@ -497,6 +576,29 @@ void fill_stats(const weight_store & weights, const graph_runner & runner, int32
     out->n_parameters = weights.n_parameters();
     out->weight_type = weight_type;
     out->n_graphs = runner.n_graphs();
+}
+
+int32_t check_image_call(ember_context * ctx, const char * network, bool encode, bool has_part, const float * in, const float * out,
+                         int32_t batch, int32_t height, int32_t width, int64_t factor) {
+    const std::string what = encode ? "encode" : "decode";
+    if (!has_part) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "cannot " + what + ": this " + network + " was created without its " +
+                                                           (encode ? "encoder" : "decoder"));
+    }
+    if (in == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": null buffer");
+    if (batch <= 0 || height <= 0 || width <= 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": batch, height and width must be positive, got " + std::to_string(batch) +
+                                                           " x " + std::to_string(height) + " x " + std::to_string(width));
+    }
+    if (encode && (height % factor != 0 || width % factor != 0)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": image size " + std::to_string(height) + " x " + std::to_string(width) +
+                                                           " is not a multiple of the " + network + "'s downscale factor " +
+                                                           std::to_string(factor));
+    }
+    if (!encode && ((int64_t) height * factor > (1 << 20) || (int64_t) width * factor > (1 << 20))) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": latent size too large");
+    }
+    return EMBER_OK;
 }
 
 // ---- layers -----------------------------------------------------------------------------------------

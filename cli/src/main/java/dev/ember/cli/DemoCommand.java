@@ -94,7 +94,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private Generator.Outputs outputs(String run, Previews previews) {
         Path folder = out.resolve(run);
-        return new Generator.Outputs(folder, folder.resolve("steps"), 1, previews);
+        return new Generator.Outputs(folder, folder.resolve("steps"), 1, previews, null);
     }
 
     private ImageParameters parameters(Path model, InitImage init, Double strength) {

@@ -48,6 +48,14 @@ public final class CanonicalNames {
         return new Result(out, unmapped);
     }
 
+    /**
+     * The diffusers name of a canonical UNet tensor given without its prefix ({@code input_blocks.1.1.proj_in.weight}
+     * -> {@code down_blocks.0.attentions.0.proj_in.weight}), for a UNet with {@code numResBlocks} res blocks per level.
+     */
+    public static String unetToDiffusers(String ldm, int numResBlocks) {
+        return DiffusersNames.unetToDiffusers(ldm, numResBlocks);
+    }
+
     private static boolean openClip(String rest, TensorData t, Map<String, TensorData> out) {
         String p = NetworkLayout.TEXT_PREFIX;
         switch (rest) {

@@ -36,6 +36,15 @@ public final class TextEncoderReference {
      * @param quickGelu quick-GELU (OpenAI CLIP, SD 1.x) or exact GELU (OpenCLIP, SD 2.x)
      */
     public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip) {
+        return encode(weights, heads, quickGelu, tokens, batch, nTokens, clipSkip, null);
+    }
+
+    /**
+     * As {@link #encode(StateDict, int, boolean, int[], int, int, int)}, with the input rows of some slots given
+     * (textual inversion): {@code rows[b * nTokens + t]}, when not null, replaces that token's embedding row.
+     */
+    public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip,
+                                  double[][] rows) {
         LdmTensors w = new LdmTensors(weights, P);
         int d = w.dim("embeddings.token_embedding.weight", 1), f = w.dim("encoder.layers.0.mlp.fc1.weight", 0);
         int dh = d / heads;
@@ -51,7 +60,8 @@ public final class TextEncoderReference {
             double[] x = new double[nTokens * d];
             for (int t = 0; t < nTokens; t++) {
                 int id = tokens[b * nTokens + t];
-                for (int i = 0; i < d; i++) x[t * d + i] = tok[id * d + i] + pos[t * d + i];
+                double[] given = rows == null ? null : rows[b * nTokens + t];
+                for (int i = 0; i < d; i++) x[t * d + i] = (given != null ? given[i] : tok[id * d + i]) + pos[t * d + i];
             }
             for (int l = 0; l < run; l++) {
                 Layer L = layers[l];

@@ -4,14 +4,18 @@
 #   A  ember batch --master local[2] --threads 1   (two tasks of one thread, sharing the JVM's model)
 #   B  ember batch --master local[1] --threads 2   (one task of two threads)
 #   C  ember txt2img --threads 2, once per prompt  (16 JVMs, each loading the model)
-# C is the reference; the run prints each wall time and its ratio to C. A full-size model: run it as
-#   flock /tmp/ember-bench.lock spark/bench-throughput.sh
+# C is the reference; the run prints each wall time and its ratio to C. Another model: its path as the
+# argument (e.g. ~/.cache/ember/models/tiny.safetensors, ~1/4 of the work). A full-size model: run it as
+#   flock /tmp/ember-bench.lock spark/bench-throughput.sh [MODEL]
 # Needs the spark module built (scripts/build.sh -Pspark). Keeps its work folder and prints its path.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ember="$root/ember"
-model="${EMBER_CACHE:-$HOME/.cache/ember}/models/sd15-f16.safetensors"
-if [[ ! -f "$model" ]]; then
+model="${1:-${EMBER_CACHE:-$HOME/.cache/ember}/models/sd15-f16.safetensors}"
+if [[ $# -gt 0 && ! -f "$model" ]]; then
+  echo "bench-throughput.sh: model $model not found" >&2
+  exit 1
+elif [[ ! -f "$model" ]]; then
   mkdir -p "$(dirname "$model")"
   "$ember" make-model --preset sd15 --dtype f16 --out "$model.tmp.safetensors"
   mv "$model.tmp.safetensors" "$model"

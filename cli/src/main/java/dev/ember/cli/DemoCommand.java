@@ -96,6 +96,6 @@ final class DemoCommand implements Callable<Integer> {
         return new ImageParameters(img2img ? ImageParameters.IMG2IMG : ImageParameters.TXT2IMG, PROMPT, "", seed, STEPS, 7.5,
                 size, size, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
                 img2img ? init.path().toAbsolutePath().normalize().toString() : null, img2img ? init.sha256() : null, 0, null,
-                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version());
+                model.toString(), GenerationOptions.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version(), null);
     }
 }

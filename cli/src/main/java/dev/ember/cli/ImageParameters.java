@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitResize;
+import dev.ember.engine.SizeConditioning;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.image.RgbImage;
@@ -40,6 +41,7 @@ import java.nio.file.Path;
  * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
  *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
+ * @param sizeConditioning SDXL's size conditioning when one was chosen, else null (the image size, no crop)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -47,7 +49,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, SizeConditioning sizeConditioning) {
     static final String TXT2IMG = "txt2img";
     static final String IMG2IMG = "img2img";
 
@@ -59,7 +61,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
     ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion);
+                weightType, device, threads, flashAttention, emberVersion, sizeConditioning);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -74,7 +76,8 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
                 .sampler(Sampler.parse(sampler))
                 .schedule(Schedule.parse(schedule))
                 .noise(NoiseSource.parse(noise))
-                .images(images);
+                .images(images)
+                .sizeConditioning(sizeConditioning);
         if (init != null) b.initImage(init).strength(strength).resize(InitResize.parse(resize));
         return b.build();
     }
@@ -83,7 +86,7 @@ record ImageParameters(String mode, String prompt, String negativePrompt, long s
     ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion);
+                weightType, device, threads, used, emberVersion, sizeConditioning);
     }
 
     ModelOptions toModelOptions() {

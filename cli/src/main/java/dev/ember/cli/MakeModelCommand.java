@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "make-model", mixinStandardHelpOptions = true,
         description = "Write a synthetic checkpoint (real tensor names and shapes, seeded values).")
 final class MakeModelCommand implements Callable<Integer> {
-    @Option(names = "--preset", required = true, description = "tiny, sd15 or sd21")
+    @Option(names = "--preset", required = true, description = "tiny, sd15, sd21, sdxl or sdxl-tiny")
     String preset;
 
     @Option(names = "--out", required = true, description = "Output file (or folder for --format diffusers).")

@@ -12,7 +12,8 @@ import java.util.Objects;
  * {@link #builder(String)}; defaults are InvokeAI's: 50 steps, cfg 7.5, k_lms, 512x512, strength 0.75.
  *
  * @param prompt         what to draw
- * @param negativePrompt what to steer away from; "" is encoded like any prompt (not zeros)
+ * @param negativePrompt what to steer away from; "" is encoded like any prompt for SD 1.x/2.x; SDXL conditions on
+ *                       zeros instead (as sgm, diffusers and AUTOMATIC1111 do for an empty SDXL negative prompt)
  * @param seed           the first image's seed; image i uses {@code seed + i}
  * @param steps          sampling steps of the full schedule (img2img runs {@code int(steps * strength)} of them)
  * @param cfgScale       classifier-free guidance scale; 1 = no guidance (the negative prompt is then unused)
@@ -25,10 +26,12 @@ import java.util.Objects;
  * @param strength       img2img: how much of the schedule to run from the init image (0..1)
  * @param resize         img2img: how the init image is fitted to width x height
  * @param noise          which random number generator makes the noise
+ * @param sizeConditioning SDXL only: the size conditioning, or null for the default (original and target
+ *                       size = the image's, no crop); other models refuse a non-null value
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise) {
+                                double strength, InitResize resize, NoiseSource noise, SizeConditioning sizeConditioning) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
@@ -63,6 +66,11 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         return isImg2Img() ? (int) (steps * strength) : steps;
     }
 
+    /** The size conditioning SDXL gets: the given one, or the image's size with no crop. */
+    public SizeConditioning sizeConditioningOrDefault() {
+        return sizeConditioning != null ? sizeConditioning : SizeConditioning.of(width, height);
+    }
+
     /** Whether the negative prompt and a second UNet pass are needed. */
     public boolean usesGuidance() {
         return cfgScale != 1;
@@ -92,6 +100,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private double strength = 0.75;
         private InitResize resize = InitResize.CROP;
         private NoiseSource noise = NoiseSource.PHILOX;
+        private SizeConditioning sizeConditioning;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -112,6 +121,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             strength = r.strength;
             resize = r.resize;
             noise = r.noise;
+            sizeConditioning = r.sizeConditioning;
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -129,10 +139,12 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder strength(double v) { strength = v; return this; }
         public Builder resize(InitResize v) { resize = v; return this; }
         public Builder noise(NoiseSource v) { noise = v; return this; }
+        /** SDXL's size conditioning; null (the default) = the image's size, no crop. */
+        public Builder sizeConditioning(SizeConditioning v) { sizeConditioning = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise);
+                    images, initImage, strength, resize, noise, sizeConditioning);
         }
     }
 }

@@ -7,16 +7,19 @@ import dev.ember.engine.model.Checkpoint;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.Conditioning;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
+import dev.ember.engine.pipeline.VectorConditioning;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.text.ClipTokenizer;
@@ -71,8 +74,8 @@ import java.util.function.Consumer;
  * re-read), and the per-use networks take their matching tensors from it without a copy.
  */
 public final class StableDiffusion implements AutoCloseable {
-    /** The networks of a model, as {@link #residentNetworks()} reports them. */
-    public enum Network { TEXT_ENCODER, UNET, VAE_ENCODER, VAE_DECODER }
+    /** The networks of a model, as {@link #residentNetworks()} reports them (TEXT_ENCODER_2: SDXL's OpenCLIP bigG). */
+    public enum Network { TEXT_ENCODER, TEXT_ENCODER_2, UNET, VAE_ENCODER, VAE_DECODER }
 
     private final ModelSpec spec;
     private final ModelReport report;
@@ -88,6 +91,8 @@ public final class StableDiffusion implements AutoCloseable {
     /** Whether the networks were asked to use the checkpoint's memory in place (CPU only). */
     private final boolean weightsInPlace;
     private final OnDemand<TextEncoder> textEncoder;
+    /** SDXL's second text encoder; null for SD 1.x/2.x. */
+    private final OnDemand<TextEncoder> textEncoder2;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
@@ -110,48 +115,99 @@ public final class StableDiffusion implements AutoCloseable {
         if (clipSkip > spec.text().numLayers()) {
             throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
         }
-        boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
+        if (spec.text2() != null && options.clipSkip() > spec.text2().numLayers()) {
+            throw new IllegalArgumentException("clip skip " + options.clipSkip() + " exceeds text encoder 2's " + spec.text2().numLayers() + " layers");
+        }
+        boolean perUse = options.lowMemory() && mostlyMapped(checkpoint.tensors());
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
+        int vaeWeightType = vaeWeightType(spec, weightType);
         StateDict weights = checkpoint.tensors();
-        OnDemand<TextEncoder> text = null;
+        boolean sdxl = spec.text2() != null;
+        OnDemand<TextEncoder> text = null, text2 = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
         try {
             if (perUse) {
                 text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), weights, weightType));
-                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.DECODER));
-                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.ENCODER));
+                if (sdxl) {
+                    text2 = OnDemand.perUse("text encoder 2",
+                            () -> new TextEncoder(ctx, spec.text2(), weights, weightType, NetworkLayout.TEXT2_ROOT));
+                }
+                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.DECODER));
+                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.ENCODER));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
-                for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
+                List<OnDemand<?>> all = new ArrayList<>(List.of(text, decoder, encoder));
+                if (text2 != null) all.add(text2);
+                for (OnDemand<?> network : all) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
             } else {
                 text = OnDemand.resident("text encoder", new TextEncoder(ctx, spec.text(), weights, weightType));
+                if (sdxl) {
+                    text2 = OnDemand.resident("text encoder 2", new TextEncoder(ctx, spec.text2(), weights, weightType, NetworkLayout.TEXT2_ROOT));
+                }
                 un = new Unet(ctx, spec.unet(), weights, weightType);
-                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.BOTH));
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.BOTH));
             }
         } catch (RuntimeException | Error e) {
-            closeAll(e, encoder, decoder, un, text, ctx);
+            closeAll(e, encoder, decoder, un, text2, text, ctx);
             throw e;
         }
         this.context = ctx;
         this.checkpoint = perUse || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
         this.textEncoder = text;
+        this.textEncoder2 = text2;
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
-        PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
-        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize());
+        this.prompts = new PromptEncoder(tokenizer, encoders(spec, text, text2, options.clipSkip()));
     }
 
-    /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
-    private static boolean mappedOnly(StateDict tensors) {
-        for (TensorData t : tensors.tensors().values()) if (!t.data().isMapped()) return false;
-        return true;
+    /**
+     * How the text encoders are used. SD 1.x pads with end-of-text, OpenCLIP (SD 2.x, SDXL's bigG) with 0;
+     * SD 1.x/2.x apply the final layer norm to the layer taken, SDXL does not (sgm's hidden states of
+     * layer 11 for ViT-L, the penultimate layer for bigG), and bigG gives the pooled vector. A clip skip
+     * in the options applies to every encoder; 0 keeps each one's default.
+     */
+    private static List<PromptEncoder.Encoder> encoders(ModelSpec spec, OnDemand<TextEncoder> text, OnDemand<TextEncoder> text2, int clipSkip) {
+        boolean sdxl = text2 != null;
+        PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
+        List<PromptEncoder.Encoder> list = new ArrayList<>();
+        list.add(new PromptEncoder.Encoder(text, pad, clipSkip > 0 ? clipSkip : spec.text().defaultClipSkip(), !sdxl, false,
+                spec.text().hiddenSize()));
+        if (sdxl) {
+            list.add(new PromptEncoder.Encoder(text2, PadStyle.ZERO, clipSkip > 0 ? clipSkip : spec.text2().defaultClipSkip(), false, true,
+                    spec.text2().hiddenSize()));
+        }
+        return list;
+    }
+
+    /**
+     * SDXL's VAE overflows f16 (its decoder's activations pass 65504, giving inf and then NaN: the known
+     * reason for "fp16-fix" VAEs). Ember's convolutions round their inputs to f16 when the kernels are
+     * f16, so the SDXL VAE keeps f32 weights, whatever the file or the weight type: activations then stay
+     * f32 throughout. Other VAEs follow the weight type.
+     */
+    static int vaeWeightType(ModelSpec spec, int weightType) {
+        return spec.architecture() == Architecture.SDXL ? WeightType.F32.nativeCode() : weightType;
+    }
+
+    /**
+     * Whether the tensors are slices of a file mapping (not inflated into memory), so keeping them open costs
+     * (almost) no memory: at most 1/64 of the bytes may live in memory (SDXL's transposed bigG projection,
+     * 3 MB of 7 GB); a compressed {@code .ckpt}, inflated whole, does not qualify.
+     */
+    private static boolean mostlyMapped(StateDict tensors) {
+        long all = 0, inMemory = 0;
+        for (TensorData t : tensors.tensors().values()) {
+            all += t.data().byteSize();
+            if (!t.data().isMapped()) inMemory += t.data().byteSize();
+        }
+        return inMemory <= all / 64;
     }
 
     /**
@@ -191,15 +247,17 @@ public final class StableDiffusion implements AutoCloseable {
         return generate(request, listener, warning -> {});
     }
 
-    /** As {@link #generate(GenerationRequest, StepListener)}, reporting warnings (e.g. a truncated prompt). */
+    /**
+     * As {@link #generate(GenerationRequest, StepListener)}, reporting warnings to {@code warnings} (none at
+     * present: prompts longer than 75 tokens are split into chunks, not truncated).
+     */
     public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings) {
         ensureOpen();
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
         long start = System.nanoTime();
-        List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
-        float[] context = prompts.encode(texts, warnings);
+        Conditioning[] conditioning = conditioning(request);
         float[] initLatent = request.isImg2Img() ? encodeInit(request) : null;
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
@@ -207,11 +265,34 @@ public final class StableDiffusion implements AutoCloseable {
             long seed = request.seed() + i;
             Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
                     request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
+            Generation.Result r = run.sample(request, i, seed, conditioning[0], conditioning[1], initLatent, listener);
             stepsRun = r.stepsRun();
             images.add(new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request));
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * [cond, uncond] (uncond null without guidance). SDXL: an empty negative prompt conditions on zeros
+     * (context and pooled; sgm's force_zero_embeddings, which diffusers and AUTOMATIC1111 use for it), and
+     * each prompt gets its vector conditioning: pooled text, then the sizes.
+     */
+    private Conditioning[] conditioning(GenerationRequest request) {
+        boolean sdxl = spec.text2() != null;
+        if (!sdxl && request.sizeConditioning() != null) {
+            throw new IllegalArgumentException("size conditioning (original size, crop, target size) is for SDXL models; this is "
+                    + spec.architecture().label());
+        }
+        List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
+        List<PromptEncoder.Encoded> encoded = prompts.encode(texts);
+        Conditioning[] out = new Conditioning[2];
+        for (int i = 0; i < encoded.size(); i++) {
+            PromptEncoder.Encoded e = encoded.get(i);
+            if (sdxl && i == 1 && request.negativePrompt().isEmpty()) e = e.zeroed();
+            float[] vector = sdxl ? VectorConditioning.of(e.pooled(), request.sizeConditioningOrDefault(), spec.sizeEmbedDim()) : null;
+            out[i] = new Conditioning(e.context(), e.tokens(), vector);
+        }
+        return out;
     }
 
     private void checkSize(GenerationRequest request) {
@@ -244,7 +325,25 @@ public final class StableDiffusion implements AutoCloseable {
         try (OnDemand.Lease<Vae> vae = vaeDecoder.acquire()) {
             image = vae.get().decode(unscaled, 1, height / f, width / f);
         }
+        requireFinite(image, "the VAE decoder's output", latent);
         return ImageTensors.fromTensor(image, width, height);
+    }
+
+    /**
+     * Refuses to turn NaN or infinite values into a picture (they would become a black or garbage image
+     * without a word): says how many there are and whether the latent was already broken.
+     */
+    private static void requireFinite(float[] image, String what, float[] latent) {
+        int bad = 0;
+        for (float v : image) if (!Float.isFinite(v)) bad++;
+        if (bad == 0) return;
+        int badLatent = 0;
+        for (float v : latent) if (!Float.isFinite(v)) badLatent++;
+        String cause = badLatent > 0
+                ? "the latent it decoded already had " + badLatent + " of " + latent.length + " values non-finite (the sampling diverged)"
+                : "the latent was finite, so the VAE overflowed (an f16 VAE that needs f32, e.g. SDXL's without the fp16 fix)";
+        throw new EmberException(what + " has " + bad + " non-finite values (NaN or infinity) of " + image.length + "; " + cause
+                + "; no image was written");
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
@@ -302,6 +401,44 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
+     * SDXL's second text encoder (OpenCLIP bigG), lent as {@link #textEncoder()} lends the first.
+     *
+     * @throws IllegalStateException if the model is closed or has no second text encoder (SD 1.x/2.x)
+     */
+    public OnDemand.Lease<TextEncoder> textEncoder2() {
+        ensureOpen();
+        if (textEncoder2 == null) throw new IllegalStateException(spec.architecture().label() + " has one text encoder");
+        return textEncoder2.acquire();
+    }
+
+    /**
+     * The image side this model generates by default: 1024 for SDXL, 768 for SD 2.x v-prediction models,
+     * 512 otherwise ({@link ModelSpec#defaultImageSize()}, with this model's prediction type).
+     */
+    public int defaultImageSize() {
+        return new ModelSpec(spec.architecture(), prediction, spec.predictionSource(), spec.text(), spec.unet(), spec.vae(), spec.text2())
+                .defaultImageSize();
+    }
+
+    /** A request builder with this model's default image size ({@link #defaultImageSize()}); the rest as {@link GenerationRequest#builder}. */
+    public GenerationRequest.Builder requestBuilder(String prompt) {
+        int side = defaultImageSize();
+        return GenerationRequest.builder(prompt).size(side, side);
+    }
+
+    /**
+     * The default image side of the model at {@code path} without loading it (its file is read for the
+     * architecture only): what {@link #defaultImageSize()} would say after {@link #load}.
+     *
+     * @param prediction the prediction type override, or null for the file's own
+     */
+    public static int defaultImageSize(Path path, Prediction prediction) {
+        try (Checkpoint c = ModelFiles.inspect(path, prediction)) {
+            return c.spec().defaultImageSize();
+        }
+    }
+
+    /**
      * Whether the UNet runs fused attention: the options' {@link FlashAttention} resolved against the type its
      * matrix weights were stored in (AUTO: unless f32). What an image's metadata should record.
      */
@@ -347,6 +484,7 @@ public final class StableDiffusion implements AutoCloseable {
         if (closed) return resident;
         resident.add(Network.UNET);
         if (textEncoder.loaded()) resident.add(Network.TEXT_ENCODER);
+        if (textEncoder2 != null && textEncoder2.loaded()) resident.add(Network.TEXT_ENCODER_2);
         if (vaeEncoder.loaded()) resident.add(Network.VAE_ENCODER);
         if (vaeDecoder.loaded()) resident.add(Network.VAE_DECODER);
         return resident;
@@ -378,7 +516,7 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint);
+        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder2, textEncoder, context, checkpoint);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

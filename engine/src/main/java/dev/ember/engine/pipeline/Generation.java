@@ -51,11 +51,11 @@ public final class Generation {
     /**
      * Samples one image.
      *
-     * @param context    the text contexts, [cond, uncond] when guidance is on, else [cond]
-     * @param tokens     context tokens per prompt
+     * @param cond       what the prompt conditions on
+     * @param uncond     what the negative prompt conditions on when guidance is on (cfg scale != 1), else null
      * @param initLatent img2img's scaled init latent, or null
      */
-    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
+    public Result sample(GenerationRequest request, int imageIndex, long seed, Conditioning cond, Conditioning uncond, float[] initLatent,
                          StepListener listener) {
         NoiseGenerator noise = request.noise().generator(seed);
         float[] eps = noise.next(channels * latentHeight * latentWidth);
@@ -79,7 +79,7 @@ public final class Generation {
         bridge.deliver(0, sigmas[0], x, null);
         if (totalSteps == 0) return new Result(x, 0);
 
-        try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+        try (GuidedUnet network = new GuidedUnet(unet, cond, uncond, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
             return new Result(out, totalSteps);

@@ -31,6 +31,16 @@ public final class TextEncoderReference {
 
     /** tokens [batch, nTokens] -> hidden [batch, nTokens, hiddenSize], row-major. */
     public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip) {
+        return encode(weights, c, tokens, batch, nTokens, clipSkip, true);
+    }
+
+    /**
+     * As {@link #encode(StateDict, TextEncoderConfig, int[], int, int, int)}; {@code finalNorm} false returns
+     * {@code hidden_states[-clipSkip]} without the final layer norm, as SDXL's embedders take them (sgm's
+     * FrozenCLIPEmbedder {@code outputs.hidden_states[11]}, FrozenOpenCLIPEmbedder2's "penultimate").
+     */
+    public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip,
+                                  boolean finalNorm) {
         int d = c.hiddenSize(), f = c.intermediateSize(), heads = c.numHeads(), dh = c.headDim();
         double[] tok = Ops.load(weights, P + "embeddings.token_embedding.weight");
         double[] pos = Ops.load(weights, P + "embeddings.position_embedding.weight");
@@ -62,7 +72,27 @@ public final class TextEncoderReference {
                 }
                 x = Ops.add(x, Ops.linear(h, nTokens, f, L.fc2w, L.fc2b, d));
             }
-            System.arraycopy(Ops.layerNorm(x, nTokens, d, EPS, lnW, lnB), 0, out, b * nTokens * d, nTokens * d);
+            System.arraycopy(finalNorm ? Ops.layerNorm(x, nTokens, d, EPS, lnW, lnB) : x, 0, out, b * nTokens * d, nTokens * d);
+        }
+        return out;
+    }
+
+    /**
+     * OpenCLIP's pooled text output ({@code FrozenOpenCLIPEmbedder2.pool}): the final-normed LAST layer at
+     * {@code text.argmax(dim=-1)} (the first position of each row's largest id: its end-of-text token),
+     * times {@code text_projection}. The weights hold the projection in Hugging Face's orientation
+     * [proj, hidden], i.e. OpenCLIP's matrix transposed: {@code x @ P = x W^T}. -> [batch, proj].
+     */
+    public static double[] pooled(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens) {
+        int d = c.hiddenSize(), proj = c.projectionDim();
+        double[] last = encode(weights, c, tokens, batch, nTokens, 1, true);
+        double[] w = Ops.load(weights, NetworkLayout.TEXT_ROOT + NetworkLayout.PROJECTION);
+        double[] out = new double[batch * proj];
+        for (int b = 0; b < batch; b++) {
+            int eot = 0;
+            for (int t = 1; t < nTokens; t++) if (tokens[b * nTokens + t] > tokens[b * nTokens + eot]) eot = t;
+            double[] row = java.util.Arrays.copyOfRange(last, (b * nTokens + eot) * d, (b * nTokens + eot + 1) * d);
+            System.arraycopy(Ops.linear(row, 1, d, w, null, proj), 0, out, b * proj, proj);
         }
         return out;
     }

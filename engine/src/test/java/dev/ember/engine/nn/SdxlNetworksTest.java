@@ -165,7 +165,7 @@ class SdxlNetworksTest {
     @Test
     void depthsThatDifferBetweenLevelsAndTheMiddleMatchTheReference() {
         // SDXL's pattern (0, 2, 10, middle 10) scaled down: 0, 1, 2 and 3 in the middle.
-        UnetConfig c = new UnetConfig(4, 4, 32, 1, new int[] {1, 2, 2}, 0b110, 0, 16, 3, 96, true, 32, new int[] {0, 1, 2}, 3, 88);
+        UnetConfig c = new UnetConfig(4, 4, 32, 1, new int[] {1, 2, 2}, 0b110, 0, 16, 1, 96, true, 32, new int[] {0, 1, 2}, 3, 88);
         try (StateDict w = UnetTest.weights(c, DType.F32);
              Unet unet = new Unet(context, c, w, ember_h.EMBER_WEIGHT_F32())) {
             float[] latent = UnetTest.gaussian(4 * 8 * 6, 41), ctx = UnetTest.gaussian(10 * 96, 42), y = UnetTest.gaussian(88, 43);

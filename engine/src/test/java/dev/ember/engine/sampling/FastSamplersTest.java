@@ -25,6 +25,8 @@ class FastSamplersTest {
         assertArrayEquals(new double[] {SD.sigma(999), 0}, Schedule.TRAILING.sigmas(SD, 1));
         assertArrayEquals(new double[] {SD.sigma(999), SD.sigma(749), SD.sigma(499), SD.sigma(249), 0}, Schedule.TRAILING.sigmas(SD, 4));
         assertArrayEquals(new double[] {SD.sigma(999), SD.sigma(666), SD.sigma(332), 0}, Schedule.TRAILING.sigmas(SD, 3));
+        // numpy rounds halves to even: 16 steps give 1000 - 3 x 62.5 = 812.5 -> 812, so timestep 811.
+        assertEquals(SD.sigma(811), Schedule.TRAILING.sigmas(SD, 16)[3]);
     }
 
     @Test

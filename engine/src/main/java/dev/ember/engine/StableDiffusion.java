@@ -416,8 +416,7 @@ public final class StableDiffusion implements AutoCloseable {
      * 512 otherwise ({@link ModelSpec#defaultImageSize()}, with this model's prediction type).
      */
     public int defaultImageSize() {
-        return new ModelSpec(spec.architecture(), prediction, spec.predictionSource(), spec.text(), spec.unet(), spec.vae(), spec.text2())
-                .defaultImageSize();
+        return ModelSpec.defaultImageSize(spec.architecture(), prediction);
     }
 
     /** A request builder with this model's default image size ({@link #defaultImageSize()}); the rest as {@link GenerationRequest#builder}. */

@@ -124,13 +124,9 @@ public final class ArchitectureDetector {
             case SD2 -> intMeta(clipSkipKey, layers == def.numLayers() ? 2 : 1);
             case SDXL -> intMeta(clipSkipKey, 2);
         };
+        // Only an encoder that gives the pooled output (SDXL's bigG) has its projection read; its width comes from its shape.
         String root = prefix.substring(0, prefix.length() - "text_model.".length());
-        TensorData projection = t.get(root + NetworkLayout.PROJECTION);
         int projectionDim = def.projectionDim() > 0 ? (int) need(root + NetworkLayout.PROJECTION, 2).dim(0) : 0;
-        if (projection != null && projectionDim > 0 && projection.dim(1) != hidden) {
-            throw new ModelFileException(path, "wrong shape for the detected architecture: " + projection.name() + " has "
-                    + java.util.Arrays.toString(projection.shape()) + ", expected [" + projectionDim + ", " + hidden + "]");
-        }
         return new TextEncoderConfig((int) tok.dim(0), (int) pos.dim(0), hidden, intermediate, layers, heads, act, skip, projectionDim);
     }
 

@@ -59,6 +59,11 @@ public record ModelSpec(Architecture architecture, Prediction prediction, String
      * v-prediction models (SD 2.x 768-v), 512 otherwise.
      */
     public int defaultImageSize() {
+        return defaultImageSize(architecture, prediction);
+    }
+
+    /** {@link #defaultImageSize()} of a generation run with a given prediction type (an override may change it). */
+    public static int defaultImageSize(Architecture architecture, Prediction prediction) {
         if (architecture == Architecture.SDXL) return 1024;
         if (architecture == Architecture.SD2 && prediction == Prediction.V_PREDICTION) return 768;
         return 512;

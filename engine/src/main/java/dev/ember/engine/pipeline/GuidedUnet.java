@@ -5,6 +5,7 @@ import dev.ember.engine.nn.Unet;
 import dev.ember.engine.sampling.NetworkFunction;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /**
  * The UNet with classifier-free guidance, as one network function:
@@ -53,8 +54,8 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
         contexts = new HostBuffer[passes.length];
         vectors = new HostBuffer[passes.length];
         for (int p = 0; p < passes.length; p++) {
-            contexts[p] = filled(pin, java.util.Arrays.stream(passes[p]).map(Conditioning::context).toArray(float[][]::new));
-            if (cond.vector() != null) vectors[p] = filled(pin, java.util.Arrays.stream(passes[p]).map(Conditioning::vector).toArray(float[][]::new));
+            contexts[p] = filled(pin, Arrays.stream(passes[p]).map(Conditioning::context).toArray(float[][]::new));
+            if (cond.vector() != null) vectors[p] = filled(pin, Arrays.stream(passes[p]).map(Conditioning::vector).toArray(float[][]::new));
         }
     }
 

@@ -355,6 +355,11 @@ public final class StableDiffusion implements AutoCloseable {
         return decode(values, latentHeight * f, latentWidth * f);
     }
 
+    /** The latent-to-RGB projection that fits this model's VAE (SDXL's differs from SD 1.x/2.x's). */
+    public LatentPreview.Palette previewPalette() {
+        return spec.architecture() == Architecture.SDXL ? LatentPreview.Palette.SDXL : LatentPreview.Palette.SD;
+    }
+
     /** Cheap preview of a step's latent: SD's linear latent-to-RGB projection, at latent size. */
     public static RgbImage projectionPreview(MemorySegment latent, int latentHeight, int latentWidth) {
         f32Check(latent, 4L * latentHeight * latentWidth);

@@ -62,6 +62,7 @@ class SdxlGenerationTest {
         assertEquals(Architecture.SDXL, sd.spec().architecture());
         assertTrue(sd.residentNetworks().contains(StableDiffusion.Network.TEXT_ENCODER_2));
         assertEquals(1024, sd.defaultImageSize());
+        assertEquals(dev.ember.engine.image.LatentPreview.Palette.SDXL, sd.previewPalette(), "SDXL's VAE has its own preview colours");
         assertEquals(1024, sd.requestBuilder("x").build().width());
         assertEquals(1024, StableDiffusion.defaultImageSize(TinyModels.tinyXlSafetensors(), null));
         assertEquals(512, StableDiffusion.defaultImageSize(TinyModels.tinySafetensors(), null));

@@ -25,7 +25,7 @@ final class TinyModel {
     private TinyModel() {}
 
     static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
-            + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
+            + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x, 2.x or SDXL checkpoint "
             + "(.safetensors or .ckpt file, or a diffusers folder).";
 
     static Path cacheRoot() {

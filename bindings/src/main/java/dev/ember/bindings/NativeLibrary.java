@@ -5,9 +5,13 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
@@ -20,15 +24,19 @@ import java.util.Locale;
  *   <li>the environment variable {@value #LIBRARY_ENV}: a path to the library file;</li>
  *   <li>each folder of {@code java.library.path};</li>
  *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
- *       temporary folder.</li>
+ *       folder of the current user's own: {@code <Ember cache>/native/<SHA-256 of the library>/}, else
+ *       {@code <java.io.tmpdir>/ember-<uid>/native/<SHA-256>/} (see {@link #extract}).</li>
  * </ol>
  *
  * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
- * OpenMP worker threads would outlive it and crash the JVM at exit.
+ * OpenMP worker threads would outlive it and crash the JVM at exit. Nothing here prints to stdout.
  */
 public final class NativeLibrary {
     public static final String LIBRARY_PROPERTY = "ember.library";
     public static final String LIBRARY_ENV = "EMBER_LIBRARY";
+    /** Moves the Ember cache (tests use it to keep a temporary one); wins over {@value #CACHE_ENV}. */
+    public static final String CACHE_PROPERTY = "ember.cache";
+    public static final String CACHE_ENV = "EMBER_CACHE";
 
     private static final String BASE_NAME = "ember";
 
@@ -37,10 +45,25 @@ public final class NativeLibrary {
     private static final class Holder {
         static final Loaded LOADED = load(System.getProperty(LIBRARY_PROPERTY), System.getenv(LIBRARY_ENV),
                 System.getProperty("java.library.path", ""),
-                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME));
+                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME), defaultExtractionPlaces());
     }
 
     record Loaded(SymbolLookup lookup, String from) {}
+
+    /**
+     * Where the packed library may be extracted: {@code base/below.../<sha256>/}, every folder from
+     * {@code below} on private to the current user ({@link PrivateFolder}).
+     */
+    record Place(Path base, List<String> below) {
+        Place {
+            below = List.copyOf(below);
+        }
+
+        @Override
+        public String toString() {
+            return base.resolve(String.join("/", below)).toString();
+        }
+    }
 
     /** The symbol lookup of libember, loading it on first use. */
     public static SymbolLookup lookup() {
@@ -50,6 +73,17 @@ public final class NativeLibrary {
     /** Where the library was loaded from (a path, for messages and {@code ember --version}). */
     public static String loadedFrom() {
         return Holder.LOADED.from();
+    }
+
+    /**
+     * Ember's per-user cache: the system property {@value #CACHE_PROPERTY}, else {@code $EMBER_CACHE},
+     * else {@code ~/.cache/ember}. It holds the extracted library, the tiny model and the build's ggml.
+     */
+    public static Path cacheRoot() {
+        String dir = System.getProperty(CACHE_PROPERTY);
+        if (dir == null || dir.isBlank()) dir = System.getenv(CACHE_ENV);
+        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "ember");
+        return Path.of(dir);
     }
 
     /** The platform folder name used inside the jar, e.g. {@code linux-x86_64}. */
@@ -65,8 +99,20 @@ public final class NativeLibrary {
         return osName + "-" + archName;
     }
 
+    /** The Ember cache first, then a folder of the user's own in the temporary folder. */
+    static List<Place> defaultExtractionPlaces() {
+        String user;
+        try {
+            user = Integer.toString(PrivateFolder.currentUid());
+        } catch (IOException | RuntimeException e) {
+            user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_");
+        }
+        return List.of(new Place(cacheRoot(), List.of("native")),
+                new Place(Path.of(System.getProperty("java.io.tmpdir")), List.of("ember-" + user, "native")));
+    }
+
     /** Tries each place in turn; package-private so tests can check the error's list of places. */
-    static Loaded load(String property, String env, String libraryPath, String resource) {
+    static Loaded load(String property, String env, String libraryPath, String resource, List<Place> places) {
         List<String> tried = new ArrayList<>();
         String fileName = System.mapLibraryName(BASE_NAME);
 
@@ -94,38 +140,47 @@ public final class NativeLibrary {
         }
         tried.add("java.library.path (" + libraryPath + "): no " + fileName);
 
+        byte[] packed = null;
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                tried.add("jar resource " + resource + ": not packed in this jar");
-            } else {
-                Path file = extract(in.readAllBytes(), fileName);
+            if (in == null) tried.add("jar resource " + resource + ": not packed in this jar");
+            else packed = in.readAllBytes();
+        } catch (IOException e) {
+            tried.add("jar resource " + resource + ": cannot read (" + e.getMessage() + ")");
+        }
+        if (packed != null) {
+            for (Place place : places) {
+                Path file;
+                try {
+                    file = extract(packed, fileName, place);
+                } catch (IOException e) {
+                    tried.add("jar resource " + resource + ": not extracted to " + place + " (" + e.getMessage() + ")");
+                    continue;
+                }
                 Loaded loaded = tryPath(file, "jar resource " + resource, tried);
                 if (loaded != null) return loaded;
             }
-        } catch (IOException e) {
-            tried.add("jar resource " + resource + ": could not extract (" + e.getMessage() + ")");
         }
-
-        throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + "; tried:\n  - " + String.join("\n  - ", tried));
+        String hint = packed != null && tried.getLast().contains("not extracted to")
+                ? " (no folder of your own to extract it to: set " + CACHE_ENV + " to one only you can write, or " + LIBRARY_ENV + ")" : "";
+        throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + hint + "; tried:\n  - " + String.join("\n  - ", tried));
     }
 
     /**
-     * Writes the packed library to {@code <tmp>/ember-native-<hash>/}, named by a hash of its bytes, so
-     * every JVM that packs the same build shares one copy (nothing piles up in /tmp) and a different
-     * build never loads a stale one. Written to a temporary name and moved, so concurrent JVMs never
-     * see a half-written file.
+     * The packed library as a file in {@code place/<its full SHA-256>/}, a folder only the current user
+     * can change ({@link PrivateFolder}). A file already there is used only if its whole content has that
+     * hash; anything else in its place (a stale or planted file, a link) is replaced. The copy is written
+     * to a temporary name and renamed, so concurrent first runs (threads or processes) never see a partial
+     * file, and checked again before it is returned. Every JVM of one build and user shares one copy.
+     *
+     * @throws IOException naming the place and what is wrong with it when it is not safe or not writable
      */
-    private static Path extract(byte[] bytes, String fileName) throws IOException {
-        String hash;
-        try {
-            hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes), 0, 12);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IOException(e);
-        }
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "ember-native-" + hash);
+    static Path extract(byte[] bytes, String fileName, Place place) throws IOException {
+        String hash = sha256(bytes);
+        List<String> below = new ArrayList<>(place.below());
+        below.add(hash);
+        Path dir = PrivateFolder.prepare(place.base(), below.toArray(String[]::new));
         Path file = dir.resolve(fileName);
-        if (Files.isRegularFile(file) && Files.size(file) == bytes.length) return file;
-        Files.createDirectories(dir);
+        if (hasHash(file, hash)) return file;
         Path partial = Files.createTempFile(dir, fileName, ".part");
         try {
             Files.write(partial, bytes);
@@ -133,7 +188,22 @@ public final class NativeLibrary {
         } finally {
             Files.deleteIfExists(partial);
         }
+        if (!hasHash(file, hash)) throw new IOException(file + " does not hold the library just written to it");
         return file;
+    }
+
+    /** Whether {@code file} is a regular file (not a link) whose full content has SHA-256 {@code hash}. */
+    private static boolean hasHash(Path file, String hash) throws IOException {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
+        return sha256(Files.readAllBytes(file)).equals(hash);
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("no SHA-256 in this JDK", e);
+        }
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

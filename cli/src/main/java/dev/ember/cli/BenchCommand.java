@@ -1,11 +1,13 @@
 package dev.ember.cli;
 
+import dev.ember.engine.AddOns;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
 import dev.ember.engine.WeightType;
+import dev.ember.engine.TinyModel;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.FlopCounter;
 import dev.ember.engine.model.ModelFormat;
@@ -17,10 +19,13 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.lora.LoraState;
+import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.pipeline.OnDemand;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -63,12 +68,25 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
     String weightType;
 
     @Option(names = "--component", defaultValue = "all",
-            description = "text, unet, vae-decode, vae-encode, e2e, a comma-separated list of them, or all (default: ${DEFAULT-VALUE}).")
+            description = "text, unet, vae-decode, vae-encode, e2e or all, or several comma-separated (default: ${DEFAULT-VALUE}); also decode (a whole image through the "
+                    + "model's decoder and tiling policy), taesd (a TAESD decode, needs --taesd) and lora (LoRA switch costs, needs --lora).")
     String component;
+
+    @Option(names = "--taesd", paramLabel = "FILE", description = "TAESD weights for --component taesd.")
+    Path taesd;
+
+    @Option(names = "--lora", paramLabel = "FILE", description = "A LoRA for --component lora.")
+    Path lora;
+
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off", description = "VAE tiling for --component decode (default: ${DEFAULT-VALUE}).")
+    String vaeTiling;
+
+    @Option(names = "--vae-tile-size", defaultValue = "512", paramLabel = "PX", description = "Tile side for --component decode (default: ${DEFAULT-VALUE}).")
+    int vaeTileSize;
 
     @Option(names = "--repeat", defaultValue = "3", description = "Timed calls per figure after one warm-up call (default: ${DEFAULT-VALUE}).")
     int repeat;
@@ -122,11 +140,22 @@ final class BenchCommand implements Callable<Integer> {
         if (size <= 0 || size % 64 != 0) throw new EmberCommand.UsageException("--size must be a positive multiple of 64, got " + size);
         if (repeat < 1) throw new EmberCommand.UsageException("--repeat must be at least 1");
         if (steps < 1) throw new EmberCommand.UsageException("--steps must be at least 1");
-        List<String> known = List.of("text", "unet", "vae-decode", "vae-encode", "e2e");
-        List<String> components = component.equalsIgnoreCase("all") ? known
-                : Arrays.stream(component.toLowerCase(Locale.ROOT).split(",")).map(String::strip).toList();
-        for (String c : components) {
-            if (!known.contains(c)) throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e, a list of them or all");
+        List<String> components = new ArrayList<>();
+        for (String c : component.toLowerCase(Locale.ROOT).split(",")) {
+            switch (c.strip()) {
+                case "all" -> components.addAll(List.of("text", "unet", "vae-decode", "vae-encode", "e2e"));
+                case "text", "unet", "vae-decode", "vae-encode", "e2e", "decode", "taesd", "lora" -> components.add(c.strip());
+                default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e, decode, taesd, lora "
+                        + "or all (several: comma-separated)");
+            }
+        }
+        if (components.contains("taesd") && taesd == null) throw new EmberCommand.UsageException("--component taesd needs --taesd FILE");
+        if (components.contains("lora") && lora == null) throw new EmberCommand.UsageException("--component lora needs --lora FILE");
+        AddOns addOns;
+        try {
+            addOns = AddOns.none().withTaesd(taesd).withTiling(AddOns.VaeTiling.parse(vaeTiling)).withTileSize(vaeTileSize);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
         }
         ModelPreset defaultPreset = switch (preset.toLowerCase(Locale.ROOT)) {
             case "sd15" -> ModelPreset.SD15;
@@ -145,7 +174,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Path path = model != null ? model : defaultModel(err, defaultPreset);
 
-        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention);
+        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention).withAddOns(addOns);
         Memory.resetPeak();
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
@@ -234,6 +263,38 @@ final class BenchCommand implements Callable<Integer> {
                             figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
                                     () -> vae.get().encode(image, 1, size, size).length));
                             held.put("vae-encode", Held.of(vae.get()));
+                        }
+                    }
+                    case "decode" -> {
+                        // The public path: the model's decoder, tiled as AddOns / the auto limit decide.
+                        MemorySegment z = MemorySegment.ofArray(gaussian(random, ms.vae().latentChannels() * latent * latent));
+                        LatentCodec.Plan plan = sd.decodePlan(size, size);
+                        result.put("decode_tiled", plan.tiled());
+                        result.put("decode_tiles", plan.tiles());
+                        result.put("decode_untiled_estimate_bytes", plan.estimatedUntiledBytes());
+                        figures.add(time("decode " + (plan.tiled() ? plan.tiles() + " tiles" : "whole"), FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
+                                () -> sd.decodePreview(z, latent, latent).width()));
+                        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+                            held.put("vae-decode", Held.of(vae.get()));
+                        }
+                    }
+                    case "taesd" -> {
+                        MemorySegment z = MemorySegment.ofArray(gaussian(random, ms.vae().latentChannels() * latent * latent));
+                        figures.add(time("taesd decode", FlopCounter.taesdDecoder(size, size), () -> sd.taesdPreview(z, latent, latent).width()));
+                    }
+                    case "lora" -> {
+                        // Switches as generations meet them: a new set (read, merge, hand over), back to none, the set again (cached).
+                        GenerationRequest plain = GenerationRequest.builder("a photo of a cat").size(64, 64).steps(1).seed(1).build();
+                        GenerationRequest with = plain.toBuilder().lora(lora, 1.0).build();
+                        for (String[] step : new String[][] {{"lora switch: new set", "with"}, {"lora switch: back to none", "plain"},
+                                {"lora switch: cached set", "with"}}) {
+                            long began = System.nanoTime();
+                            sd.generate(step[1].equals("with") ? with : plain, StepListener.NONE);
+                            double total = (System.nanoTime() - began) / 1e9;
+                            LoraState.Switch sw = sd.lastLoraSwitch();
+                            figures.add(new Figure(step[0] + String.format(Locale.ROOT, " (merge %.2f s, hand-over %.2f s, %d weights, %.0f MiB)",
+                                    sw.mergeSeconds(), sw.applySeconds(), sw.weights(), sw.bytes() / 1048576.0), total,
+                                    new double[] {sw.mergeSeconds() + sw.applySeconds()}, 0, Memory.peak()));
                         }
                     }
                     case "e2e" -> {
@@ -355,13 +416,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static String weightName(int code) {
-        return switch (code) {
-            case 1 -> "f32";
-            case 2 -> "f16";
-            case 3 -> "q8_0";
-            case 4 -> "q4_0";
-            default -> "auto";
-        };
+        try {
+            return WeightType.ofNativeCode(code).id();
+        } catch (IllegalArgumentException e) {
+            return "auto";
+        }
     }
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
@@ -447,8 +506,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The default model of a preset, written once (to a temporary name, then moved) when missing. */
     private static Path defaultModel(PrintWriter err, ModelPreset preset) throws IOException {
-        String cache = System.getenv("EMBER_CACHE");
-        Path dir = (cache != null && !cache.isBlank() ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "ember")).resolve("models");
+        Path dir = TinyModel.cacheRoot().resolve("models");
         Path file = dir.resolve(preset.label() + "-f16.safetensors");
         if (Files.isRegularFile(file)) return file;
         Files.createDirectories(dir);

@@ -1,7 +1,11 @@
 package dev.ember.cli;
 
+import dev.ember.engine.AddOns;
 import dev.ember.engine.Ember;
+import dev.ember.engine.Lora;
+import dev.ember.engine.metadata.AddOnsRecord;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.SizeConditioning;
 import dev.ember.engine.StableDiffusion;
@@ -10,15 +14,16 @@ import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.TinyModel;
 
 /**
  * The options txt2img and img2img share (a picocli mixin), with InvokeAI's short switches where they do
@@ -37,10 +42,12 @@ final class GenerationOptions {
     String negative;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x or SDXL checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+            description = "SD 1.x/2.x or SDXL checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
-    @Option(names = {"-S", "--seed"}, paramLabel = "N", description = "Seed of the first image; image i uses seed + i (default: random, printed).")
+    @Option(names = {"-S", "--seed"}, paramLabel = "N",
+            description = "Seed of the first image, 0 to 4294967295; image i uses seed + i, wrapping to 0 after 4294967295. "
+                    + "-1 or none: random (printed).")
     Long seed;
 
     @Option(names = {"-s", "--steps"}, paramLabel = "N", description = "Sampling steps of the full schedule (default: 50).")
@@ -87,7 +94,8 @@ final class GenerationOptions {
     @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
     String prediction;
 
-    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0 or q4_0 (default: auto).")
+    @Option(names = "--weight-type", paramLabel = "TYPE",
+            description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
@@ -103,9 +111,48 @@ final class GenerationOptions {
     String device;
 
     @Option(names = "--no-weights-in-place",
-            description = "Copy every weight into Ember's own memory instead of using the model file's mapping where the stored "
-                    + "type matches (the CPU default: faster load, one copy less; the file must then not change while running).")
+            description = "Copy every weight into Ember's own memory instead of using the model file's mapping (the CPU default: "
+                    + "faster load, one copy less, but truncating the file while Ember runs crashes it, and a run whose file changes "
+                    + "stops). With this, changes to the file cannot affect the run.")
     boolean noWeightsInPlace;
+
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "Folder (and subfolders) where <lora:NAME:WEIGHT> in a prompt finds NAME.safetensors (.pt, .ckpt, .bin).")
+    Path loraDir;
+
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]",
+            description = "Apply a LoRA file with a weight (default 1); repeatable. Prompt tags <lora:NAME:WEIGHT> add more.")
+    List<String> loras;
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR",
+            description = "Folder of textual-inversion embeddings (.safetensors, .pt, .bin): a file's name in a prompt becomes its vectors.")
+    Path embeddingsDir;
+
+    @Option(names = "--vae", paramLabel = "FILE",
+            description = "A VAE file or diffusers VAE folder to use instead of the checkpoint's (e.g. vae-ft-mse-840000-ema-pruned).")
+    Path vae;
+
+    @Option(names = "--taesd", paramLabel = "FILE",
+            description = "TAESD weights (taesd_decoder.safetensors, or a diffusers AutoencoderTiny file or folder) for --preview taesd "
+                    + "and --vae-decoder taesd.")
+    Path taesd;
+
+    @Option(names = "--vae-decoder", paramLabel = "vae|taesd",
+            description = "What decodes the final images: the VAE (full quality) or TAESD (much faster, softer detail) (default: vae).")
+    String vaeDecoder;
+
+    @Option(names = "--vae-tiling", paramLabel = "auto|on|off",
+            description = "Decode and encode in overlapping tiles: auto (when the untiled decode would need more than 1.5 GiB), on, off "
+                    + "(default: auto).")
+    String vaeTiling;
+
+    @Option(names = "--vae-tile-size", paramLabel = "PX", description = "Tile side in pixels, a multiple of 64 (default: 512).")
+    Integer vaeTileSize;
+
+    @Option(names = "--latents", paramLabel = "DIR",
+            description = "Also write each step's latent and denoised estimate as step-NN.safetensors (float32 [1, 4, h, w], sigma and "
+                    + "timestep in the metadata). With several images, one subfolder per image.")
+    Path latents;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "outputs",
             description = "Folder for the images, named NNNNNN.SEED.png (default: ${DEFAULT-VALUE}).")
@@ -120,8 +167,9 @@ final class GenerationOptions {
             description = "Keep every N-th step (step 0 and the last step always) (default: ${DEFAULT-VALUE}).")
     int intermediatesEvery;
 
-    @Option(names = "--preview", paramLabel = "proj|vae", defaultValue = "proj",
-            description = "How intermediates are drawn: proj, the cheap linear latent projection at image size, or vae, a full decode (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--preview", paramLabel = "proj|vae|taesd", defaultValue = "proj",
+            description = "How intermediates are drawn: proj, the cheap linear latent projection at image size; vae, a full decode; "
+                    + "taesd, TAESD's decode (needs --taesd; looks like the result for a small part of a step's time) (default: ${DEFAULT-VALUE}).")
     String preview;
 
     @Option(names = "--from-image", paramLabel = "PNG",
@@ -131,13 +179,18 @@ final class GenerationOptions {
     @Option(names = "--json", description = "Print the result (files, seeds, parameters, timings) as JSON on stdout.")
     boolean json;
 
+    @Option(names = "--skip-existing",
+            description = "Do not make images that --out already holds: same seed and the same recorded parameters and model "
+                    + "(to finish an interrupted batch).")
+    boolean skipExisting;
+
     /** The recorded parameters of {@code --from-image}, or null without it. */
     ImageParameters recorded() {
         return fromImage == null ? null : PngMetadata.require(fromImage);
     }
 
     /** The img2img-only choices, already resolved by the img2img command. */
-    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage) {}
+    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage, String initLatent) {}
 
     /**
      * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
@@ -152,12 +205,16 @@ final class GenerationOptions {
         String promptText = first(prompt, r == null ? null : r.prompt());
         if (promptText == null) throw new EmberCommand.UsageException("missing --prompt (-p): what should the picture show?");
 
+        boolean random = seed != null && seed == RANDOM_SEED;
+        if (seed != null && !random && (seed < 0 || seed > GenerationRequest.MAX_SEED)) {
+            throw new EmberCommand.UsageException("--seed must be between 0 and " + GenerationRequest.MAX_SEED + ", or -1 for a random seed; got " + seed);
+        }
         long seedValue;
-        if (seed != null) seedValue = seed;
-        else if (r != null) seedValue = r.seed();
+        if (seed != null && !random) seedValue = seed;
+        else if (seed == null && r != null) seedValue = r.seed();
         else {
-            // InvokeAI's range: 32 bits, which both noise generators use in full.
-            seedValue = new SecureRandom().nextLong() & 0xffffffffL;
+            // A1111's and InvokeAI's range: 32 bits, which both noise generators use in full.
+            seedValue = new SecureRandom().nextLong() & GenerationRequest.MAX_SEED;
             notices.add("ember: seed " + seedValue + " (random; --seed " + seedValue + " repeats it)");
         }
 
@@ -187,7 +244,7 @@ final class GenerationOptions {
             modelPath = TinyModel.path().toAbsolutePath().toString();
             preset = TinyModel.PRESET;
         }
-        modelSize = sizeOf(Path.of(modelPath));
+        modelSize = ImageParameters.sizeOf(Path.of(modelPath));
         Integer w = first(width, r == null ? null : r.width()), h = first(height, r == null ? null : r.height());
         if (w == null || h == null) {
             // The model's own size (SDXL 1024, SD 2.x v 768, else 512); its file is read for the architecture only.
@@ -226,10 +283,47 @@ final class GenerationOptions {
                 preset,
                 name(weightType, r == null ? null : r.weightType(), WeightType.AUTO.id(), s -> WeightType.parse(s).id()),
                 device == null ? "cpu" : device,
-                threads == null ? 0 : threads,
+                cappedThreads(threads, notices),
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
                 Ember.version(),
+                null,
+                img2img == null ? null : img2img.initLatent(),
+                addOns(r == null ? null : r.addOns(), r != null),
                 sizes);
+    }
+
+    /** The add-ons: command line, then the recorded ones, then none. A bad value is bad usage (exit 2). */
+    private AddOnsRecord addOns(AddOnsRecord recorded, boolean fromImage) {
+        AddOns base;
+        try {
+            base = recorded == null ? AddOns.none() : recorded.toAddOns();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("recorded add-ons: " + e.getMessage(), e);
+        }
+        try {
+            AddOns a = new AddOns(loraDir != null ? loraDir : base.loraDir(), embeddingsDir != null ? embeddingsDir : base.embeddingsDir(),
+                    vae != null ? vae : base.vae(), taesd != null ? taesd : base.taesd(),
+                    vaeDecoder != null ? AddOns.VaeDecoder.parse(vaeDecoder) : base.decoder(),
+                    vaeTiling != null ? AddOns.VaeTiling.parse(vaeTiling) : base.tiling(), vaeTileSize != null ? vaeTileSize : base.tileSize());
+            AddOnsRecord record = AddOnsRecord.of(a);
+            List<AddOnsRecord.Resource> explicit = new ArrayList<>();
+            if (loras != null) {
+                for (String l : loras) {
+                    Lora lora = parseLora(l);
+                    explicit.add(new AddOnsRecord.Resource(lora.name(), lora.file().toAbsolutePath().normalize().toString(), lora.weight(), null, false));
+                }
+            } else if (recorded != null) {
+                recorded.loras().stream().filter(x -> !Boolean.TRUE.equals(x.fromPrompt())).forEach(explicit::add);
+            }
+            // The fused-attention setting as asked: given now, else as the recorded run asked it, else auto.
+            // (An image recorded before this field: null, and its flashAttention decides as it always did.)
+            String attention = flashAttention != null ? (flashAttention ? "on" : "off")
+                    : recorded != null && recorded.attention() != null ? recorded.attention() : fromImage ? null : "auto";
+            return new AddOnsRecord(record.loraDir(), record.embeddingsDir(), explicit, List.of(), record.vae(), null, record.taesd(),
+                    record.decoder(), record.tiling(), record.tileSize(), attention);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
     }
 
     /**
@@ -260,11 +354,49 @@ final class GenerationOptions {
         throw new EmberCommand.UsageException(option + " must be two whole numbers as A" + separator + "B, got '" + value + "'");
     }
 
+    /** {@code FILE} or {@code FILE:WEIGHT} (the last colon separates the weight, so Windows drive letters stay). */
+    static Lora parseLora(String spec) {
+        int colon = spec.lastIndexOf(':');
+        if (colon > 1) {
+            String weight = spec.substring(colon + 1);
+            try {
+                return new Lora(Path.of(spec.substring(0, colon)), Double.parseDouble(weight));
+            } catch (NumberFormatException e) {
+                // not a weight: the colon belongs to the path
+            }
+        }
+        return new Lora(Path.of(spec), 1.0);
+    }
+
+    /** {@code --seed -1}: a random seed, as in AUTOMATIC1111 and InvokeAI. */
+    static final long RANDOM_SEED = -1;
+
+    /**
+     * {@code --threads}: 0 (all cores) when not given; more than the machine's cores is capped to them with a
+     * warning (ggml's threads spin: oversubscribing the cores makes every step many times slower).
+     */
+    static int cappedThreads(Integer given, List<String> notices) {
+        if (given == null) return 0;
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (given > cores) {
+            notices.add("ember: warning: --threads " + given + " is more than the " + cores + " cores of this machine; using " + cores);
+            return cores;
+        }
+        return given;
+    }
+
     /** img2img's strength and resize mode: command line, then recorded, then the default. */
     static double strength(Double given, ImageParameters recorded) {
         if (given != null) return given;
         if (recorded != null && recorded.strength() != null) return recorded.strength();
         return GenerationRequest.builder("").build().strength();
+    }
+
+    /** img2img's init latent (mean or sample): command line, then recorded, then the default (mean). */
+    static String initLatent(String given, ImageParameters recorded) {
+        if (given != null) return usageName(given, s -> InitLatent.parse(s).id());
+        if (recorded != null && recorded.initLatent() != null) return InitLatent.parse(recorded.initLatent()).id();
+        return InitLatent.MEAN.id();
     }
 
     static String resize(String given, ImageParameters recorded) {
@@ -300,24 +432,5 @@ final class GenerationOptions {
     private static <T> T first(T... values) {
         for (T v : values) if (v != null) return v;
         return null;
-    }
-
-    /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read (loading will say why). */
-    static Long sizeOf(Path path) {
-        try {
-            if (Files.isRegularFile(path)) return Files.size(path);
-            if (!Files.isDirectory(path)) return null;
-            try (Stream<Path> files = Files.walk(path)) {
-                return files.filter(Files::isRegularFile).mapToLong(f -> {
-                    try {
-                        return Files.size(f);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }).sum();
-            }
-        } catch (IOException | UncheckedIOException e) {
-            return null;
-        }
     }
 }

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import dev.ember.engine.metadata.ImageParameters;
 
 /** {@code ember txt2img}: pictures from a prompt. */
 @Command(name = "txt2img", mixinStandardHelpOptions = true, sortOptions = false,

@@ -57,6 +57,7 @@ class ErrorCasesTest {
     void strengthOutOfRange() throws IOException {
         fails(1, "strength must be between 0 and 1, got 1.5", "img2img", "-I", init().toString(), "-f", "1.5");
         fails(1, "strength must be between 0 and 1, got -0.1", "img2img", "-I", init().toString(), "--strength", "-0.1");
+        fails(2, "unknown init latent 'median'; valid: mean, sample", "img2img", "-I", init().toString(), "--init-latent", "median");
     }
 
     @Test

@@ -16,6 +16,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.ember.engine.metadata.PngMetadata;
+import dev.ember.engine.metadata.ImageParameters;
 
 /** txt2img, img2img, info and demo end to end on the tiny model (64x64, a few steps, one thread). */
 class GenerateCommandsTest {
@@ -152,12 +154,14 @@ class GenerateCommandsTest {
         for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 7);
         new RgbImage(64, 64, rgb).writePng(init);
         Path out = dir.resolve("out");
-        CliRunner r = run("img2img", small("-I", init.toString(), "-p", "a boat", "-S", "3", "-f", "0.5", "-s", "4", "--json", "--out", out.toString()));
+        CliRunner r = run("img2img", small("-I", init.toString(), "-p", "a boat", "-S", "3", "-f", "0.5", "-s", "4", "--init-latent", "sample",
+                "--json", "--out", out.toString()));
         assertEquals(0, r.exitCode(), r.err());
-        JsonNode json = PngMetadata.JSON.readTree(r.out());
+        JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
         assertEquals(2, json.get("timings").get("stepsRun").asInt());
         Path png = Path.of(json.get("images").get(0).get("file").asText());
         ImageParameters p = PngMetadata.read(png).ember();
+        assertEquals("sample", p.initLatent());
         assertEquals(init.toAbsolutePath().toString(), p.initImage());
         assertEquals(InitImage.sha256(Files.readAllBytes(init)), p.initImageSha256());
         assertEquals(0.5, p.strength());
@@ -186,7 +190,7 @@ class GenerateCommandsTest {
                 "--threads", "1", "-S", "1", "-C", "1", "--model", TestModels.tiny().toString(), "--json", "--out", dir.resolve("o").toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("--steps-from-image 20 at strength 0.4: 50 steps in all, the last 20 of them run from the image"), r.err());
-        JsonNode json = PngMetadata.JSON.readTree(r.out());
+        JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
         assertEquals(20, json.get("timings").get("stepsRun").asInt());
         assertEquals(50, json.get("parameters").get("steps").asInt());
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ember.engine.SizeConditioning;
 import dev.ember.engine.image.RgbImage;
+import dev.ember.engine.metadata.PngMetadata;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

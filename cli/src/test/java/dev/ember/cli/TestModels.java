@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.ember.engine.TinyModel;
 
 /** Test fixtures shared by the CLI tests: a private tiny-model cache, and a tiny model file at a known path. */
 final class TestModels {

@@ -4,6 +4,8 @@ import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -14,7 +16,8 @@ import java.util.Objects;
  * @param prompt         what to draw
  * @param negativePrompt what to steer away from; "" is encoded like any prompt for SD 1.x/2.x; SDXL conditions on
  *                       zeros instead (as sgm, diffusers and AUTOMATIC1111 do for an empty SDXL negative prompt)
- * @param seed           the first image's seed; image i uses {@code seed + i}
+ * @param seed           the first image's seed, in [0, 2^32) as in AUTOMATIC1111 and InvokeAI; image i uses
+ *                       {@code (seed + i) mod 2^32} ({@link #imageSeed(int)}), so seeds stay in that range
  * @param steps          sampling steps of the full schedule (img2img runs {@code int(steps * strength)} of them)
  * @param cfgScale       classifier-free guidance scale; 1 = no guidance (the negative prompt is then unused)
  * @param width          image width in pixels, a multiple of 8
@@ -26,20 +29,27 @@ import java.util.Objects;
  * @param strength       img2img: how much of the schedule to run from the init image (0..1)
  * @param resize         img2img: how the init image is fitted to width x height
  * @param noise          which random number generator makes the noise
+ * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
+ * @param loras          LoRAs applied for this request, besides those {@code <lora:NAME:WEIGHT>} tags in the prompts name
  * @param sizeConditioning SDXL only: the size conditioning, or null for the default (original and target
  *                       size = the image's, no crop); other models refuse a non-null value
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise, SizeConditioning sizeConditioning) {
+                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras,
+                                SizeConditioning sizeConditioning) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
     public static final double MAX_CFG = 30;
+    public static final int MAX_LORAS = 32;
+    /** The largest seed: seeds are 32-bit unsigned, as AUTOMATIC1111's and InvokeAI's. */
+    public static final long MAX_SEED = 0xFFFF_FFFFL;
 
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        if (seed < 0 || seed > MAX_SEED) throw new IllegalArgumentException("seed must be between 0 and " + MAX_SEED + ", got " + seed);
         if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be between 1 and " + MAX_STEPS + ", got " + steps);
         if (!(cfgScale >= 1 && cfgScale <= MAX_CFG)) throw new IllegalArgumentException("cfg scale must be between 1 and " + MAX_CFG + ", got " + cfgScale);
         checkSide("width", width);
@@ -50,6 +60,9 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (!(strength >= 0 && strength <= 1)) throw new IllegalArgumentException("strength must be between 0 and 1, got " + strength);
         if (resize == null) resize = InitResize.CROP;
         if (noise == null) noise = NoiseSource.PHILOX;
+        if (initLatent == null) initLatent = InitLatent.MEAN;
+        loras = loras == null ? List.of() : List.copyOf(loras);
+        if (loras.size() > MAX_LORAS) throw new IllegalArgumentException("at most " + MAX_LORAS + " LoRAs per request, got " + loras.size());
     }
 
     private static void checkSide(String what, int value) {
@@ -59,6 +72,12 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
 
     public boolean isImg2Img() {
         return initImage != null;
+    }
+
+    /** The seed of image {@code index} of the batch: {@code (seed + index) mod 2^32}, wrapping past {@link #MAX_SEED} to 0. */
+    public long imageSeed(int index) {
+        Objects.checkIndex(index, images);
+        return (seed + index) & MAX_SEED;
     }
 
     /** Sampling steps that actually run: all of them for txt2img, {@code int(steps * strength)} for img2img. */
@@ -100,6 +119,8 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private double strength = 0.75;
         private InitResize resize = InitResize.CROP;
         private NoiseSource noise = NoiseSource.PHILOX;
+        private InitLatent initLatent = InitLatent.MEAN;
+        private List<Lora> loras = new ArrayList<>();
         private SizeConditioning sizeConditioning;
 
         private Builder(String prompt) {
@@ -121,6 +142,8 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             strength = r.strength;
             resize = r.resize;
             noise = r.noise;
+            initLatent = r.initLatent;
+            loras = new ArrayList<>(r.loras);
             sizeConditioning = r.sizeConditioning;
         }
 
@@ -139,12 +162,15 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder strength(double v) { strength = v; return this; }
         public Builder resize(InitResize v) { resize = v; return this; }
         public Builder noise(NoiseSource v) { noise = v; return this; }
+        public Builder initLatent(InitLatent v) { initLatent = v; return this; }
+        public Builder loras(List<Lora> v) { loras = new ArrayList<>(v); return this; }
+        public Builder lora(java.nio.file.Path file, double weight) { loras.add(new Lora(file, weight)); return this; }
         /** SDXL's size conditioning; null (the default) = the image's size, no crop. */
         public Builder sizeConditioning(SizeConditioning v) { sizeConditioning = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise, sizeConditioning);
+                    images, initImage, strength, resize, noise, initLatent, loras, sizeConditioning);
         }
     }
 }

@@ -1,13 +1,27 @@
 package dev.ember.engine;
 
+import dev.ember.engine.embedding.Embedding;
+import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.image.LatentPreview;
+import dev.ember.engine.lora.LoraOriginals;
+import dev.ember.engine.lora.LoraState;
+import dev.ember.engine.lora.LoraTags;
+import dev.ember.engine.lora.LoraTargets;
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.NamedFiles;
+import dev.ember.engine.model.VaeConfig;
+import dev.ember.engine.nn.Taesd;
+import dev.ember.engine.pipeline.AddOnFiles;
+import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
+import dev.ember.engine.model.ModelFileWatch;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
 import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.PositionalTensors;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.nn.NativeContext;
@@ -15,11 +29,13 @@ import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.Conditioning;
+import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.pipeline.VectorConditioning;
+import dev.ember.engine.pipeline.UnetBatcher;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.text.ClipTokenizer;
@@ -34,7 +50,10 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A Stable Diffusion model loaded once and used for any number of generations:
@@ -72,6 +91,13 @@ import java.util.function.Consumer;
  * behaviour. {@link #residentNetworks()} tells what is loaded. With weights in place, low-memory mode's
  * resident UNet also reads its weights from the mapping (clean file pages the kernel may drop and
  * re-read), and the per-use networks take their matching tensors from it without a copy.
+ *
+ * <p>File changes. All of the above is {@link ModelFileAccess#MAPPED}, the default: each {@link #generate}
+ * checks the file before it starts and before it hands out each image and throws
+ * {@link ModelFileChangedException} once it has changed. {@link ModelFileAccess#COPIED}
+ * ({@code withWeightsInPlace(false)}) keeps no mapping: for servers and other long-lived users, a truncated or
+ * rewritten file can then neither crash the JVM nor change a picture (low-memory mode reads its per-use
+ * networks with checked positional reads). See {@link ModelFileAccess}.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** The networks of a model, as {@link #residentNetworks()} reports them (TEXT_ENCODER_2: SDXL's OpenCLIP bigG). */
@@ -90,6 +116,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final Checkpoint checkpoint;
     /** Whether the networks were asked to use the checkpoint's memory in place (CPU only). */
     private final boolean weightsInPlace;
+    /** The model's files, open from before loading: the fingerprint, change checks and positional reads. */
+    private final ModelFileWatch files;
+    /** Whether images depend on the file's mapping (in place or per use), so each is checked against a change. */
+    private final boolean readsMapping;
+    /** Whether {@link #files} stays open after loading: for change checks, or for positional reads of per-use networks. */
+    private final boolean keepsFilesOpen;
     private final OnDemand<TextEncoder> textEncoder;
     /** SDXL's second text encoder; null for SD 1.x/2.x. */
     private final OnDemand<TextEncoder> textEncoder2;
@@ -98,17 +130,31 @@ public final class StableDiffusion implements AutoCloseable {
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
     private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
-    private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+    /** The training schedule sampling uses: the checkpoint's own alphas_cumprod, or SD's betas. */
+    private final DiffusionSchedule schedule;
+    private final String scheduleSource;
+    /** The separate VAE, TAESD and embedding folder of the options' {@link AddOns}. */
+    private final AddOnFiles addOnFiles;
+    private final Taesd taesd;
+    private final LatentCodec codec;
+    private final LoraState loras;
+    /** LoRA originals when the checkpoint is not held: a watch of the file and its layout, opened when first needed. */
+    private LoraOriginals originals;
     private volatile boolean closed;
 
     /**
      * Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per
      * use or use its memory in place.
      */
-    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
+    /** File extensions a LoRA named in a prompt may have. */
+    private static final Set<String> LORA_EXTENSIONS = Set.of("safetensors", "pt", "ckpt", "bin");
+
+    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
+        this.schedule = checkpoint.schedule();
+        this.scheduleSource = checkpoint.scheduleSource();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
@@ -118,27 +164,58 @@ public final class StableDiffusion implements AutoCloseable {
         if (spec.text2() != null && options.clipSkip() > spec.text2().numLayers()) {
             throw new IllegalArgumentException("clip skip " + options.clipSkip() + " exceeds text encoder 2's " + spec.text2().numLayers() + " layers");
         }
+        boolean sdxl = spec.text2() != null;
+        if (sdxl && options.addOns().embeddingsDir() != null) {
+            throw new IllegalArgumentException("textual-inversion embeddings are not supported for SDXL models yet (SD 1.x/2.x only)");
+        }
         boolean perUse = options.lowMemory() && mostlyMapped(checkpoint.tensors());
+        boolean copied = options.fileAccess() == ModelFileAccess.COPIED;
+        StateDict weights = checkpoint.tensors();
+        // COPIED: per-use networks are read again from the files, not the mapping; if some tensor cannot be
+        // located in a file, all networks stay resident instead.
+        PositionalTensors textSource = null, text2Source = null, decoderSource = null, encoderSource = null;
+        if (perUse && copied) {
+            ConcurrentHashMap<String, Long> checksums = new ConcurrentHashMap<>();
+            textSource = PositionalTensors.locate(weights, NetworkLayout.textEncoder(spec.text()), files, checksums);
+            if (sdxl) text2Source = PositionalTensors.locate(weights, NetworkLayout.textEncoder2(spec.text2()), files, checksums);
+            decoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeDecoder(spec.vae()), files, checksums);
+            encoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeEncoder(spec.vae()), files, checksums);
+            perUse = textSource != null && (!sdxl || text2Source != null) && decoderSource != null && encoderSource != null;
+        }
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
         int vaeWeightType = vaeWeightType(spec, weightType);
-        StateDict weights = checkpoint.tensors();
-        boolean sdxl = spec.text2() != null;
+        AddOnFiles extras;
+        try {
+            extras = AddOnFiles.open(options.addOns(), spec, tokenizer);
+        } catch (RuntimeException | Error e) {
+            closeAll(e, ctx);
+            throw e;
+        }
+        // A separate VAE is read from its own file (mapped): the checkpoint's positional reads do not apply to it.
+        StateDict vaeWeights = extras.vaeWeights(weights);
+        VaeConfig vaeConfig = extras.vaeConfig(spec);
+        if (options.addOns().vae() != null) decoderSource = encoderSource = null;
         OnDemand<TextEncoder> text = null, text2 = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
+        Taesd tiny = null;
         try {
             if (perUse) {
-                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), weights, weightType));
+                // The text encoder takes the LoRA-merged tensors of the set in use over its own (loraOverlay).
+                text = OnDemand.perUse("text encoder", loader(weights, textSource,
+                        w -> new TextEncoder(ctx, spec.text(), loraOverlay(w), weightType)));
                 if (sdxl) {
-                    text2 = OnDemand.perUse("text encoder 2",
-                            () -> new TextEncoder(ctx, spec.text2(), weights, weightType, NetworkLayout.TEXT2_ROOT));
+                    text2 = OnDemand.perUse("text encoder 2", loader(weights, text2Source,
+                            w -> new TextEncoder(ctx, spec.text2(), w, weightType, NetworkLayout.TEXT2_ROOT)));
                 }
-                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.DECODER));
-                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.ENCODER));
+                decoder = OnDemand.perUse("VAE decoder", loader(vaeWeights, decoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, vaeWeightType, Vae.Parts.DECODER)));
+                encoder = OnDemand.perUse("VAE encoder", loader(vaeWeights, encoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, vaeWeightType, Vae.Parts.ENCODER)));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
                 List<OnDemand<?>> all = new ArrayList<>(List.of(text, decoder, encoder));
                 if (text2 != null) all.add(text2);
@@ -150,21 +227,103 @@ public final class StableDiffusion implements AutoCloseable {
                     text2 = OnDemand.resident("text encoder 2", new TextEncoder(ctx, spec.text2(), weights, weightType, NetworkLayout.TEXT2_ROOT));
                 }
                 un = new Unet(ctx, spec.unet(), weights, weightType);
-                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, vaeWeightType, Vae.Parts.BOTH));
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, vaeWeightType, Vae.Parts.BOTH));
             }
+            if (extras.taesd() != null) tiny = new Taesd(ctx, extras.taesd().config(), extras.taesd().tensors(), weightType, Vae.Parts.DECODER);
         } catch (RuntimeException | Error e) {
-            closeAll(e, encoder, decoder, un, text2, text, ctx);
+            closeAll(e, tiny, encoder, decoder, un, text2, text, ctx, extras);
             throw e;
         }
+        if (!perUse && !inPlace) extras.closeFiles(); // every network holds its own copy
         this.context = ctx;
-        this.checkpoint = perUse || inPlace ? checkpoint : null;
+        this.checkpoint = perUse && !copied || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
+        this.files = files;
+        this.readsMapping = this.checkpoint != null && anyMapped(checkpoint.tensors());
+        this.keepsFilesOpen = readsMapping || perUse && copied;
         this.textEncoder = text;
         this.textEncoder2 = text2;
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
-        this.prompts = new PromptEncoder(tokenizer, encoders(spec, text, text2, options.clipSkip()));
+        this.addOnFiles = extras;
+        this.taesd = tiny;
+        this.prompts = new PromptEncoder(tokenizer, encoders(spec, text, text2, options.clipSkip()), extras.embeddings(),
+                spec.text().vocabSize());
+        boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
+        this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
+        OnDemand<TextEncoder> residentText = perUse ? null : text;
+        Unet networkUnet = un;
+        this.loras = new LoraState(LoraTargets.of(spec), this::originalWeights, f16 ? DType.F16 : DType.F32, new LoraState.Sink() {
+            @Override
+            public void unet(List<TensorData> tensors) {
+                networkUnet.setWeights(tensors);
+            }
+
+            @Override
+            public void text(List<TensorData> tensors) {
+                if (residentText == null || tensors.isEmpty()) return; // a per-use encoder is made from loraOverlay
+                try (OnDemand.Lease<TextEncoder> t = residentText.acquire()) {
+                    t.get().setWeights(tensors);
+                }
+            }
+
+            @Override
+            public void textChanged() {
+                prompts.clear();
+            }
+        });
+    }
+
+    private static boolean isF32(OnDemand<Vae> vae) {
+        try (OnDemand.Lease<Vae> v = vae.acquire()) {
+            return v.get().stats().weightType() == WeightType.F32.nativeCode();
+        }
+    }
+
+    /** A per-use text encoder's weights: the checkpoint's, with the LoRA-merged tensors of the set in use over them. */
+    private StateDict loraOverlay(StateDict weights) {
+        LoraState state = this.loras;
+        return state == null ? weights : state.overlay(weights);
+    }
+
+    /**
+     * The checkpoint's own values of some weights, for merging LoRAs and taking them out again: views of the held
+     * checkpoint (MAPPED), or otherwise positional reads of the file, which must still be the one loaded
+     * ({@link LoraOriginals}). The caller closes the result.
+     *
+     * @throws ModelFileChangedException when the file changed since the model was loaded
+     */
+    private StateDict originalWeights(Set<String> names) {
+        if (checkpoint != null) {
+            java.util.Map<String, TensorData> view = new java.util.LinkedHashMap<>();
+            for (String n : names) view.put(n, checkpoint.tensors().get(n));
+            return new StateDict(view, java.lang.foreign.Arena.global());
+        }
+        LoraOriginals o;
+        synchronized (this) {
+            if (originals == null) originals = LoraOriginals.open(path, options.prediction(), files.fingerprint());
+            o = originals;
+        }
+        return o.read(names);
+    }
+
+    /**
+     * Makes a per-use network from the mapped {@code weights}, or, with a {@code source}, from a fresh
+     * positional read of its tensors (freed once the network has copied them).
+     */
+    private static <T> Supplier<T> loader(StateDict weights, PositionalTensors source, Function<StateDict, T> make) {
+        if (source == null) return () -> make.apply(weights);
+        return () -> {
+            try (StateDict read = source.read()) {
+                return make.apply(read);
+            }
+        };
+    }
+
+    private static boolean anyMapped(StateDict tensors) {
+        for (TensorData t : tensors.tensors().values()) if (t.data().isMapped()) return true;
+        return false;
     }
 
     /**
@@ -221,16 +380,34 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
-        Checkpoint checkpoint = ModelFiles.open(path, options.prediction());
+        // A model file is watched from before it is read; a folder once it is known to be a model.
+        boolean folder = Files.isDirectory(path);
+        ModelFileWatch files = folder ? null : ModelFileWatch.open(path);
+        Checkpoint checkpoint;
+        try {
+            checkpoint = ModelFiles.open(path, options.prediction());
+        } catch (RuntimeException | Error e) {
+            if (files != null) files.close();
+            throw e;
+        }
         StableDiffusion sd;
         try {
-            sd = new StableDiffusion(checkpoint, options, tokenizer);
+            if (folder) files = ModelFileWatch.open(path);
+            sd = new StableDiffusion(checkpoint, options, tokenizer, files);
         } catch (RuntimeException | Error e) {
             checkpoint.close();
+            if (files != null) files.close();
             throw e;
         }
         if (sd.checkpoint == null) checkpoint.close(); // every network holds its own copy: unmap the file now
         // otherwise close() closes it, after the networks that read it
+        try {
+            files.checkUnchanged("while it was being loaded", "load it again");
+        } catch (ModelFileChangedException e) {
+            sd.close();
+            throw e;
+        }
+        if (!sd.keepsFilesOpen) files.close(); // nothing reads the file any more; its fingerprint stays
         return sd;
     }
 
@@ -242,7 +419,14 @@ public final class StableDiffusion implements AutoCloseable {
         return Files.isDirectory(source) ? ClipTokenizer.fromDiffusersFolder(source) : ClipTokenizer.fromMergesFile(source);
     }
 
-    /** Runs a request; the listener sees every step of every image (see {@link StepListener}). */
+    /**
+     * Runs a request; the listener sees every step of every image and each image as soon as it is done
+     * (see {@link StepListener}).
+     *
+     * @throws ModelFileChangedException with {@link ModelFileAccess#MAPPED}, when the model file has changed
+     *     (checked before the first image and before each image is handed out); with
+     *     {@link ModelFileAccess#COPIED} in low-memory mode, when a per-use network finds it changed
+     */
     public GenerationResult generate(GenerationRequest request, StepListener listener) {
         return generate(request, listener, warning -> {});
     }
@@ -252,47 +436,166 @@ public final class StableDiffusion implements AutoCloseable {
      * present: prompts longer than 75 tokens are split into chunks, not truncated).
      */
     public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings) {
+        return generate(request, listener, warnings, null);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, StepListener, Consumer)}, with this call's UNet evaluations batched
+     * together with those of the other calls that pass the same {@code batching} (null: not batched). The images
+     * are the ones an unbatched call makes; see {@link Batching}.
+     */
+    public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings, Batching batching) {
         ensureOpen();
+        if (batching != null && batching.model() != this) throw new IllegalArgumentException("the batching belongs to another model");
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
+        checkFileUnchanged();
         long start = System.nanoTime();
-        Conditioning[] conditioning = conditioning(request);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request) : null;
+        LoraTags.Parsed prompt = LoraTags.parse(request.prompt()), negative = LoraTags.parse(request.negativePrompt());
+        List<Lora> wanted = lorasOf(request, prompt, negative);
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
-        for (int i = 0; i < request.images(); i++) {
-            long seed = request.seed() + i;
-            Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
-                    request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, conditioning[0], conditioning[1], initLatent, listener);
-            stepsRun = r.stepsRun();
-            images.add(new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request));
+        try (LoraState.Lease lease = loras.use(wanted, warnings)) {
+            Conditioning[] conditioning = conditioning(request, prompt.text(), negative.text());
+            EncodedInit init = request.isImg2Img() ? encodeInit(request, warnings) : null;
+            int f = spec.vae().downscale();
+            // A seat batches cond and uncond with other generations' rows: only when they run as one batch of two.
+            boolean seated = batching != null && Conditioning.oneBatch(conditioning[0], conditioning[1]);
+            for (int i = 0; i < request.images(); i++) {
+                long seed = request.imageSeed(i);
+                Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
+                Generation.Result r;
+                if (!seated) {
+                    r = run.sample(request, i, seed, conditioning[0], conditioning[1], init, listener);
+                } else {
+                    try (UnetBatcher.Seat seat = batching.batcher().join(request.usesGuidance() ? 2 : 1,
+                            request.height() / f, request.width() / f, conditioning[0].tokens())) {
+                        r = run.sample(request, i, seed, conditioning[0], conditioning[1], init, listener, seat);
+                    }
+                }
+                stepsRun = r.stepsRun();
+                GeneratedImage image = new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request);
+                checkFileUnchanged(); // an image made while the file changed is never handed out
+                images.add(image);
+                deliver(listener, image);
+            }
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
     }
 
     /**
-     * [cond, uncond] (uncond null without guidance). SDXL: an empty negative prompt conditions on zeros
-     * (context and pooled; sgm's force_zero_embeddings, which diffusers and AUTOMATIC1111 use for it), and
-     * each prompt gets its vector conditioning: pooled text, then the sizes.
+     * [cond, uncond] (uncond null without guidance) for the prompts without their LoRA tags. SDXL: an empty
+     * negative prompt conditions on zeros (context and pooled; sgm's force_zero_embeddings, which diffusers
+     * and AUTOMATIC1111 use for it), and each prompt gets its vector conditioning: pooled text, then the sizes.
      */
-    private Conditioning[] conditioning(GenerationRequest request) {
+    private Conditioning[] conditioning(GenerationRequest request, String promptText, String negativeText) {
         boolean sdxl = spec.text2() != null;
         if (!sdxl && request.sizeConditioning() != null) {
             throw new IllegalArgumentException("size conditioning (original size, crop, target size) is for SDXL models; this is "
                     + spec.architecture().label());
         }
-        List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
+        List<String> texts = request.usesGuidance() ? List.of(promptText, negativeText) : List.of(promptText);
         List<PromptEncoder.Encoded> encoded = prompts.encode(texts);
         Conditioning[] out = new Conditioning[2];
         for (int i = 0; i < encoded.size(); i++) {
             PromptEncoder.Encoded e = encoded.get(i);
-            if (sdxl && i == 1 && request.negativePrompt().isEmpty()) e = e.zeroed();
+            if (sdxl && i == 1 && negativeText.isEmpty()) e = e.zeroed();
             float[] vector = sdxl ? VectorConditioning.of(e.pooled(), request.sizeConditioningOrDefault(), spec.sizeEmbedDim()) : null;
             out[i] = new Conditioning(e.context(), e.tokens(), vector);
         }
         return out;
+    }
+
+    /**
+     * The LoRAs a request applies: its own list, then those its prompt and negative prompt name with
+     * {@code <lora:NAME:WEIGHT>}, found in {@link AddOns#loraDir()}.
+     *
+     * @throws IllegalArgumentException for a malformed tag, or a tag without a LoRA folder
+     * @throws ModelFileException when no file (or more than one) has the tag's name
+     */
+    public List<Lora> lorasOf(GenerationRequest request) {
+        return lorasOf(request, LoraTags.parse(request.prompt()), LoraTags.parse(request.negativePrompt()));
+    }
+
+    private List<Lora> lorasOf(GenerationRequest request, LoraTags.Parsed prompt, LoraTags.Parsed negative) {
+        List<Lora> out = new ArrayList<>(request.loras());
+        for (LoraTags.Tag tag : java.util.stream.Stream.concat(prompt.tags().stream(), negative.tags().stream()).toList()) {
+            Path dir = options.addOns().loraDir();
+            if (dir == null) {
+                throw new IllegalArgumentException("the prompt names the LoRA '" + tag.name() + "' but no LoRA folder is set (--lora-dir, AddOns.loraDir)");
+            }
+            out.add(new Lora(NamedFiles.find(dir, tag.name(), LORA_EXTENSIONS, "LoRA"), tag.weight()));
+        }
+        return out;
+    }
+
+    /** The textual-inversion embeddings the request's prompts use (each once), from {@link AddOns#embeddingsDir()}. */
+    public List<Embedding> embeddingsOf(GenerationRequest request) {
+        EmbeddingLibrary library = addOnFiles.embeddings();
+        if (library == null) return List.of();
+        java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
+        ClipTokenizer tokenizer = prompts.tokenizer();
+        for (String text : List.of(request.prompt(), request.negativePrompt())) {
+            used.addAll(library.find(tokenizer.tokenize(LoraTags.parse(text).text())));
+        }
+        return List.copyOf(used);
+    }
+
+    /** How the last LoRA switch went (merge and hand-over times), or null before the first. */
+    public LoraState.Switch lastLoraSwitch() {
+        return loras.lastSwitch();
+    }
+
+    /** How an image of this size is decoded with the options' decoder: tiled or not, and the untiled estimate. */
+    public LatentCodec.Plan decodePlan(int height, int width) {
+        return codec.plan(options.addOns().decoder(), height, width);
+    }
+
+    private static void deliver(StepListener listener, GeneratedImage image) {
+        try {
+            listener.onImage(image);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new GenerationCancelledException("generation stopped: the image listener threw " + e, e);
+        }
+    }
+
+    /**
+     * With {@link ModelFileAccess#MAPPED} (while the model reads the file's mapping): throws when the file
+     * has changed since the model was loaded (size, modification time, sampled content). Cheap: a few
+     * small reads. {@code generate} calls it before the first image and before handing out each image.
+     *
+     * @throws ModelFileChangedException naming the change
+     */
+    public void checkFileUnchanged() {
+        ensureOpen();
+        if (readsMapping) files.checkUnchanged("while the model was open", "images made from it now could differ, or the process "
+                + "crash: load the model again (ModelFileAccess.COPIED is immune to changes)");
+    }
+
+    /**
+     * The model's fingerprint, taken from its file(s) when it was loaded: {@value ModelFileWatch#FINGERPRINT_LENGTH}
+     * hex digits of a SHA-256 over the size and sampled content ({@link ModelFileWatch}), recorded in each
+     * image's metadata.
+     */
+    public String fileFingerprint() {
+        return files.fingerprint();
+    }
+
+    /**
+     * A new {@link Batching} for this model: generations that pass it batch their UNet calls, at most
+     * {@code maxImages} images per call.
+     */
+    public Batching batching(int maxImages) {
+        ensureOpen();
+        if (maxImages < 1 || maxImages > GenerationRequest.MAX_IMAGES) {
+            throw new IllegalArgumentException("max images per batch must be between 1 and " + GenerationRequest.MAX_IMAGES + ", got " + maxImages);
+        }
+        UnetBatcher batcher = new UnetBatcher(unet::forward, 2 * maxImages, spec.unet().inChannels(), spec.unet().outChannels(),
+                spec.unet().contextDim(), spec.unet().hasVectorConditioning() ? spec.unet().admInChannels() : 0);
+        return new Batching(this, batcher, maxImages);
     }
 
     private void checkSize(GenerationRequest request) {
@@ -303,56 +606,39 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request) {
-        RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
-        float[] moments;
-        try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
-            moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
+    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
+    private EncodedInit encodeInit(GenerationRequest request, Consumer<String> warnings) {
+        RgbImage init = request.initImage();
+        if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
+            warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
+                    + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
         }
-        int z = spec.vae().latentChannels();
-        int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
-        // The posterior's mean, not a sample: the same init image always gives the same latent.
-        float[] latent = new float[z * h * w];
-        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * spec.vae().scaleFactor());
-        return latent;
-    }
-
-    private RgbImage decode(float[] latent, int height, int width) {
-        float[] unscaled = new float[latent.length];
-        for (int i = 0; i < latent.length; i++) unscaled[i] = (float) (latent[i] / spec.vae().scaleFactor());
-        int f = spec.vae().downscale();
-        float[] image;
-        try (OnDemand.Lease<Vae> vae = vaeDecoder.acquire()) {
-            image = vae.get().decode(unscaled, 1, height / f, width / f);
-        }
-        requireFinite(image, "the VAE decoder's output", latent);
-        return ImageTensors.fromTensor(image, width, height);
-    }
-
-    /**
-     * Refuses to turn NaN or infinite values into a picture (they would become a black or garbage image
-     * without a word): says how many there are and whether the latent was already broken.
-     */
-    private static void requireFinite(float[] image, String what, float[] latent) {
-        int bad = 0;
-        for (float v : image) if (!Float.isFinite(v)) bad++;
-        if (bad == 0) return;
-        int badLatent = 0;
-        for (float v : latent) if (!Float.isFinite(v)) badLatent++;
-        String cause = badLatent > 0
-                ? "the latent it decoded already had " + badLatent + " of " + latent.length + " values non-finite (the sampling diverged)"
-                : "the latent was finite, so the VAE overflowed (an f16 VAE that needs f32, e.g. SDXL's without the fp16 fix)";
-        throw new EmberException(what + " has " + bad + " non-finite values (NaN or infinity) of " + image.length + "; " + cause
-                + "; no image was written");
+        return codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize()));
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
     public RgbImage decodePreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
         f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
-        float[] values = latent.toArray(ValueLayout.JAVA_FLOAT);
-        int f = spec.vae().downscale();
-        return decode(values, latentHeight * f, latentWidth * f);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.VAE);
+    }
+
+    /**
+     * TAESD's picture of a step's latent (or denoised estimate): a preview that looks like the final image at a
+     * small fraction of a step's time (docs/performance.md has the figure).
+     *
+     * @throws IllegalStateException when the model was loaded without TAESD ({@link AddOns#taesd()})
+     */
+    public RgbImage taesdPreview(MemorySegment latent, int latentHeight, int latentWidth) {
+        ensureOpen();
+        if (!codec.hasTaesd()) throw new IllegalStateException("TAESD previews need TAESD weights (--taesd FILE, AddOns.taesd)");
+        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.TAESD);
+    }
+
+    /** Whether TAESD is loaded (previews and {@link AddOns.VaeDecoder#TAESD}). */
+    public boolean hasTaesd() {
+        return taesd != null;
     }
 
     /** The latent-to-RGB projection that fits this model's VAE (SDXL's differs from SD 1.x/2.x's). */
@@ -386,6 +672,19 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ModelOptions options() {
         return options;
+    }
+
+    /**
+     * The training noise schedule the samplers' sigmas come from: the checkpoint's own {@code alphas_cumprod}
+     * (f32 or f64) when it has one, as k-diffusion and AUTOMATIC1111 use it, else SD's scaled-linear betas.
+     */
+    public DiffusionSchedule schedule() {
+        return schedule;
+    }
+
+    /** Where {@link #schedule()} came from, in words. */
+    public String scheduleSource() {
+        return scheduleSource;
     }
 
     /** The prediction type in use (the model's, or the options' override). */
@@ -520,7 +819,13 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder2, textEncoder, context, checkpoint);
+        LoraOriginals again;
+        synchronized (this) {
+            again = originals;
+        }
+        // Networks first (they may point at merged LoRA weights and mapped files), then what they read.
+        closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder2, textEncoder, context, loras,
+                addOnFiles, again, checkpoint, files);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 
@@ -97,24 +98,46 @@ public final class TextEncoder implements AutoCloseable {
      * @throws dev.ember.engine.NativeException for ids outside the vocabulary, a bad clip skip or token count
      */
     public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip) {
-        return encode(tokens, batch, nTokens, clipSkip, true, false).hidden();
+        return encode(tokens, batch, nTokens, clipSkip, new float[0]);
     }
 
     /**
-     * What {@link #encode(int[], int, int, int, boolean, boolean)} returns.
+     * As {@link #encode(int[], int, int, int)}, with extra token embeddings (textual inversion): an id
+     * {@code v >= vocabSize} takes row {@code v - vocabSize} of {@code extra} ([rows, hiddenSize], row-major, used
+     * exactly as given) in place of a token embedding row.
+     *
+     * @throws IllegalArgumentException if {@code extra} is not a whole number of rows
+     */
+    public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip, float[] extra) {
+        return encode(tokens, batch, nTokens, clipSkip, true, false, extra).hidden();
+    }
+
+    /**
+     * What {@link #encode(int[], int, int, int, boolean, boolean, float[])} returns.
      *
      * @param hidden [batch, nTokens, hiddenSize]
      * @param pooled [batch, projectionDim], or null when not asked for
      */
     public record Output(float[] hidden, float[] pooled) {}
 
+    /** {@link #encode(int[], int, int, int, boolean, boolean, float[])} without extra embeddings. */
+    public Output encode(int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm, boolean pooled) {
+        return encode(tokens, batch, nTokens, clipSkip, finalNorm, pooled, new float[0]);
+    }
+
     /**
      * Encodes token rows: the layer {@code clipSkip} selects, with or without the final layer norm, and
      * optionally the pooled output (final layer norm of the LAST layer at each row's end-of-text token,
-     * times {@code text_projection}; needs {@link TextEncoderConfig#projectionDim()} > 0).
+     * times {@code text_projection}; needs {@link TextEncoderConfig#projectionDim()} > 0); ids from the
+     * vocabulary size on take rows of {@code extra} (see {@link #encode(int[], int, int, int, float[])}).
      */
-    public Output encode(int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm, boolean pooled) {
+    public Output encode(int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm, boolean pooled, float[] extra) {
         Objects.requireNonNull(tokens, "tokens");
+        Objects.requireNonNull(extra, "extra");
+        if (extra.length % config.hiddenSize() != 0) {
+            throw new IllegalArgumentException(extra.length + " extra values are not rows of " + config.hiddenSize());
+        }
+        int extraRows = extra.length / config.hiddenSize();
         if (batch <= 0 || nTokens <= 0) throw new IllegalArgumentException("batch and nTokens must be positive, got " + batch + ", " + nTokens);
         if (tokens.length != Math.multiplyExact(batch, nTokens)) {
             throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " x " + nTokens);
@@ -127,9 +150,11 @@ public final class TextEncoder implements AutoCloseable {
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
+            MemorySegment rows = extraRows == 0 ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_FLOAT, extra);
             MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outCount);
             MemorySegment pool = pooled ? arena.allocate(ValueLayout.JAVA_FLOAT, pooledOut.length) : MemorySegment.NULL;
-            int status = ember_h.ember_text_encoder_encode_ex(handle(), in, batch, nTokens, clipSkip, finalNorm ? 1 : 0, out, pool);
+            int status = ember_h.ember_text_encoder_encode_ex(handle(), in, batch, nTokens, clipSkip, finalNorm ? 1 : 0, rows, extraRows,
+                    out, pool);
             context.check(status, "encoding text");
             MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, hidden, 0, hidden.length);
             if (pooled) MemorySegment.copy(pool, ValueLayout.JAVA_FLOAT, 0, pooledOut, 0, pooledOut.length);
@@ -137,6 +162,14 @@ public final class TextEncoder implements AutoCloseable {
             context.lock().unlock();
         }
         return new Output(hidden, pooledOut);
+    }
+
+    /**
+     * Replaces some weights by new values, stored as loading them would store them (LoRA merges); the
+     * rules of {@link Unet#setWeights} apply.
+     */
+    public void setWeights(Collection<TensorData> tensors) {
+        NativeTensors.setWeights(context, tensors, (list, n) -> ember_h.ember_text_encoder_set_weights(handle(), list, n), "text encoder");
     }
 
     public NetworkStats stats() {

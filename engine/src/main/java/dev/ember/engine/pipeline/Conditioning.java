@@ -11,4 +11,12 @@ public record Conditioning(float[] context, int tokens, float[] vector) {
         Objects.requireNonNull(context, "context");
         if (tokens <= 0 || context.length % tokens != 0) throw new IllegalArgumentException(context.length + " context values for " + tokens + " tokens");
     }
+
+    /**
+     * Whether a prompt and its negative (null without guidance) run as one UNet batch: they must have the same
+     * number of context tokens (a long prompt split into more 77-token chunks than its negative runs as two calls).
+     */
+    public static boolean oneBatch(Conditioning cond, Conditioning uncond) {
+        return uncond == null || uncond.tokens() == cond.tokens();
+    }
 }

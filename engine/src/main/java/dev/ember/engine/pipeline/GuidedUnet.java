@@ -17,10 +17,13 @@ import java.util.Arrays;
  *
  * <p>SDXL's vector conditioning (pooled text and sizes) goes with each pass. The native buffers are
  * made once per image and reused by every step; contexts and vectors are copied into them once. On a
- * CUDA device they are pinned host memory ({@link HostBuffer}). {@link #close()} frees them.
+ * CUDA device they are pinned host memory ({@link HostBuffer}). {@link #close()} frees them. The UNet is
+ * called through a {@link UnetCall}: the network itself, or a {@link UnetBatcher.Seat} that runs these rows
+ * together with other generations' (only when cond and uncond run as one batch).
  */
 final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private final Unet unet;
+    private final UnetCall call;
     private final Conditioning cond;
     private final Conditioning uncond;      // null without guidance
     private final double scale;
@@ -33,16 +36,18 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private HostBuffer[] contexts;    // one per pass
     private HostBuffer[] vectors;     // one per pass, null entries without vector conditioning
 
-    GuidedUnet(Unet unet, Conditioning cond, Conditioning uncond, double scale, int height, int width) {
+    GuidedUnet(Unet unet, UnetCall call, Conditioning cond, Conditioning uncond, double scale, int height, int width) {
         if ((scale == 1) != (uncond == null)) throw new IllegalArgumentException("an unconditional prompt goes with guidance, and only then");
         this.unet = unet;
+        this.call = call;
         this.cond = cond;
         this.uncond = uncond;
         this.scale = scale;
         this.height = height;
         this.width = width;
-        this.batched = uncond != null && uncond.tokens() == cond.tokens();
+        this.batched = uncond != null && Conditioning.oneBatch(cond, uncond);
     }
+
 
     private void allocate(int n) {
         boolean pin = unet.context().onCuda();
@@ -91,7 +96,7 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
             }
             // Pass p writes its outputs after those of the passes before it: cond first, then uncond.
             MemorySegment target = o.asSlice((long) p * n * Float.BYTES, (long) batch * n * Float.BYTES);
-            unet.forward(x.asSlice(0, (long) batch * n * Float.BYTES), batch, height, width, t.asSlice(0, (long) batch * Float.BYTES),
+            call.forward(x.asSlice(0, (long) batch * n * Float.BYTES), batch, height, width, t.asSlice(0, (long) batch * Float.BYTES),
                     contexts[p].segment(), passes[p][0].tokens(), vectors[p] == null ? null : vectors[p].segment(), target);
         }
         float[] result = new float[n];

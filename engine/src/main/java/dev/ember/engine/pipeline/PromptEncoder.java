@@ -1,5 +1,6 @@
 package dev.ember.engine.pipeline;
 
+import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.text.ClipTokenizer;
 import dev.ember.engine.text.PadStyle;
@@ -24,7 +25,9 @@ import java.util.Objects;
  *
  * <p>Recent prompts are cached because a batch of requests usually repeats the negative prompt (and
  * often the prompt); the cache is small and bounded. The text encoders are leased only when a prompt is
- * not cached, so a per-use encoder ({@link OnDemand#perUse}) is loaded only then.
+ * not cached, so a per-use encoder ({@link OnDemand#perUse}) is loaded only then. With an
+ * {@link EmbeddingLibrary}, embedding names in a prompt become their vectors (extra rows the text encoder
+ * takes in place of token embeddings; SD 1.x/2.x only).
  */
 public final class PromptEncoder {
     private static final int CACHE_SIZE = 16;
@@ -62,6 +65,8 @@ public final class PromptEncoder {
     private final ClipTokenizer tokenizer;
     private final List<Encoder> encoders;
     private final int width;
+    private final EmbeddingLibrary embeddings;
+    private final int vocabSize;
     private final Map<String, Encoded> cache = new LinkedHashMap<>(CACHE_SIZE, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Encoded> eldest) {
@@ -70,11 +75,31 @@ public final class PromptEncoder {
     };
 
     public PromptEncoder(ClipTokenizer tokenizer, List<Encoder> encoders) {
+        this(tokenizer, encoders, null, 0);
+    }
+
+    /**
+     * @param embeddings textual-inversion embeddings to find in prompts, or null (with one text encoder only)
+     * @param vocabSize  the text encoder's vocabulary size: embedding vectors get the ids after it
+     */
+    public PromptEncoder(ClipTokenizer tokenizer, List<Encoder> encoders, EmbeddingLibrary embeddings, int vocabSize) {
+        if (embeddings != null && encoders.size() != 1) throw new IllegalArgumentException("embeddings work with one text encoder only");
+        this.embeddings = embeddings;
+        this.vocabSize = vocabSize;
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         if (encoders.isEmpty()) throw new IllegalArgumentException("need at least one text encoder");
         if (encoders.stream().filter(Encoder::pooled).count() > 1) throw new IllegalArgumentException("only one encoder may give the pooled output");
         this.encoders = List.copyOf(encoders);
         this.width = encoders.stream().mapToInt(Encoder::hidden).sum();
+    }
+
+    /** Forgets every cached encoding (the text encoders' weights changed: a LoRA came or went). */
+    public synchronized void clear() {
+        cache.clear();
+    }
+
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
     }
 
     /** Context width per token: the encoders' widths added. */
@@ -97,7 +122,14 @@ public final class PromptEncoder {
     private void encodeMissing(List<String> missing) {
         int window = ClipTokenizer.CONTEXT_LENGTH;
         for (String prompt : missing) {
-            List<int[]> chunks = PromptChunks.split(tokenizer, prompt);
+            int[] content = tokenizer.tokenize(prompt);
+            float[] vectors = new float[0];
+            if (embeddings != null) {
+                EmbeddingLibrary.Substitution sub = embeddings.substitute(content, vocabSize);
+                content = sub.ids();
+                vectors = sub.extra();
+            }
+            List<int[]> chunks = PromptChunks.split(content, tokenizer.tokenId(",</w>"));
             float[] context = new float[chunks.size() * window * width];
             float[] pooled = null;
             int offset = 0; // where this encoder's columns start within a token
@@ -105,8 +137,9 @@ public final class PromptEncoder {
                 try (OnDemand.Lease<TextEncoder> text = e.network().acquire()) {
                     for (int c = 0; c < chunks.size(); c++) {
                         int[] ids = PromptChunks.window(tokenizer, chunks.get(c), e.pad().padId());
+                        float[] extra = windowRows(ids, vectors, e.hidden());
                         boolean pool = e.pooled() && c == 0; // the prompt's pooled vector is its first window's
-                        TextEncoder.Output out = text.get().encode(ids, 1, window, e.clipSkip(), e.finalNorm(), pool);
+                        TextEncoder.Output out = text.get().encode(ids, 1, window, e.clipSkip(), e.finalNorm(), pool, extra);
                         for (int t = 0; t < window; t++) {
                             System.arraycopy(out.hidden(), t * e.hidden(), context, (c * window + t) * width + offset, e.hidden());
                         }
@@ -117,5 +150,22 @@ public final class PromptEncoder {
             }
             cache.put(prompt, new Encoded(context, chunks.size() * window, pooled));
         }
+    }
+
+    /**
+     * The embedding rows one window uses, renumbered in place: ids from {@code vocabSize} on point into this
+     * window's own table (so a window never holds more rows than tokens, whatever the whole prompt uses).
+     */
+    private float[] windowRows(int[] ids, float[] vectors, int hidden) {
+        if (vectors.length == 0) return vectors;
+        Map<Integer, Integer> local = new LinkedHashMap<>();
+        for (int k = 0; k < ids.length; k++) {
+            if (ids[k] < vocabSize) continue;
+            Integer row = local.computeIfAbsent(ids[k] - vocabSize, r -> local.size());
+            ids[k] = vocabSize + row;
+        }
+        float[] table = new float[local.size() * hidden];
+        local.forEach((row, at) -> System.arraycopy(vectors, row * hidden, table, at * hidden, hidden));
+        return table;
     }
 }

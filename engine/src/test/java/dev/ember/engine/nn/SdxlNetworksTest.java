@@ -142,7 +142,7 @@ class SdxlNetworksTest {
         }
 
         double[] reference(StateDict weights) {
-            return new UnetReference(XL, weights).forward(latent, batch, h, w, t, context, tokens, vector);
+            return new UnetReference(weights, XL.numHeads(), XL.headDim()).forward(latent, batch, h, w, t, context, tokens, vector);
         }
     }
 
@@ -171,7 +171,7 @@ class SdxlNetworksTest {
             float[] latent = UnetTest.gaussian(4 * 8 * 6, 41), ctx = UnetTest.gaussian(10 * 96, 42), y = UnetTest.gaussian(88, 43);
             float[] t = {600};
             within(1e-4, Ops.relativeL2(unet.forward(latent, 1, 8, 6, t, ctx, 10, y),
-                    new UnetReference(c, w).forward(latent, 1, 8, 6, t, ctx, 10, y)), "UNet f32, depths 0 1 2, middle 3");
+                    new UnetReference(w, c.numHeads(), c.headDim()).forward(latent, 1, 8, 6, t, ctx, 10, y)), "UNet f32, depths 0 1 2, middle 3");
         }
     }
 

@@ -1,8 +1,18 @@
-package dev.ember.cli;
+package dev.ember.engine.metadata;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitResize;
+import dev.ember.engine.ModelOptions;
+import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.TinyModels;
 import dev.ember.engine.image.RgbImage;
+import dev.ember.engine.noise.NoiseSource;
+import dev.ember.engine.sampling.Sampler;
+import dev.ember.engine.sampling.Schedule;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,7 +25,7 @@ class MetadataTest {
     static ImageParameters sample(String mode, String negative, Double strength) {
         return new ImageParameters(mode, "a cat, on a mat: photo", negative, 1592514025L, 30, 7.5, 512, 768, "euler_a", "karras",
                 "mt19937", 1, strength, strength == null ? null : "crop", null, null, 2, null, "/models/v1-5-pruned.safetensors",
-                4_265_146_304L, null, "f16", "cpu", 0, true, "0.1.0", null);
+                4_265_146_304L, null, "f16", "cpu", 0, true, "0.1.0", null, strength == null ? null : "sample");
     }
 
     @Test
@@ -47,14 +57,28 @@ class MetadataTest {
     }
 
     @Test
-    void stripsPutFramesSideBySideWithGaps() {
-        byte[] white = new byte[4 * 2 * 3];
-        java.util.Arrays.fill(white, (byte) 255);
-        RgbImage strip = StepStrip.compose(java.util.List.of(new RgbImage(4, 2, new byte[4 * 2 * 3]), new RgbImage(4, 2, white)));
-        assertEquals(4 + StepStrip.GAP + 4, strip.width());
-        assertEquals(2, strip.height());
-        assertEquals(0x000000, strip.pixel(3, 1));
-        assertEquals(0x303030, strip.pixel(4, 0));
-        assertEquals(0xffffff, strip.pixel(4 + StepStrip.GAP, 1));
+    void aRequestsRecordRebuildsTheSameRequest() {
+        try (StableDiffusion sd = StableDiffusion.load(TinyModels.tinySafetensors(), ModelOptions.defaults().withClipSkip(1))) {
+            GenerationRequest request = GenerationRequest.builder("a lighthouse, at dusk").negativePrompt("fog").seed(4_000_000_000L)
+                    .steps(12).cfgScale(5).size(128, 64).sampler(Sampler.EULER_A).schedule(Schedule.KARRAS).images(3)
+                    .noise(NoiseSource.MT19937).build();
+            ImageParameters record = ImageParameters.of(request, sd, null, null);
+            assertEquals(request, record.toRequest(null));
+            assertEquals(ImageParameters.TXT2IMG, record.mode());
+            assertEquals(TinyModels.tinySafetensors().toAbsolutePath().toString(), record.model());
+            assertEquals(java.nio.file.Files.size(TinyModels.tinySafetensors()), record.modelSize());
+            assertEquals(sd.usesFlashAttention(), record.flashAttention());
+            assertNull(record.modelPreset(), "not the cached default model");
+
+            RgbImage init = new RgbImage(64, 64, new byte[64 * 64 * 3]);
+            GenerationRequest img2img = request.toBuilder().initImage(init).strength(0.4).resize(InitResize.STRETCH).build();
+            ImageParameters r2 = ImageParameters.of(img2img, sd, "init.png", "ab12");
+            assertEquals(img2img, r2.toRequest(init));
+            assertEquals("img2img", r2.mode());
+            assertEquals(0.4, r2.strength());
+            assertEquals("init.png", r2.initImage());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }

@@ -1,4 +1,4 @@
-package dev.ember.cli;
+package dev.ember.engine.metadata;
 
 import dev.ember.engine.sampling.Sampler;
 import java.nio.file.Path;
@@ -21,10 +21,10 @@ import java.util.Map;
  * Ember's own names become A1111's display names (sampler "Euler a", RNG "CPU", "Schedule type").
  * Only a summary: the {@code ember} JSON chunk is what re-runs read.
  */
-final class Infotext {
+public final class Infotext {
     private Infotext() {}
 
-    static String format(ImageParameters p) {
+    public static String format(ImageParameters p) {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(p.steps()));
         params.put("Sampler", samplerName(p.sampler()));
@@ -34,9 +34,17 @@ final class Infotext {
         params.put("Seed", Long.toString(p.seed()));
         params.put("Size", p.width() + "x" + p.height());
         params.put("Model", modelName(p.model()));
+        AddOnsRecord a = p.addOns();
+        if (a != null && a.vae() != null) {
+            if (a.vaeHash() != null) params.put("VAE hash", a.vaeHash().substring(0, 10));
+            Path vae = Path.of(a.vae()).getFileName();
+            params.put("VAE", vae == null ? a.vae() : vae.toString());
+        }
         if (p.strength() != null) params.put("Denoising strength", number(p.strength()));
         if (p.clipSkip() > 1) params.put("Clip skip", Integer.toString(p.clipSkip()));
         if ("mt19937".equals(p.noise())) params.put("RNG", "CPU");
+        if (a != null && !a.loras().isEmpty()) params.put("Lora hashes", hashes(a.loras()));
+        if (a != null && !a.embeddings().isEmpty()) params.put("TI hashes", hashes(a.embeddings()));
         params.put("Version", "ember " + p.emberVersion());
 
         StringBuilder out = new StringBuilder(p.prompt());
@@ -50,8 +58,19 @@ final class Infotext {
         return out.toString().strip();
     }
 
+    /** A1111's list "name: hash, name: hash" (its names lose ':' and ',', which would break the list). */
+    private static String hashes(java.util.List<AddOnsRecord.Resource> resources) {
+        StringBuilder out = new StringBuilder();
+        for (AddOnsRecord.Resource r : resources) {
+            if (r.shortHash() == null) continue;
+            if (!out.isEmpty()) out.append(", ");
+            out.append(r.name().replace(":", "").replace(",", "")).append(": ").append(r.shortHash());
+        }
+        return out.toString();
+    }
+
     /** A1111's {@code quote}: JSON-quoted when the value would break the "k: v, k: v" list. */
-    static String quote(String value) {
+    public static String quote(String value) {
         if (value.indexOf(',') < 0 && value.indexOf(':') < 0 && value.indexOf('\n') < 0) return value;
         StringBuilder q = new StringBuilder("\"");
         for (char c : value.toCharArray()) {
@@ -71,7 +90,7 @@ final class Infotext {
     }
 
     /** A1111's sampler display names. */
-    static String samplerName(String id) {
+    public static String samplerName(String id) {
         return switch (Sampler.parse(id)) {
             case LMS -> "LMS";
             case EULER -> "Euler";
@@ -99,7 +118,7 @@ final class Infotext {
     }
 
     /** Python's str(float) for the values we write: 7.5, 7.0, 0.4. */
-    static String number(double v) {
+    public static String number(double v) {
         return Double.toString(v);
     }
 

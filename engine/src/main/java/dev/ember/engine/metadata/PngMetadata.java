@@ -1,4 +1,4 @@
-package dev.ember.cli;
+package dev.ember.engine.metadata;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -17,14 +17,14 @@ import java.util.Map;
  * Puts generation parameters into PNGs and reads them back: AUTOMATIC1111's {@code parameters} text
  * (for other tools) and Ember's {@code ember} JSON (everything a re-run needs).
  */
-final class PngMetadata {
-    static final String PARAMETERS_KEY = "parameters";
-    static final String EMBER_KEY = "ember";
+public final class PngMetadata {
+    public static final String PARAMETERS_KEY = "parameters";
+    public static final String EMBER_KEY = "ember";
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** What a PNG says about how it was made; either part may be null. */
-    record Found(String parameters, ImageParameters ember) {
-        boolean isEmpty() {
+    public record Found(String parameters, ImageParameters ember) {
+        public boolean isEmpty() {
             return parameters == null && ember == null;
         }
     }
@@ -32,11 +32,11 @@ final class PngMetadata {
     private PngMetadata() {}
 
     /** The image encoded as PNG with both text chunks. */
-    static byte[] encode(RgbImage image, ImageParameters parameters) {
+    public static byte[] encode(RgbImage image, ImageParameters parameters) {
         return PngText.insert(plainPng(image), texts(parameters));
     }
 
-    static byte[] plainPng(RgbImage image) {
+    public static byte[] plainPng(RgbImage image) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try {
             image.writePng(bytes);
@@ -46,14 +46,20 @@ final class PngMetadata {
         return bytes.toByteArray();
     }
 
-    static Map<String, String> texts(ImageParameters parameters) {
+    public static Map<String, String> texts(ImageParameters parameters) {
         Map<String, String> texts = new LinkedHashMap<>();
         texts.put(PARAMETERS_KEY, Infotext.format(parameters));
         texts.put(EMBER_KEY, toJson(parameters));
         return texts;
     }
 
-    static String toJson(Object value) {
+    /** A record's fields as JSON would name them, in order (for listings such as {@code ember info}). */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> toMap(Object value) {
+        return JSON.convertValue(value, LinkedHashMap.class);
+    }
+
+    public static String toJson(Object value) {
         try {
             return JSON.writeValueAsString(value);
         } catch (JsonProcessingException e) {
@@ -67,7 +73,7 @@ final class PngMetadata {
      * @throws IllegalArgumentException (one line, naming the file) when it is missing, not a PNG, or its
      *                                  {@code ember} chunk is not valid
      */
-    static Found read(Path png) {
+    public static Found read(Path png) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(png);
@@ -95,7 +101,7 @@ final class PngMetadata {
     }
 
     /** The Ember parameters of an image, for {@code --from-image}; a clear error when it has none. */
-    static ImageParameters require(Path png) {
+    public static ImageParameters require(Path png) {
         Found found = read(png);
         if (found.ember() != null) return found.ember();
         throw new IllegalArgumentException(png + ": no Ember generation parameters in this image"

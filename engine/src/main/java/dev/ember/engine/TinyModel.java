@@ -1,5 +1,6 @@
-package dev.ember.cli;
+package dev.ember.engine;
 
+import dev.ember.bindings.NativeLibrary;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFormat;
 import dev.ember.engine.model.ModelPreset;
@@ -15,29 +16,32 @@ import java.nio.file.StandardCopyOption;
  * weights, about 16 MB as f32), made once and cached as {@code ${EMBER_CACHE:-~/.cache/ember}/models/tiny.safetensors}.
  * It makes the whole pipeline run anywhere in seconds; its pictures are noise.
  */
-final class TinyModel {
-    static final String PRESET = "tiny";
+public final class TinyModel {
+    public static final String PRESET = "tiny";
     /** Fixed so every machine's cached tiny model has the same bytes, and images made with it re-run anywhere. */
-    static final long SEED = 1234;
+    public static final long SEED = 1234;
     /** Tests set this system property to keep the cache in a temporary folder; it wins over EMBER_CACHE. */
-    static final String CACHE_PROPERTY = "ember.cache";
+    public static final String CACHE_PROPERTY = NativeLibrary.CACHE_PROPERTY;
 
     private TinyModel() {}
 
-    static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
+    public static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
             + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x, 2.x or SDXL checkpoint "
-            + "(.safetensors or .ckpt file, or a diffusers folder).";
+            + "(.safetensors, .ckpt or .gguf file, or a diffusers folder).";
 
-    static Path cacheRoot() {
-        String dir = System.getProperty(CACHE_PROPERTY);
-        if (dir == null || dir.isBlank()) dir = System.getenv("EMBER_CACHE");
-        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "ember");
-        return Path.of(dir);
+    /** Ember's cache folder: {@link NativeLibrary#cacheRoot()}. */
+    public static Path cacheRoot() {
+        return NativeLibrary.cacheRoot();
+    }
+
+    /** Where the cached tiny model is (or will be), without making it. */
+    public static Path location() {
+        return cacheRoot().resolve("models").resolve("tiny.safetensors");
     }
 
     /** The cached tiny model, written first if missing. */
-    static synchronized Path path() {
-        Path file = cacheRoot().resolve("models").resolve("tiny.safetensors");
+    public static synchronized Path path() {
+        Path file = location();
         if (Files.isRegularFile(file)) return file;
         try {
             Files.createDirectories(file.getParent());

@@ -83,7 +83,7 @@ class ErrorCasesTest {
         fails(2, "unknown sampler 'k_nope'; valid: lms/k_lms, euler/k_euler, euler_a/k_euler_a/euler_ancestral, heun/k_heun, "
                 + "dpm2/k_dpm_2/dpm_2, dpmpp_2m/k_dpmpp_2m/dpm++_2m, ddim", "txt2img", "-A", "k_nope");
         fails(2, "unknown schedule 'linear'; valid: discrete/normal/default, karras", "txt2img", "--schedule", "linear");
-        fails(2, "unknown preview 'fast'; valid: proj, vae", "txt2img", "--preview", "fast");
+        fails(2, "unknown preview 'fast'; valid: proj, vae, taesd", "txt2img", "--preview", "fast");
     }
 
     @Test

@@ -93,10 +93,10 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = {"-s", "--steps"}, paramLabel = "N", description = "Steps of rows without them (default: 50).")
     Integer steps;
 
-    @Option(names = {"-W", "--width"}, paramLabel = "PX", description = "Width of rows without one (default: 512).")
+    @Option(names = {"-W", "--width"}, paramLabel = "PX", description = "Width of rows without one (default: the model's: 1024 for SDXL, 768 for SD 2.x v-models, else 512).")
     Integer width;
 
-    @Option(names = {"-H", "--height"}, paramLabel = "PX", description = "Height of rows without one (default: 512).")
+    @Option(names = {"-H", "--height"}, paramLabel = "PX", description = "Height of rows without one (default: the model's: 1024 for SDXL, 768 for SD 2.x v-models, else 512).")
     Integer height;
 
     @Option(names = {"-C", "--cfg"}, paramLabel = "SCALE", description = "CFG scale of rows without one (default: 7.5).")

@@ -14,7 +14,8 @@ import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * Generates one partition on an executor, row by row as Spark pulls them. The JVM's shared model is taken
- * at the first row that parses (a partition of bad rows loads nothing) and given back when the task ends.
+ * at the first row that needs it (to generate, or for its default size; a partition of rows whose values
+ * do not parse loads nothing) and given back when the task ends.
  * A row whose values or generation fail gets its {@code error}; failing to load the model fails the task,
  * so Spark retries it and, if every try fails, reports the job's cause.
  */
@@ -35,6 +36,7 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
         int taskCpus = task == null ? 1 : task.cpus();
         return new Iterator<>() {
             private SharedResources<ExecutorModels.Key, StableDiffusion>.Lease model;
+            private RuntimeException loadFailure;
 
             @Override
             public boolean hasNext() {
@@ -43,22 +45,34 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
                 return more;
             }
 
+            /** The JVM's shared model, taken at the first row that needs it and given back when the task ends. */
+            private StableDiffusion model() {
+                if (model == null) {
+                    SharedResources<ExecutorModels.Key, StableDiffusion>.Lease lease;
+                    try {
+                        lease = ExecutorModels.acquire(options, taskCpus);
+                    } catch (RuntimeException e) {
+                        loadFailure = e;
+                        throw e;
+                    }
+                    model = lease;
+                    if (task != null) task.addTaskCompletionListener((TaskCompletionListener) context -> lease.close());
+                }
+                return model.get();
+            }
+
             @Override
             public Row next() {
                 Row row = rows.next();
                 long start = System.nanoTime();
                 RequestColumns.Parsed parsed;
                 try {
-                    parsed = requests.read(row);
+                    parsed = requests.read(row, () -> model().defaultImageSize());
                 } catch (RuntimeException e) {
+                    if (e == loadFailure) throw e; // the model, not the row: fail the task
                     return results.failed(row, requests.seedOrNull(row), message(e), seconds(start));
                 }
-                if (model == null) {
-                    var lease = ExecutorModels.acquire(options, taskCpus);
-                    model = lease;
-                    if (task != null) task.addTaskCompletionListener((TaskCompletionListener) context -> lease.close());
-                }
-                StableDiffusion sd = model.get();
+                StableDiffusion sd = model();
                 try {
                     GeneratedImage image = sd.generate(parsed.request(), StepListener.NONE).images().getFirst();
                     ImageParameters parameters = ImageParameters.of(parsed.request(), sd, parsed.initName(), parsed.initSha256());

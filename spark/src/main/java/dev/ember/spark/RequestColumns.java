@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntSupplier;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.AtomicType;
 import org.apache.spark.sql.types.BinaryType;
@@ -71,8 +72,11 @@ final class RequestColumns implements Serializable {
     /** A row's request and, for img2img, what its metadata says about the init image. */
     record Parsed(GenerationRequest request, String initName, String initSha256) {}
 
-    /** The row's request; IllegalArgumentException (one line) when a value is bad. */
-    Parsed read(Row row) {
+    /**
+     * The row's request; IllegalArgumentException (one line) when a value is bad. {@code modelSide} gives the
+     * model's own image side (SDXL 1024, SD 2.x v 768, else 512), asked only when the row lacks a width or height.
+     */
+    Parsed read(Row row, IntSupplier modelSide) {
         if (corrupt >= 0 && !row.isNullAt(corrupt)) {
             throw new IllegalArgumentException("the input line could not be parsed: " + abbreviate(row.getString(corrupt)));
         }
@@ -93,10 +97,14 @@ final class RequestColumns implements Serializable {
         name = Cells.name(cell(row, noise), EmberSpark.NOISE);
         if (name != null) b.noise(NoiseSource.parse(name));
         Integer w = Cells.integer(cell(row, width), EmberSpark.WIDTH);
-        if (w != null) b.width(w);
         Integer h = Cells.integer(cell(row, height), EmberSpark.HEIGHT);
-        if (h != null) b.height(h);
         Double s = Cells.number(cell(row, strength), EmberSpark.STRENGTH);
+        if (w == null || h == null) {
+            int side = modelSide.getAsInt(); // as the command line: the model's size for a side not given
+            if (w == null) w = side;
+            if (h == null) h = side;
+        }
+        b.width(w).height(h);
 
         Object init = cell(row, initImage);
         if (init == null || (init instanceof String p && p.isBlank())) {

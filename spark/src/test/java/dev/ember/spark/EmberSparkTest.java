@@ -228,6 +228,11 @@ class EmberSparkTest {
                 () -> EmberSpark.generate(requests, EmberSparkOptions.defaults().withModel(corrupt.toString())).collectAsList());
         // What ember batch prints for a job that failed on a cluster's executor: the engine's one line, not Spark's trace.
         assertEquals(corrupt + ": truncated: 4 bytes, too short for a safetensors header", BatchCommand.namedCause(e));
+        // The same when the load is for a row's default size (no width, no height): the task fails, not the row.
+        Dataset<Row> promptOnly = spark.createDataFrame(List.of(RowFactory.create("x")), new StructType().add("prompt", DataTypes.StringType));
+        e = assertThrows(Exception.class,
+                () -> EmberSpark.generate(promptOnly, EmberSparkOptions.defaults().withModel(corrupt.toString())).collectAsList());
+        assertEquals(corrupt + ": truncated: 4 bytes, too short for a safetensors header", BatchCommand.namedCause(e));
     }
 
     /** The same request through the command line, into its own folder; the picture it wrote. */

@@ -81,6 +81,15 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--flash-attention", negatable = true, description = "ggml's fused attention (default: on unless the weights are f32).")
     Boolean flashAttention;
 
+    @Option(names = "--lora-dir", paramLabel = "DIR", description = "Folder of LoRAs that prompts name with <lora:NAME:WEIGHT> (a path the executors can read).")
+    String loraDir;
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR", description = "Folder of textual-inversion embeddings prompts may name.")
+    String embeddingsDir;
+
+    @Option(names = "--vae", paramLabel = "FILE", description = "A separate VAE replacing the checkpoint's.")
+    String vae;
+
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt of rows whose prompt is empty.")
     String prompt;
 
@@ -147,6 +156,13 @@ public final class BatchCommand implements Callable<Integer> {
         }
     }
 
+    /** A path this machine has, made absolute (local executors run elsewhere); others as given, for the executors. */
+    private static String absolute(String path) {
+        if (path == null) return null;
+        Path p = Path.of(path);
+        return Files.exists(p) ? p.toAbsolutePath().normalize().toString() : path;
+    }
+
     private EmberSparkOptions options() {
         if (partitions != null && partitions < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--partitions must be at least 1");
         EmberSparkOptions o = EmberSparkOptions.defaults();
@@ -160,6 +176,7 @@ public final class BatchCommand implements Callable<Integer> {
             if (threads != null) o = o.withThreads(threads);
             if (device != null) o = o.withDevice(device);
             if (weightType != null) o = o.withWeightType(weightType);
+            o = o.withAddOns(absolute(loraDir), absolute(embeddingsDir), absolute(vae));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -8,7 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ember.cli.EmberCommand;
+import dev.ember.engine.AddOns;
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelOptions;
+import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.StepListener;
 import dev.ember.engine.TinyModel;
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.ModelPreset;
+import dev.ember.engine.model.SyntheticLora;
+import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.metadata.ImageParameters;
 import dev.ember.engine.metadata.PngMetadata;
@@ -92,6 +101,29 @@ class EmberSparkTest {
             assertEquals(request.getLong(2), r.getLong(r.fieldIndex("seed")));
             assertTrue(r.getDouble(r.fieldIndex("seconds")) > 0);
         }
+    }
+
+    @Test
+    void aLoraTagInARowGivesTheEnginesPicture() throws IOException {
+        Path loras = Files.createDirectories(dir.resolve("loras"));
+        SyntheticLora.write(loras.resolve("ink.safetensors"), ModelPreset.TINY.spec(), 4, 4, 11, DType.F32, SyntheticLora.Format.KOHYA);
+        List<Row> rows = List.of(row("a harbour <lora:ink:0.8>", null, 9, 2, 7.5, "euler", 64, 64, null, null, "lora"),
+                row("a harbour", null, 9, 2, 7.5, "euler", 64, 64, null, null, "plain"));
+        List<Row> results = EmberSpark.generate(spark.createDataFrame(rows, SCHEMA).repartition(1),
+                EmberSparkOptions.defaults().withAddOns(loras.toString(), null, null)).collectAsList();
+        Row withLora = results.stream().filter(r -> r.getString(r.fieldIndex("tag")).equals("lora")).findFirst().orElseThrow();
+        Row plain = results.stream().filter(r -> r.getString(r.fieldIndex("tag")).equals("plain")).findFirst().orElseThrow();
+        assertNull(withLora.get(withLora.fieldIndex("error")), () -> String.valueOf(withLora.get(withLora.fieldIndex("error"))));
+        RgbImage got = RgbImage.read(new ByteArrayInputStream((byte[]) withLora.get(withLora.fieldIndex("png"))), "png");
+        GenerationRequest request = GenerationRequest.builder("a harbour <lora:ink:0.8>").seed(9).steps(2).cfgScale(7.5)
+                .sampler(Sampler.EULER).size(64, 64).build();
+        try (StableDiffusion sd = StableDiffusion.load(TinyModel.path(),
+                ModelOptions.defaults().withThreads(1).withAddOns(AddOns.none().withLoraDir(loras)))) {
+            assertArrayEquals(sd.generate(request, StepListener.NONE).images().getFirst().image().rgb(), got.rgb());
+        }
+        assertTrue(withLora.getString(withLora.fieldIndex("parameters")).contains("Lora hashes: "), withLora.getString(withLora.fieldIndex("parameters")));
+        assertTrue(!Arrays.equals(got.rgb(), RgbImage.read(new ByteArrayInputStream((byte[]) plain.get(plain.fieldIndex("png"))), "png").rgb()),
+                "the LoRA changes the picture");
     }
 
     @Test

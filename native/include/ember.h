@@ -72,6 +72,10 @@ extern "C" {
 EMBER_API const char * ember_version(void);
 EMBER_API const char * ember_ggml_version(void);
 EMBER_API const char * ember_status_name(int32_t status);
+/* The CPU instruction-set variant this library was built for: "sse42", "haswell" (AVX2), "skylakex"
+ * (AVX-512), "zen4" (AVX-512 with VNNI/BF16) in a variants build, "native" (-march=native) or "default"
+ * for a one-library build. */
+EMBER_API const char * ember_cpu_variant(void);
 
 /* ---- devices ---------------------------------------------------------------------------------- */
 typedef struct ember_device_info {
@@ -217,6 +221,14 @@ EMBER_API int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * o
  * theirs (same backends, threads, BLAS if used): the best of `repeats` runs, in seconds. Benchmarks
  * divide network FLOP rates by 2*m*n*k / seconds to get a fraction of this machine's peak. */
 EMBER_API int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds);
+/* The same for operands of EMBER_DTYPE_F32, _F16 or _BF16, in a convolution's orientation: [m x k] is the
+ * im2col (m output pixels), [k x n] the kernel (n output channels). */
+EMBER_API int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds);
+/* Times the attention the networks run (softmax(q k^T / sqrt(head_dim)) v over one batch element, q/k/v f32
+ * [n x heads*head_dim]): flash = 1 the fused path they use by default (on the CPU Ember's own kernel), 0 the
+ * exact products and softmax, 2 ggml's fused kernel (ggml_flash_attn_ext, K and V in f16) on any device.
+ * The best of `repeats` runs, in seconds; the work is 4 * n_queries * n_keys * heads * head_dim FLOP. */
+EMBER_API int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds);
 
 #ifdef __cplusplus
 }

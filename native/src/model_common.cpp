@@ -1,5 +1,6 @@
 #include "model_common.h"
 
+#include "cpu_attention.h"
 #include "cpu_ops.h"
 #include "quantize.h"
 
@@ -321,6 +322,16 @@ void route_f16_products_to_cpu(ggml_context * g, ggml_tensor * root) {
     }
 }
 
+// EMBER_CPU_ATTENTION=ggml: fused attention on the CPU through ggml_flash_attn_ext instead of Ember's kernel
+// (a diagnostic, for measuring one against the other; docs/performance.md).
+bool ggml_attention_on_cpu() {
+    static const bool on = [] {
+        const char * v = std::getenv("EMBER_CPU_ATTENTION");
+        return v != nullptr && std::strcmp(v, "ggml") == 0;
+    }();
+    return on;
+}
+
 bool profiling() {
     static const bool on = [] {
         const char * v = std::getenv("EMBER_PROFILE");
@@ -498,7 +509,8 @@ ggml_tensor * quick_gelu(ggml_context * g, ggml_tensor * x) {
 }
 
 ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml_tensor * v, int heads, bool causal,
-                        bool flash) {
+                        bool flash, bool cpu_ops) {
+    if (flash && !causal && cpu_ops && !ggml_attention_on_cpu()) return attention_fused_cpu(g, q, k, v, heads);
     const int64_t width = q->ne[0], tq = q->ne[1], tk = k->ne[1], n = q->ne[2];
     const int64_t d = width / heads;
     const float scale = 1.0f / std::sqrt((float) d);

@@ -266,7 +266,7 @@ struct vae_builder {
         ggml_tensor * q = pointwise(t, p + "q");
         ggml_tensor * k = pointwise(t, p + "k");
         ggml_tensor * v = pointwise(t, p + "v");
-        ggml_tensor * o = attention(g, q, k, v, 1, false, flash);                               // [C, HW, N]
+        ggml_tensor * o = attention(g, q, k, v, 1, false, flash, cpu_ops);                      // [C, HW, N]
         o = pointwise(o, p + "proj_out");
         o = ggml_cont(g, ggml_transpose(g, o));                                                  // [HW, C, N]
         return ggml_add(g, x, ggml_reshape_4d(g, o, W, H, C, N));

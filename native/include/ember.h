@@ -59,6 +59,9 @@ extern "C" {
 #define EMBER_WEIGHT_F16 2
 #define EMBER_WEIGHT_Q8_0 3
 #define EMBER_WEIGHT_Q4_0 4
+/* bf16 matrix weights (CPU only): products in bf16 (AVX-512 BF16's dot-product instructions in the zen4
+ * variant, converted to f32 elsewhere); the VAE keeps f16 (docs/performance.md, "bf16"). */
+#define EMBER_WEIGHT_BF16 5
 
 /* ---- text encoder activations ----------------------------------------------------------------- */
 #define EMBER_ACT_QUICK_GELU 0

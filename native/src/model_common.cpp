@@ -45,6 +45,7 @@ ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_le
     switch (weight_type) {
         case EMBER_WEIGHT_F32: return GGML_TYPE_F32;
         case EMBER_WEIGHT_F16: return GGML_TYPE_F16;
+        case EMBER_WEIGHT_BF16: return GGML_TYPE_BF16;
         // Block-quantised rows need a length divisible by the block; the few that are not stay f16.
         case EMBER_WEIGHT_Q8_0: return row_length % ggml_blck_size(GGML_TYPE_Q8_0) == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
         case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
@@ -79,7 +80,8 @@ void release_source(const void * data, size_t bytes) {
 // element size (ggml's CPU kernels load vectors unaligned but read scalars as typed values).
 bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
     const bool same = (dst->type == GGML_TYPE_F32 && src.dtype == EMBER_DTYPE_F32) ||
-                      (dst->type == GGML_TYPE_F16 && src.dtype == EMBER_DTYPE_F16);
+                      (dst->type == GGML_TYPE_F16 && src.dtype == EMBER_DTYPE_F16) ||
+                      (dst->type == GGML_TYPE_BF16 && src.dtype == EMBER_DTYPE_BF16);
     return same && (uintptr_t) src.data % ggml_type_size(dst->type) == 0;
 }
 
@@ -98,8 +100,12 @@ weight_store::~weight_store() {
 
 int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                            int32_t n_tensors, int32_t weight_type) {
-    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_Q4_0) {
+    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_BF16) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "unknown weight type " + std::to_string(weight_type));
+    }
+    if (weight_type == EMBER_WEIGHT_BF16 && ctx->backend != ctx->cpu_backend) {
+        // The convolutions' im2col has a bf16 output only in Ember's CPU kernel (cpu_ops.h).
+        return ctx->fail(EMBER_ERROR_UNSUPPORTED, "bf16 weights run on the CPU only");
     }
     if (tensors == nullptr && n_tensors > 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor list is null");
     std::unordered_map<std::string, const ember_tensor *> by_name;
@@ -194,7 +200,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
             if (release) release_source(src->data, src_bytes);
             continue;
         }
-        if (dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) {
+        if ((dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) || (dst->type == GGML_TYPE_BF16 && src->dtype == EMBER_DTYPE_BF16)) {
             ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
             if (release) release_source(src->data, src_bytes);
             continue;
@@ -205,6 +211,10 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         } else if (dst->type == GGML_TYPE_F16) {
             converted.resize(ggml_nbytes(dst));
             ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_BF16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_bf16_row_ref(f32.data(), (ggml_bf16_t *) converted.data(), n);  // round to nearest even
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         } else {
             converted.resize(ggml_nbytes(dst));
@@ -312,8 +322,9 @@ void route_f16_products_to_cpu(ggml_context * g, ggml_tensor * root) {
         stack.pop_back();
         if (t == nullptr || seen[t]) continue;
         seen[t] = true;
-        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type == GGML_TYPE_F16 && t->src[1]->type == GGML_TYPE_F32) {
-            t->src[1] = ggml_cast(g, t->src[1], GGML_TYPE_F16);
+        const ggml_type weight = t->op == GGML_OP_MUL_MAT ? t->src[0]->type : GGML_TYPE_F32;
+        if ((weight == GGML_TYPE_F16 || weight == GGML_TYPE_BF16) && t->src[1]->type == GGML_TYPE_F32) {
+            t->src[1] = ggml_cast(g, t->src[1], weight);
         }
         for (ggml_tensor * src : t->src) {
             if (src != nullptr) stack.push_back(src);
@@ -468,8 +479,9 @@ ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
     // [OW*OH*N, OC]: the image layout, no transposing copy. The im2col's element type is the one the
     // CPU product would convert it to anyway (f16 for an f16 kernel, whose product rounds activations
     // to f16; f32 otherwise), so no element is rounded twice and there is no conversion pass.
-    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16);
-    const ggml_type cols_type = w->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    // bf16 kernels (CPU only, weight_store::load) take a bf16 im2col the same way.
+    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || (w->type == GGML_TYPE_BF16 && cpu_ops && kw == kh));
+    const ggml_type cols_type = w->type;
     ggml_tensor * cols;  // [KW*KH*IC, OW, OH, N]
     if (cpu_ops && kw == kh) {
         const int64_t out_h = (x->ne[1] + 2 * pad - kh) / stride + 1;

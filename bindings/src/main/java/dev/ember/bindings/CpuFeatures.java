@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -16,12 +17,12 @@ import java.util.TreeSet;
  * cannot run: a library built for AVX-512 would stop the JVM with an illegal instruction.
  *
  * @param model the first processor's "model name"
- * @param flags the first processor's "flags", sorted
+ * @param flags the first processor's "flags", iterated in sorted order
  */
 public record CpuFeatures(String model, Set<String> flags) {
     public CpuFeatures {
         model = model == null ? "" : model.strip();
-        flags = Set.copyOf(new TreeSet<>(flags));
+        flags = Collections.unmodifiableSortedSet(new TreeSet<>(flags));  // sorted: the variant choice's key lists them
     }
 
     /** This machine's features, or empty where there is no {@code /proc/cpuinfo} (not Linux). */

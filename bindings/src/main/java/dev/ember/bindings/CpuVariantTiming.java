@@ -9,16 +9,19 @@ import java.util.Locale;
  * @param variant               the variant's name
  * @param productSeconds        an f16 product shaped like SD 1.5's 3x3 convolutions at 256 x 256 ({@link #PRODUCT_FLOP})
  * @param attentionSeconds      the fused attention the networks use, over a 64 x 64 latent ({@link #ATTENTION_FLOP})
- * @param exactAttentionSeconds the same attention with exact products and softmax (flash attention off)
- * @param error                 why the variant could not be measured, or null
+ * @param exactAttentionSeconds the exact products and softmax (flash attention off), {@link #EXACT_ATTENTION_FLOP}
+ * @param error                 why the variant was not (fully) measured, or null
  */
 public record CpuVariantTiming(String variant, double productSeconds, double attentionSeconds, double exactAttentionSeconds, String error) {
-    /** The product: an f16 im2col of 1024 pixels x 2880 (3 x 3 x 320 channels) times an f16 kernel 2880 x 320. */
-    public static final int PRODUCT_M = 1024, PRODUCT_N = 320, PRODUCT_K = 2880;
+    /** The product: an f16 im2col of 512 pixels x 2880 (3 x 3 x 320 channels) times an f16 kernel 2880 x 320. */
+    public static final int PRODUCT_M = 512, PRODUCT_N = 320, PRODUCT_K = 2880;
     public static final double PRODUCT_FLOP = 2.0 * PRODUCT_M * PRODUCT_N * PRODUCT_K;
-    /** The attention: a quarter of a 64 x 64 latent's queries over all its 4096 keys, 8 heads of 40 (SD 1.5's first level). */
-    public static final int ATTENTION_QUERIES = 1024, ATTENTION_KEYS = 4096, ATTENTION_HEADS = 8, ATTENTION_HEAD_DIM = 40;
+    /** The attention: 512 of a 64 x 64 latent's queries over all its 4096 keys, 8 heads of 40 (SD 1.5's first level). */
+    public static final int ATTENTION_QUERIES = 512, ATTENTION_KEYS = 4096, ATTENTION_HEADS = 8, ATTENTION_HEAD_DIM = 40;
     public static final double ATTENTION_FLOP = 4.0 * ATTENTION_QUERIES * ATTENTION_KEYS * ATTENTION_HEADS * ATTENTION_HEAD_DIM;
+    /** The exact attention (only reported) is timed on fewer queries: it is the slow one. */
+    public static final int EXACT_ATTENTION_QUERIES = 256;
+    public static final double EXACT_ATTENTION_FLOP = 4.0 * EXACT_ATTENTION_QUERIES * ATTENTION_KEYS * ATTENTION_HEADS * ATTENTION_HEAD_DIM;
     /**
      * The work of one SD 1.5 UNet CFG step at 256 x 256 plus one at 512 x 512 (FlopCounter), split into
      * products (convolutions and linear layers) and attention (both attention products of every transformer,
@@ -28,6 +31,11 @@ public record CpuVariantTiming(String variant, double productSeconds, double att
 
     public static CpuVariantTiming failed(String variant, String error) {
         return new CpuVariantTiming(variant, Double.NaN, Double.NaN, Double.NaN, error);
+    }
+
+    /** The rate of the f16 product, FLOP per second. */
+    public double productRate() {
+        return PRODUCT_FLOP / productSeconds;
     }
 
     public boolean measured() {
@@ -45,9 +53,9 @@ public record CpuVariantTiming(String variant, double productSeconds, double att
 
     /** One line for people: the rates and the estimate. */
     public String describe() {
-        if (!measured()) return String.format(Locale.ROOT, "%-9s not measured: %s", variant, error);
+        if (!measured()) return String.format(Locale.ROOT, "%-9s %s", variant, error);
         return String.format(Locale.ROOT, "%-9s f16 product %6.1f GFLOP/s, attention %6.1f GFLOP/s fused, %6.1f exact; est. UNet steps 256+512 %6.2f s",
                 variant, PRODUCT_FLOP / productSeconds / 1e9, ATTENTION_FLOP / attentionSeconds / 1e9,
-                ATTENTION_FLOP / exactAttentionSeconds / 1e9, estimatedStepSeconds());
+                EXACT_ATTENTION_FLOP / exactAttentionSeconds / 1e9, estimatedStepSeconds());
     }
 }

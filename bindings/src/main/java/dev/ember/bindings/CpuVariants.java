@@ -27,8 +27,9 @@ import java.util.function.Consumer;
  *       this CPU cannot run it);</li>
  *   <li>a choice remembered for this CPU model, flag set and these exact libraries (by their SHA-256) in
  *       {@code <Ember cache>/cpu-variant/};</li>
- *   <li>otherwise each runnable variant is timed on {@link CpuVariantTiming}'s workloads (a few seconds,
- *       said once on stderr) and the one with the lowest estimated UNet step time is remembered; a wider
+ *   <li>otherwise each runnable variant is timed on {@link CpuVariantTiming}'s workloads, widest first (a
+ *       few seconds, said once on stderr; one whose products alone are far slower than the best so far is
+ *       not timed further), and the one with the lowest estimated UNet step time is remembered; a wider
  *       variant must beat a narrower one by {@value #WIDER_MARGIN_PERCENT}% to be chosen, so that noise
  *       does not pick a wider one.</li>
  * </ol>
@@ -117,23 +118,25 @@ public final class CpuVariants {
         }
 
         say.accept("ember: timing this CPU's kernel variants (" + names(runnable) + ") to use the fastest; once, a few seconds");
-        List<CpuVariantTiming> timings = new ArrayList<>();
-        for (CpuVariant v : runnable) {
-            Path file;
+        // Widest first: the likely winner sets the bar early, so clearly slower ones are cut short.
+        CpuVariantTiming[] measured = new CpuVariantTiming[runnable.size()];
+        double best = Double.POSITIVE_INFINITY;
+        for (int i = runnable.size() - 1; i >= 0; i--) {
+            CpuVariant v = runnable.get(i);
             try {
-                file = library.file(v);
+                measured[i] = VariantTimer.time(v, library.file(v), threads, best);
             } catch (IOException e) {
-                timings.add(CpuVariantTiming.failed(v.name(), "cannot extract: " + e.getMessage()));
-                continue;
+                measured[i] = CpuVariantTiming.failed(v.name(), "cannot extract: " + e.getMessage());
             }
-            timings.add(VariantTimer.time(v, file, threads));
+            best = Math.min(best, measured[i].estimatedStepSeconds());
         }
-        int best = pick(timings);
-        if (best < 0) {
+        List<CpuVariantTiming> timings = List.of(measured);
+        int chosenIndex = pick(timings);
+        if (chosenIndex < 0) {
             say.accept("ember: no variant could be measured (" + timings.getFirst().error() + "); using " + runnable.getFirst().name());
             return new Choice(runnable.getFirst(), How.FALLBACK, timings, null);
         }
-        CpuVariant chosen = runnable.get(best);
+        CpuVariant chosen = runnable.get(chosenIndex);
         try {
             remember(record, chosen, model, timings);
             say.accept("ember: using the " + chosen.name() + " kernels (remembered in " + record + "; ember bench --calibrate measures again)");

@@ -16,11 +16,12 @@ import java.util.Locale;
  *
  * <p>Places tried, in order, each reported in the error if all fail:
  * <ol>
- *   <li>the system property {@value #LIBRARY_PROPERTY}: a path to the library file;</li>
- *   <li>the environment variable {@value #LIBRARY_ENV}: a path to the library file;</li>
+ *   <li>the system property {@value #LIBRARY_PROPERTY}: a path to the library file, or to a folder of CPU
+ *       variants (a build folder with {@value CpuVariant#MANIFEST});</li>
+ *   <li>the environment variable {@value #LIBRARY_ENV}: the same;</li>
  *   <li>each folder of {@code java.library.path};</li>
  *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
- *       temporary folder.</li>
+ *       temporary folder. Where the jar packs CPU variants, {@link CpuVariants} picks the one to extract.</li>
  * </ol>
  *
  * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
@@ -40,7 +41,12 @@ public final class NativeLibrary {
                 "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME));
     }
 
-    record Loaded(SymbolLookup lookup, String from) {}
+    /** @param choice how the CPU variant was picked, null for a one-library build; variants the set it came from */
+    record Loaded(SymbolLookup lookup, String from, CpuVariants.Choice choice, VariantSet variants) {
+        Loaded(SymbolLookup lookup, String from) {
+            this(lookup, from, null, null);
+        }
+    }
 
     /** The symbol lookup of libember, loading it on first use. */
     public static SymbolLookup lookup() {
@@ -50,6 +56,23 @@ public final class NativeLibrary {
     /** Where the library was loaded from (a path, for messages and {@code ember --version}). */
     public static String loadedFrom() {
         return Holder.LOADED.from();
+    }
+
+    /** How the loaded library's CPU variant was chosen; empty for a one-library build (or a library named as a file). */
+    public static java.util.Optional<CpuVariants.Choice> cpuVariantChoice() {
+        return java.util.Optional.ofNullable(Holder.LOADED.choice());
+    }
+
+    /**
+     * Measures every CPU variant this machine can run again and remembers the fastest for the next runs
+     * (this process keeps the library it loaded). Fails where the library did not come from a variant set.
+     */
+    public static CpuVariants.Choice recalibrate(int threads) {
+        VariantSet set = Holder.LOADED.variants();
+        if (set == null) {
+            throw new IllegalStateException("libember was loaded from " + loadedFrom() + ", not from a set of CPU variants: nothing to choose");
+        }
+        return CpuVariants.choose(set, CpuFeatures.ofThisMachine(), null, emberCache(), true, threads, NativeLibrary::say);
     }
 
     /** The platform folder name used inside the jar, e.g. {@code linux-x86_64}. */
@@ -71,14 +94,14 @@ public final class NativeLibrary {
         String fileName = System.mapLibraryName(BASE_NAME);
 
         if (property != null && !property.isBlank()) {
-            Loaded loaded = tryPath(Path.of(property), "system property " + LIBRARY_PROPERTY, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(property), "system property " + LIBRARY_PROPERTY, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("system property " + LIBRARY_PROPERTY + ": not set");
         }
 
         if (env != null && !env.isBlank()) {
-            Loaded loaded = tryPath(Path.of(env), "environment variable " + LIBRARY_ENV, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(env), "environment variable " + LIBRARY_ENV, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("environment variable " + LIBRARY_ENV + ": not set");
@@ -94,6 +117,13 @@ public final class NativeLibrary {
         }
         tried.add("java.library.path (" + libraryPath + "): no " + fileName);
 
+        String resourceFolder = resource.substring(0, resource.lastIndexOf('/'));
+        try {
+            java.util.Optional<VariantSet> packed = VariantSet.inJar(resourceFolder, NativeLibrary::extract);
+            if (packed.isPresent()) return loadVariant(packed.get(), "jar resource " + resourceFolder, tried);
+        } catch (IOException e) {
+            tried.add("jar resource " + resourceFolder + ": " + e.getMessage());
+        }
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
             if (in == null) {
                 tried.add("jar resource " + resource + ": not packed in this jar");
@@ -134,6 +164,52 @@ public final class NativeLibrary {
             Files.deleteIfExists(partial);
         }
         return file;
+    }
+
+    /** A library file, or a folder of CPU variants. */
+    private static Loaded tryPathOrVariants(Path path, String source, List<String> tried) {
+        if (Files.isDirectory(path)) {
+            try {
+                java.util.Optional<VariantSet> set = VariantSet.inFolder(path);
+                if (set.isPresent()) return loadVariant(set.get(), source + " " + path, tried);
+                tried.add(source + ": " + path + " is a folder without " + CpuVariant.MANIFEST);
+            } catch (IOException e) {
+                tried.add(source + ": " + e.getMessage());
+            }
+            return null;
+        }
+        return tryPath(path, source, tried);
+    }
+
+    /**
+     * Lets {@link CpuVariants} choose from {@code set} and loads the chosen variant. A variant that was asked
+     * for but cannot be used, or a CPU that runs none, fails right here with its own message.
+     */
+    private static Loaded loadVariant(VariantSet set, String source, List<String> tried) {
+        String forced = System.getProperty(CpuVariants.VARIANT_PROPERTY);
+        if (forced == null || forced.isBlank()) forced = System.getenv(CpuVariants.VARIANT_ENV);
+        CpuVariants.Choice choice = CpuVariants.choose(set, CpuFeatures.ofThisMachine(), forced, emberCache(), false, 0, NativeLibrary::say);
+        Path file;
+        try {
+            file = set.file(choice.variant());
+        } catch (IOException e) {
+            tried.add(source + ": CPU variant " + choice.variant().name() + " could not be extracted (" + e.getMessage() + ")");
+            return null;
+        }
+        Loaded loaded = tryPath(file, source + " (CPU variant " + choice.variant().name() + ")", tried);
+        return loaded == null ? null : new Loaded(loaded.lookup(), loaded.from(), choice, set);
+    }
+
+    /** The one-line notices of the CPU variant choice go to stderr: stdout may carry a command's output. */
+    private static void say(String line) {
+        System.err.println(line);
+        System.err.flush();
+    }
+
+    /** Ember's per-user cache: {@code $EMBER_CACHE}, else {@code ~/.cache/ember}. */
+    private static Path emberCache() {
+        String dir = System.getenv("EMBER_CACHE");
+        return dir == null || dir.isBlank() ? Path.of(System.getProperty("user.home"), ".cache", "ember") : Path.of(dir);
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

@@ -18,12 +18,19 @@ import java.nio.file.Path;
 final class VariantTimer {
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final AddressLayout A = ValueLayout.ADDRESS;
-    private static final int PRODUCT_REPEATS = 3, ATTENTION_REPEATS = 2;
+    private static final int PRODUCT_REPEATS = 3, ATTENTION_REPEATS = 2, EXACT_REPEATS = 1;
+    /** A variant whose products alone predict this many times the best estimate so far is not timed further. */
+    static final double HOPELESS = 1.5;
 
     private VariantTimer() {}
 
-    /** Loads {@code library} (never unloaded) and measures it with {@code threads} threads (0 = all cores). */
-    static CpuVariantTiming time(CpuVariant variant, Path library, int threads) {
+    /**
+     * Loads {@code library} (never unloaded) and measures it with {@code threads} threads (0 = all cores).
+     * {@code bestSoFar} is the lowest estimated step time measured so far (infinite if none): a variant whose
+     * products alone take {@value #HOPELESS} times that is left there, which keeps a CPU's first run short
+     * (the SSE4.2 variant's f16 products run ~20x slower than AVX2's).
+     */
+    static CpuVariantTiming time(CpuVariant variant, Path library, int threads, double bestSoFar) {
         try {
             SymbolLookup lookup = SymbolLookup.libraryLookup(library, Arena.global());
             Linker linker = Linker.nativeLinker();
@@ -48,20 +55,36 @@ final class VariantTimer {
                 MemorySegment ctx = out.get(A, 0);
                 try {
                     MemorySegment seconds = arena.allocate(ValueLayout.JAVA_DOUBLE);
+                    // One timed product first: enough to see a hopeless variant, then the best of a few more.
                     int status = (int) product.invokeExact(ctx, ember_h.EMBER_DTYPE_F16(), CpuVariantTiming.PRODUCT_M,
-                            CpuVariantTiming.PRODUCT_N, CpuVariantTiming.PRODUCT_K, PRODUCT_REPEATS, seconds);
+                            CpuVariantTiming.PRODUCT_N, CpuVariantTiming.PRODUCT_K, 1, seconds);
                     double productSeconds = seconds.get(ValueLayout.JAVA_DOUBLE, 0);
-                    double[] attentionSeconds = new double[2];  // [0] exact, [1] fused
-                    for (int flash = 1; flash >= 0 && status == 0; flash--) {
+                    double productsAlone = CpuVariantTiming.STEP_PRODUCT_FLOP / (CpuVariantTiming.PRODUCT_FLOP / productSeconds);
+                    if (status == 0 && productsAlone <= HOPELESS * bestSoFar) {
+                        status = (int) product.invokeExact(ctx, ember_h.EMBER_DTYPE_F16(), CpuVariantTiming.PRODUCT_M,
+                                CpuVariantTiming.PRODUCT_N, CpuVariantTiming.PRODUCT_K, PRODUCT_REPEATS, seconds);
+                        productSeconds = Math.min(productSeconds, seconds.get(ValueLayout.JAVA_DOUBLE, 0));
+                    } else if (status == 0) {
+                        return CpuVariantTiming.failed(variant.name(), String.format(java.util.Locale.ROOT,
+                                "not timed further: f16 product %.1f GFLOP/s, its products alone would take %.1fx the best estimate",
+                                CpuVariantTiming.PRODUCT_FLOP / productSeconds / 1e9, productsAlone / bestSoFar));
+                    }
+                    double fused = Double.NaN, exact = Double.NaN;
+                    if (status == 0) {
                         status = (int) attention.invokeExact(ctx, CpuVariantTiming.ATTENTION_QUERIES, CpuVariantTiming.ATTENTION_KEYS,
-                                CpuVariantTiming.ATTENTION_HEADS, CpuVariantTiming.ATTENTION_HEAD_DIM, flash, ATTENTION_REPEATS, seconds);
-                        attentionSeconds[flash] = seconds.get(ValueLayout.JAVA_DOUBLE, 0);
+                                CpuVariantTiming.ATTENTION_HEADS, CpuVariantTiming.ATTENTION_HEAD_DIM, 1, ATTENTION_REPEATS, seconds);
+                        fused = seconds.get(ValueLayout.JAVA_DOUBLE, 0);
+                    }
+                    if (status == 0) {
+                        status = (int) attention.invokeExact(ctx, CpuVariantTiming.EXACT_ATTENTION_QUERIES, CpuVariantTiming.ATTENTION_KEYS,
+                                CpuVariantTiming.ATTENTION_HEADS, CpuVariantTiming.ATTENTION_HEAD_DIM, 0, EXACT_REPEATS, seconds);
+                        exact = seconds.get(ValueLayout.JAVA_DOUBLE, 0);
                     }
                     if (status != 0) {
                         String message = ((MemorySegment) lastError.invokeExact(ctx)).reinterpret(4096).getString(0);
                         return CpuVariantTiming.failed(variant.name(), "benchmark failed with status " + status + ": " + message);
                     }
-                    return new CpuVariantTiming(variant.name(), productSeconds, attentionSeconds[1], attentionSeconds[0], null);
+                    return new CpuVariantTiming(variant.name(), productSeconds, fused, exact, null);
                 } finally {
                     free.invokeExact(ctx);
                 }

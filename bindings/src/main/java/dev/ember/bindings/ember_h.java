@@ -155,6 +155,13 @@ public final class ember_h {
         return EMBER_WEIGHT_Q4_0;
     }
 
+    private static final int EMBER_WEIGHT_BF16 = (int) 5L;
+
+    /** {@code #define EMBER_WEIGHT_BF16 5} */
+    public static int EMBER_WEIGHT_BF16() {
+        return EMBER_WEIGHT_BF16;
+    }
+
     private static final int EMBER_ACT_QUICK_GELU = (int) 0L;
 
     /** {@code #define EMBER_ACT_QUICK_GELU 0} */

@@ -30,6 +30,9 @@ class CpuFeaturesTest {
         assertTrue(cpu.hasAll(List.of("avx2", "avx512f", "sse4_2")));
         assertFalse(cpu.hasAll(List.of("avx2", "avx512vbmi")));
         assertEquals("avx512vbmi avx512_vnni", cpu.missing(List.of("avx2", "avx512vbmi", "avx512_vnni")));
+        // Sorted, whatever the order given: the remembered choice is keyed by this listing, in every JVM.
+        List<String> listed = List.copyOf(cpu.flags());
+        assertEquals(listed.stream().sorted().toList(), listed);
     }
 
     @Test

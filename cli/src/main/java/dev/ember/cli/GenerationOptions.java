@@ -73,7 +73,7 @@ final class GenerationOptions {
     @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
     String prediction;
 
-    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0 or q4_0 (default: auto).")
+    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0, q4_0 or bf16 (CPU only) (default: auto).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")

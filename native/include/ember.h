@@ -101,7 +101,8 @@ typedef struct ember_context ember_context;
 typedef struct ember_context_params {
     int32_t n_threads;       /* CPU threads for compute; 0 = number of cores */
     int32_t device;          /* index in the device list; -1 = the CPU device */
-    int32_t flash_attention; /* fused attention (ggml_flash_attn_ext; K and V rounded to f16): 1 = on, 0 = off,
+    int32_t flash_attention; /* fused attention (on the CPU Ember's f32 kernel; elsewhere ggml_flash_attn_ext with K
+                              * and V rounded to f16): 1 = on, 0 = off,
                               * EMBER_FLASH_ATTENTION_AUTO (the default) = on for networks whose matrix
                               * weights are not f32 (f32 weights keep every product exact) */
     int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in

@@ -86,7 +86,7 @@ final class BenchCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--flash-attention", arity = "0..1", fallbackValue = "on", defaultValue = "auto", paramLabel = "auto|on|off",
-            description = "ggml's fused attention: auto (on unless the weights are f32), on (also with no value) or off "
+            description = "Fused attention: auto (on unless the weights are f32), on (also with no value) or off "
                     + "(default: ${DEFAULT-VALUE}).")
     String flashAttention;
 

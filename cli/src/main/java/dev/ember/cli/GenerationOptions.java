@@ -80,8 +80,8 @@ final class GenerationOptions {
     Integer threads;
 
     @Option(names = "--flash-attention", negatable = true,
-            description = "ggml's fused attention in the UNet: ~22%% faster per step and less memory; results differ slightly "
-                    + "(K and V in f16). Default: on unless the weights are f32 (--weight-type f32 keeps every product exact). "
+            description = "Fused attention: faster per step and less memory (on the CPU Ember's f32 kernel; on GPUs ggml's, whose "
+                    + "f16 K and V change results slightly). Default: on unless the weights are f32 (--weight-type f32 keeps every product exact). "
                     + "What was used is recorded in the image's metadata.")
     Boolean flashAttention;
 

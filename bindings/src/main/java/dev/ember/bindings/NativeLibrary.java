@@ -5,11 +5,16 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Finds and loads libember once for the life of the JVM.
@@ -21,15 +26,20 @@ import java.util.Locale;
  *   <li>the environment variable {@value #LIBRARY_ENV}: the same;</li>
  *   <li>each folder of {@code java.library.path};</li>
  *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
- *       temporary folder. Where the jar packs CPU variants, {@link CpuVariants} picks the one to extract.</li>
+ *       folder of the current user's own: {@code <Ember cache>/native/<SHA-256 of the library>/}, else
+ *       {@code <java.io.tmpdir>/ember-<uid>/native/<SHA-256>/} (see {@link #extract}). Where the jar packs
+ *       CPU variants, {@link CpuVariants} picks the one to extract and load.</li>
  * </ol>
  *
  * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
- * OpenMP worker threads would outlive it and crash the JVM at exit.
+ * OpenMP worker threads would outlive it and crash the JVM at exit. Nothing here prints to stdout.
  */
 public final class NativeLibrary {
     public static final String LIBRARY_PROPERTY = "ember.library";
     public static final String LIBRARY_ENV = "EMBER_LIBRARY";
+    /** Moves the Ember cache (tests use it to keep a temporary one); wins over {@value #CACHE_ENV}. */
+    public static final String CACHE_PROPERTY = "ember.cache";
+    public static final String CACHE_ENV = "EMBER_CACHE";
 
     private static final String BASE_NAME = "ember";
 
@@ -38,13 +48,31 @@ public final class NativeLibrary {
     private static final class Holder {
         static final Loaded LOADED = load(System.getProperty(LIBRARY_PROPERTY), System.getenv(LIBRARY_ENV),
                 System.getProperty("java.library.path", ""),
-                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME));
+                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME), defaultExtractionPlaces());
     }
 
-    /** @param choice how the CPU variant was picked, null for a one-library build; variants the set it came from */
+    /**
+     * @param choice   how the CPU variant was picked; null for a one-library build or a library file named directly
+     * @param variants the variant set it was picked from, or null
+     */
     record Loaded(SymbolLookup lookup, String from, CpuVariants.Choice choice, VariantSet variants) {
         Loaded(SymbolLookup lookup, String from) {
             this(lookup, from, null, null);
+        }
+    }
+
+    /**
+     * Where the packed library may be extracted: {@code base/below.../<sha256>/}, every folder from
+     * {@code below} on private to the current user ({@link PrivateFolder}).
+     */
+    record Place(Path base, List<String> below) {
+        Place {
+            below = List.copyOf(below);
+        }
+
+        @Override
+        public String toString() {
+            return base.resolve(String.join("/", below)).toString();
         }
     }
 
@@ -58,21 +86,35 @@ public final class NativeLibrary {
         return Holder.LOADED.from();
     }
 
-    /** How the loaded library's CPU variant was chosen; empty for a one-library build (or a library named as a file). */
-    public static java.util.Optional<CpuVariants.Choice> cpuVariantChoice() {
-        return java.util.Optional.ofNullable(Holder.LOADED.choice());
+    /** How the loaded library's CPU variant was chosen; empty for a one-library build or a library file named directly. */
+    public static Optional<CpuVariants.Choice> cpuVariantChoice() {
+        return Optional.ofNullable(Holder.LOADED.choice());
     }
 
     /**
-     * Measures every CPU variant this machine can run again and remembers the fastest for the next runs
-     * (this process keeps the library it loaded). Fails where the library did not come from a variant set.
+     * Measures every CPU variant this machine can run again and remembers the fastest for the runs that
+     * follow (this process keeps the library it loaded).
+     *
+     * @param threads threads to measure with, 0 = all cores
+     * @throws IllegalStateException where the library did not come from a set of CPU variants
      */
     public static CpuVariants.Choice recalibrate(int threads) {
         VariantSet set = Holder.LOADED.variants();
         if (set == null) {
             throw new IllegalStateException("libember was loaded from " + loadedFrom() + ", not from a set of CPU variants: nothing to choose");
         }
-        return CpuVariants.choose(set, CpuFeatures.ofThisMachine(), null, emberCache(), true, threads, NativeLibrary::say);
+        return CpuVariants.choose(set, CpuFeatures.ofThisMachine(), null, cacheRoot(), true, threads, NativeLibrary::say);
+    }
+
+    /**
+     * Ember's per-user cache: the system property {@value #CACHE_PROPERTY}, else {@code $EMBER_CACHE},
+     * else {@code ~/.cache/ember}. It holds the extracted library, the tiny model and the build's ggml.
+     */
+    public static Path cacheRoot() {
+        String dir = System.getProperty(CACHE_PROPERTY);
+        if (dir == null || dir.isBlank()) dir = System.getenv(CACHE_ENV);
+        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "ember");
+        return Path.of(dir);
     }
 
     /** The platform folder name used inside the jar, e.g. {@code linux-x86_64}. */
@@ -88,20 +130,32 @@ public final class NativeLibrary {
         return osName + "-" + archName;
     }
 
+    /** The Ember cache first, then a folder of the user's own in the temporary folder. */
+    static List<Place> defaultExtractionPlaces() {
+        String user;
+        try {
+            user = Integer.toString(PrivateFolder.currentUid());
+        } catch (IOException | RuntimeException e) {
+            user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_");
+        }
+        return List.of(new Place(cacheRoot(), List.of("native")),
+                new Place(Path.of(System.getProperty("java.io.tmpdir")), List.of("ember-" + user, "native")));
+    }
+
     /** Tries each place in turn; package-private so tests can check the error's list of places. */
-    static Loaded load(String property, String env, String libraryPath, String resource) {
+    static Loaded load(String property, String env, String libraryPath, String resource, List<Place> places) {
         List<String> tried = new ArrayList<>();
         String fileName = System.mapLibraryName(BASE_NAME);
 
         if (property != null && !property.isBlank()) {
-            Loaded loaded = tryPathOrVariants(Path.of(property), "system property " + LIBRARY_PROPERTY, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(property), "system property " + LIBRARY_PROPERTY, places, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("system property " + LIBRARY_PROPERTY + ": not set");
         }
 
         if (env != null && !env.isBlank()) {
-            Loaded loaded = tryPathOrVariants(Path.of(env), "environment variable " + LIBRARY_ENV, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(env), "environment variable " + LIBRARY_ENV, places, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("environment variable " + LIBRARY_ENV + ": not set");
@@ -119,43 +173,56 @@ public final class NativeLibrary {
 
         String resourceFolder = resource.substring(0, resource.lastIndexOf('/'));
         try {
-            java.util.Optional<VariantSet> packed = VariantSet.inJar(resourceFolder, NativeLibrary::extract);
-            if (packed.isPresent()) return loadVariant(packed.get(), "jar resource " + resourceFolder, tried);
-        } catch (IOException e) {
-            tried.add("jar resource " + resourceFolder + ": " + e.getMessage());
-        }
-        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                tried.add("jar resource " + resource + ": not packed in this jar");
-            } else {
-                Path file = extract(in.readAllBytes(), fileName);
-                Loaded loaded = tryPath(file, "jar resource " + resource, tried);
+            Optional<VariantSet> variants = VariantSet.inJar(resourceFolder, (bytes, name) -> extractToFirst(bytes, name, places));
+            if (variants.isPresent()) {
+                Loaded loaded = loadVariant(variants.get(), "jar resource " + resourceFolder, tried);
                 if (loaded != null) return loaded;
             }
         } catch (IOException e) {
-            tried.add("jar resource " + resource + ": could not extract (" + e.getMessage() + ")");
+            tried.add("jar resource " + resourceFolder + ": " + e.getMessage());
         }
 
-        throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + "; tried:\n  - " + String.join("\n  - ", tried));
+        byte[] packed = null;
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+            if (in == null) tried.add("jar resource " + resource + ": not packed in this jar");
+            else packed = in.readAllBytes();
+        } catch (IOException e) {
+            tried.add("jar resource " + resource + ": cannot read (" + e.getMessage() + ")");
+        }
+        if (packed != null) {
+            for (Place place : places) {
+                Path file;
+                try {
+                    file = extract(packed, fileName, place);
+                } catch (IOException e) {
+                    tried.add("jar resource " + resource + ": not extracted to " + place + " (" + e.getMessage() + ")");
+                    continue;
+                }
+                Loaded loaded = tryPath(file, "jar resource " + resource, tried);
+                if (loaded != null) return loaded;
+            }
+        }
+        String hint = tried.stream().anyMatch(t -> t.contains("not extracted to"))
+                ? " (no folder of your own to extract it to: set " + CACHE_ENV + " to one only you can write, or " + LIBRARY_ENV + ")" : "";
+        throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + hint + "; tried:\n  - " + String.join("\n  - ", tried));
     }
 
     /**
-     * Writes the packed library to {@code <tmp>/ember-native-<hash>/}, named by a hash of its bytes, so
-     * every JVM that packs the same build shares one copy (nothing piles up in /tmp) and a different
-     * build never loads a stale one. Written to a temporary name and moved, so concurrent JVMs never
-     * see a half-written file.
+     * The packed library as a file in {@code place/<its full SHA-256>/}, a folder only the current user
+     * can change ({@link PrivateFolder}). A file already there is used only if its whole content has that
+     * hash; anything else in its place (a stale or planted file, a link) is replaced. The copy is written
+     * to a temporary name and renamed, so concurrent first runs (threads or processes) never see a partial
+     * file, and checked again before it is returned. Every JVM of one build and user shares one copy.
+     *
+     * @throws IOException naming the place and what is wrong with it when it is not safe or not writable
      */
-    private static Path extract(byte[] bytes, String fileName) throws IOException {
-        String hash;
-        try {
-            hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes), 0, 12);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IOException(e);
-        }
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "ember-native-" + hash);
+    static Path extract(byte[] bytes, String fileName, Place place) throws IOException {
+        String hash = sha256(bytes);
+        List<String> below = new ArrayList<>(place.below());
+        below.add(hash);
+        Path dir = PrivateFolder.prepare(place.base(), below.toArray(String[]::new));
         Path file = dir.resolve(fileName);
-        if (Files.isRegularFile(file) && Files.size(file) == bytes.length) return file;
-        Files.createDirectories(dir);
+        if (hasHash(file, hash)) return file;
         Path partial = Files.createTempFile(dir, fileName, ".part");
         try {
             Files.write(partial, bytes);
@@ -163,53 +230,73 @@ public final class NativeLibrary {
         } finally {
             Files.deleteIfExists(partial);
         }
+        if (!hasHash(file, hash)) throw new IOException(file + " does not hold the library just written to it");
         return file;
     }
 
-    /** A library file, or a folder of CPU variants. */
-    private static Loaded tryPathOrVariants(Path path, String source, List<String> tried) {
-        if (Files.isDirectory(path)) {
+    /** {@link #extract} to the first of {@code places} that works. */
+    private static Path extractToFirst(byte[] bytes, String fileName, List<Place> places) throws IOException {
+        List<String> failures = new ArrayList<>();
+        for (Place place : places) {
             try {
-                java.util.Optional<VariantSet> set = VariantSet.inFolder(path);
-                if (set.isPresent()) return loadVariant(set.get(), source + " " + path, tried);
-                tried.add(source + ": " + path + " is a folder without " + CpuVariant.MANIFEST);
+                return extract(bytes, fileName, place);
             } catch (IOException e) {
-                tried.add(source + ": " + e.getMessage());
+                failures.add(place + " (" + e.getMessage() + ")");
             }
-            return null;
         }
-        return tryPath(path, source, tried);
+        throw new IOException("not extracted to " + String.join(", ", failures));
+    }
+
+    /** Whether {@code file} is a regular file (not a link) whose full content has SHA-256 {@code hash}. */
+    private static boolean hasHash(Path file, String hash) throws IOException {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
+        return sha256(Files.readAllBytes(file)).equals(hash);
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("no SHA-256 in this JDK", e);
+        }
+    }
+
+    /** A library file, or a folder of CPU variants (files used where they are). */
+    private static Loaded tryPathOrVariants(Path path, String source, List<Place> places, List<String> tried) {
+        if (!Files.isDirectory(path)) return tryPath(path, source, tried);
+        try {
+            Optional<VariantSet> set = VariantSet.inFolder(path);
+            if (set.isPresent()) return loadVariant(set.get(), source + " " + path, tried);
+            tried.add(source + ": " + path + " is a folder without " + CpuVariant.MANIFEST);
+        } catch (IOException e) {
+            tried.add(source + ": " + e.getMessage());
+        }
+        return null;
     }
 
     /**
-     * Lets {@link CpuVariants} choose from {@code set} and loads the chosen variant. A variant that was asked
-     * for but cannot be used, or a CPU that runs none, fails right here with its own message.
+     * Lets {@link CpuVariants} choose from {@code set} and loads the chosen variant. A variant that was named
+     * but cannot be used, or a CPU that runs none, fails right here with its own message.
      */
     private static Loaded loadVariant(VariantSet set, String source, List<String> tried) {
         String forced = System.getProperty(CpuVariants.VARIANT_PROPERTY);
         if (forced == null || forced.isBlank()) forced = System.getenv(CpuVariants.VARIANT_ENV);
-        CpuVariants.Choice choice = CpuVariants.choose(set, CpuFeatures.ofThisMachine(), forced, emberCache(), false, 0, NativeLibrary::say);
+        CpuVariants.Choice choice = CpuVariants.choose(set, CpuFeatures.ofThisMachine(), forced, cacheRoot(), false, 0, NativeLibrary::say);
         Path file;
         try {
             file = set.file(choice.variant());
         } catch (IOException e) {
-            tried.add(source + ": CPU variant " + choice.variant().name() + " could not be extracted (" + e.getMessage() + ")");
+            tried.add(source + ": CPU variant " + choice.variant().name() + " " + e.getMessage());
             return null;
         }
         Loaded loaded = tryPath(file, source + " (CPU variant " + choice.variant().name() + ")", tried);
         return loaded == null ? null : new Loaded(loaded.lookup(), loaded.from(), choice, set);
     }
 
-    /** The one-line notices of the CPU variant choice go to stderr: stdout may carry a command's output. */
+    /** The CPU variant choice's one-line notices go to stderr: stdout may carry a command's output. */
     private static void say(String line) {
         System.err.println(line);
         System.err.flush();
-    }
-
-    /** Ember's per-user cache: {@code $EMBER_CACHE}, else {@code ~/.cache/ember}. */
-    private static Path emberCache() {
-        String dir = System.getenv("EMBER_CACHE");
-        return dir == null || dir.isBlank() ? Path.of(System.getProperty("user.home"), ".cache", "ember") : Path.of(dir);
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

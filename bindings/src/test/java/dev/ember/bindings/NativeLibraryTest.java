@@ -67,7 +67,7 @@ class NativeLibraryTest {
     @Test
     void loaderErrorListsEveryPlaceItTried() {
         UnsatisfiedLinkError error = assertThrows(UnsatisfiedLinkError.class, () -> NativeLibrary.load(
-                "/nonexistent/libember.so", null, "/nonexistent-dir", "/no/such/resource/libember.so"));
+                "/nonexistent/libember.so", null, "/nonexistent-dir", "/no/such/resource/libember.so", java.util.List.of()));
         String message = error.getMessage();
         assertTrue(message.contains("system property ember.library: /nonexistent/libember.so does not exist"), message);
         assertTrue(message.contains("environment variable EMBER_LIBRARY: not set"), message);

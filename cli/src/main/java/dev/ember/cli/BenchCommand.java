@@ -9,6 +9,7 @@ import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
 import dev.ember.engine.WeightType;
+import dev.ember.engine.TinyModel;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.FlopCounter;
 import dev.ember.engine.model.ModelFormat;
@@ -469,8 +470,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The default model, written once (to a temporary name, then moved) when missing. */
     private static Path defaultModel(PrintWriter err) throws IOException {
-        String cache = System.getenv("EMBER_CACHE");
-        Path dir = (cache != null && !cache.isBlank() ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "ember")).resolve("models");
+        Path dir = TinyModel.cacheRoot().resolve("models");
         Path file = dir.resolve("sd15-f16.safetensors");
         if (Files.isRegularFile(file)) return file;
         Files.createDirectories(dir);

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -55,24 +56,27 @@ final class DemoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }
+        List<String> notices = new ArrayList<>();
+        threads = GenerationOptions.cappedThreads(threads, notices);
+        notices.forEach(err::println);
         err.println("ember: the demo uses Ember's tiny synthetic model (random weights): its pictures are noise. "
                 + "For real images run 'ember txt2img --model PATH' with a Stable Diffusion 1.x or 2.x checkpoint.");
         Path model = TinyModel.path().toAbsolutePath();
         boolean progress = ProgressReporter.wanted();
         List<Generator.Outcome> runs = new ArrayList<>();
         try (StableDiffusion sd = StableDiffusion.load(model, ModelOptions.defaults().withThreads(threads))) {
-            ImageParameters txt = parameters(model, null, null).withFlashAttention(sd.usesFlashAttention());
+            ImageParameters txt = parameters(model, null, null).asRunBy(sd);
             stdout.printf(Locale.ROOT, "txt2img: %dx%d, %d steps, seed %d%n", size, size, STEPS, seed);
             stdout.flush();
-            Generator.Outcome first = Generator.run(sd, txt, null, outputs("txt2img", previews), err, progress);
+            Generator.Outcome first = Generator.run(sd, txt, null, outputs("txt2img", previews), err, progress, Set.of(), w -> {});
             runs.add(first);
             InitImage init = InitImage.read(first.images().getFirst().file());
             for (double strength : STRENGTHS) {
-                ImageParameters img = parameters(model, init, strength).withFlashAttention(sd.usesFlashAttention());
+                ImageParameters img = parameters(model, init, strength).asRunBy(sd);
                 stdout.printf(Locale.ROOT, "img2img: strength %s, %d steps, %d of them run from the image%n", strength, STEPS,
                         img.toRequest(init.image()).stepsToRun());
                 stdout.flush();
-                runs.add(Generator.run(sd, img, init, outputs("img2img-" + strength, previews), err, progress));
+                runs.add(Generator.run(sd, img, init, outputs("img2img-" + strength, previews), err, progress, Set.of(), w -> {}));
             }
         }
         stdout.println("wrote:");

@@ -45,20 +45,26 @@ public final class EmberCommand implements Callable<Integer> {
         return cl;
     }
 
-    /** Errors that name their cause print one line and exit 1; the stack trace only with --verbose. */
+    /**
+     * Errors that name their cause print one line (control characters escaped: messages may quote prompts,
+     * paths and metadata) and exit 1; the stack trace only with --verbose.
+     */
     private static int handleError(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
         boolean verbose = parseResult != null && isVerbose(parseResult);
         if (ex instanceof UsageException) {
-            err.println("ember: " + ex.getMessage());
+            err.println("ember: " + Terminal.safe(ex.getMessage()));
             return 2;
         }
         String message = ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
-        if (ex instanceof EmberException || ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
-                || ex instanceof java.io.UncheckedIOException) {
-            err.println("ember: " + message);
+        if (ex instanceof java.io.IOException io) {
+            err.println("ember: " + Terminal.safe(FileErrors.describe(io)));
+        } else if (ex instanceof java.io.UncheckedIOException u && u.getCause() != null && message.equals(u.getCause().toString())) {
+            err.println("ember: " + Terminal.safe(FileErrors.describe(u.getCause())));
+        } else if (ex instanceof EmberException || ex instanceof IllegalArgumentException || ex instanceof java.io.UncheckedIOException) {
+            err.println("ember: " + Terminal.safe(message));
         } else {
-            err.println("ember: unexpected error: " + ex);
+            err.println("ember: unexpected error: " + Terminal.safe(ex.toString()));
         }
         if (verbose) ex.printStackTrace(err);
         err.flush();

@@ -38,7 +38,9 @@ final class GenerationOptions {
             description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
-    @Option(names = {"-S", "--seed"}, paramLabel = "N", description = "Seed of the first image; image i uses seed + i (default: random, printed).")
+    @Option(names = {"-S", "--seed"}, paramLabel = "N",
+            description = "Seed of the first image, 0 to 4294967295; image i uses seed + i, wrapping to 0 after 4294967295. "
+                    + "-1 or none: random (printed).")
     Long seed;
 
     @Option(names = {"-s", "--steps"}, paramLabel = "N", description = "Sampling steps of the full schedule (default: 50).")
@@ -89,8 +91,9 @@ final class GenerationOptions {
     String device;
 
     @Option(names = "--no-weights-in-place",
-            description = "Copy every weight into Ember's own memory instead of using the model file's mapping where the stored "
-                    + "type matches (the CPU default: faster load, one copy less; the file must then not change while running).")
+            description = "Copy every weight into Ember's own memory instead of using the model file's mapping (the CPU default: "
+                    + "faster load, one copy less, but truncating the file while Ember runs crashes it, and a run whose file changes "
+                    + "stops). With this, changes to the file cannot affect the run.")
     boolean noWeightsInPlace;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "outputs",
@@ -117,6 +120,11 @@ final class GenerationOptions {
     @Option(names = "--json", description = "Print the result (files, seeds, parameters, timings) as JSON on stdout.")
     boolean json;
 
+    @Option(names = "--skip-existing",
+            description = "Do not make images that --out already holds: same seed and the same recorded parameters and model "
+                    + "(to finish an interrupted batch).")
+    boolean skipExisting;
+
     /** The recorded parameters of {@code --from-image}, or null without it. */
     ImageParameters recorded() {
         return fromImage == null ? null : PngMetadata.require(fromImage);
@@ -138,12 +146,16 @@ final class GenerationOptions {
         String promptText = first(prompt, r == null ? null : r.prompt());
         if (promptText == null) throw new EmberCommand.UsageException("missing --prompt (-p): what should the picture show?");
 
+        boolean random = seed != null && seed == RANDOM_SEED;
+        if (seed != null && !random && (seed < 0 || seed > GenerationRequest.MAX_SEED)) {
+            throw new EmberCommand.UsageException("--seed must be between 0 and " + GenerationRequest.MAX_SEED + ", or -1 for a random seed; got " + seed);
+        }
         long seedValue;
-        if (seed != null) seedValue = seed;
-        else if (r != null) seedValue = r.seed();
+        if (seed != null && !random) seedValue = seed;
+        else if (seed == null && r != null) seedValue = r.seed();
         else {
-            // InvokeAI's range: 32 bits, which both noise generators use in full.
-            seedValue = new SecureRandom().nextLong() & 0xffffffffL;
+            // A1111's and InvokeAI's range: 32 bits, which both noise generators use in full.
+            seedValue = new SecureRandom().nextLong() & GenerationRequest.MAX_SEED;
             notices.add("ember: seed " + seedValue + " (random; --seed " + seedValue + " repeats it)");
         }
 
@@ -203,9 +215,26 @@ final class GenerationOptions {
                 preset,
                 name(weightType, r == null ? null : r.weightType(), WeightType.AUTO.id(), s -> WeightType.parse(s).id()),
                 device == null ? "cpu" : device,
-                threads == null ? 0 : threads,
+                cappedThreads(threads, notices),
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
                 Ember.version());
+    }
+
+    /** {@code --seed -1}: a random seed, as in AUTOMATIC1111 and InvokeAI. */
+    static final long RANDOM_SEED = -1;
+
+    /**
+     * {@code --threads}: 0 (all cores) when not given; more than the machine's cores is capped to them with a
+     * warning (ggml's threads spin: oversubscribing the cores makes every step many times slower).
+     */
+    static int cappedThreads(Integer given, List<String> notices) {
+        if (given == null) return 0;
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (given > cores) {
+            notices.add("ember: warning: --threads " + given + " is more than the " + cores + " cores of this machine; using " + cores);
+            return cores;
+        }
+        return given;
     }
 
     /** img2img's strength and resize mode: command line, then recorded, then the default. */

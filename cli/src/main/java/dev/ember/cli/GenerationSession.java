@@ -1,7 +1,12 @@
 package dev.ember.cli;
 
+import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelFileChangedException;
+import dev.ember.engine.ModelFileException;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.metadata.PngMetadata;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -10,12 +15,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import dev.ember.engine.metadata.PngMetadata;
-import dev.ember.engine.metadata.ImageParameters;
 
 /**
- * The part txt2img and img2img share once their parameters are resolved: check the request, load the
- * model, generate, write, report (lines for people, or {@code --json}).
+ * The part txt2img and img2img share once their parameters are resolved: check the request and the
+ * output folders, load the model, generate (writing each image as it is done), report (lines for
+ * people, or {@code --json}).
  */
 final class GenerationSession {
     private GenerationSession() {}
@@ -24,39 +28,60 @@ final class GenerationSession {
                    List<String> notices)
             throws IOException {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
-        parameters.toRequest(init == null ? null : init.image());
+        GenerationRequest request = parameters.toRequest(init == null ? null : init.image());
         ModelOptions modelOptions = parameters.toModelOptions().withWeightsInPlace(!options.noWeightsInPlace);
         Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews());
         if (outputs.every() < 1) throw new EmberCommand.UsageException("--intermediates-every must be at least 1, got " + outputs.every());
-        notices.forEach(err::println);
+        FileErrors.checkWritableFolder(options.out, "--out");
+        if (options.intermediates != null) FileErrors.checkWritableFolder(options.intermediates, "--intermediates");
+        notices.forEach(n -> err.println(Terminal.safe(n)));
         err.flush();
 
         long start = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(parameters.modelPath(), modelOptions)) {
             long loaded = System.nanoTime();
-            ImageParameters used = parameters.withFlashAttention(sd.usesFlashAttention());
-            Generator.Outcome outcome = Generator.run(sd, used, init, outputs, err, ProgressReporter.wanted() && !options.json);
+            ImageParameters used = parameters.asRunBy(sd);
+            Map<Long, Path> skipped = options.skipExisting ? ExistingImages.find(options.out, used, request) : Map.of();
+            skipped.forEach((seed, file) -> err.println("ember: skipping seed " + seed + ": " + Terminal.safe(file.toString())
+                    + " is already that image (--skip-existing)"));
+            err.flush();
+            List<Generator.Written> written = new ArrayList<>();
+            Generator.Outcome outcome;
+            try {
+                outcome = Generator.run(sd, used, init, outputs, err, ProgressReporter.wanted() && !options.json, skipped.keySet(), w -> {
+                    written.add(w);
+                    if (!options.json) printWritten(out, w);
+                });
+            } catch (ModelFileChangedException e) {
+                int missing = request.images() - skipped.size() - written.size();
+                throw new ModelFileException(e.path(), "the model file changed while Ember was using it: " + e.change() + "; "
+                        + written.size() + " image(s) made before the change are written, the other " + missing
+                        + " were not made; --no-weights-in-place keeps a private copy of the model that changes to the file cannot affect");
+            }
             long done = System.nanoTime();
-            if (options.json) out.println(PngMetadata.toJson(report(outcome, (loaded - start) / 1e9, (done - loaded) / 1e9)));
-            else print(out, outcome, (done - loaded) / 1e9);
+            if (options.json) out.println(PngMetadata.toJson(report(outcome, skipped, (loaded - start) / 1e9, (done - loaded) / 1e9)));
+            else summary(out, outcome, skipped.size(), (done - loaded) / 1e9);
         }
         out.flush();
         return 0;
     }
 
-    static void print(PrintWriter out, Generator.Outcome outcome, double seconds) {
-        for (Generator.Written w : outcome.images()) {
-            out.println("wrote " + w.file() + " (seed " + w.seed() + ")");
-            if (!w.intermediates().isEmpty()) {
-                Path strip = w.intermediates().getLast();
-                out.println("      " + (w.intermediates().size() - 1) + " step previews and the strip " + strip);
-            }
+    static void printWritten(PrintWriter out, Generator.Written w) {
+        out.println("wrote " + Terminal.safe(w.file().toString()) + " (seed " + w.seed() + ")");
+        if (!w.intermediates().isEmpty()) {
+            Path strip = w.intermediates().getLast();
+            out.println("      " + (w.intermediates().size() - 1) + " step previews and the strip " + Terminal.safe(strip.toString()));
         }
-        out.printf(Locale.ROOT, "%d image(s), %d steps each, %.1f s%n", outcome.images().size(), outcome.result().stepsRun(), seconds);
+        out.flush();
+    }
+
+    static void summary(PrintWriter out, Generator.Outcome outcome, int skipped, double seconds) {
+        out.printf(Locale.ROOT, "%d image(s)%s, %d steps each, %.1f s%n", outcome.images().size(),
+                skipped == 0 ? "" : " (" + skipped + " skipped: already there)", outcome.stepsRun(), seconds);
     }
 
     /** The {@code --json} document. */
-    static Map<String, Object> report(Generator.Outcome outcome, double loadSeconds, double generateSeconds) {
+    static Map<String, Object> report(Generator.Outcome outcome, Map<Long, Path> skipped, double loadSeconds, double generateSeconds) {
         List<Map<String, Object>> images = new ArrayList<>();
         for (Generator.Written w : outcome.images()) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -66,15 +91,18 @@ final class GenerationSession {
             m.put("intermediates", w.intermediates().stream().map(Path::toString).toList());
             images.add(m);
         }
-        int steps = outcome.result().stepsRun() * outcome.images().size();
+        List<Map<String, Object>> existing = new ArrayList<>();
+        skipped.forEach((seed, file) -> existing.add(Map.of("file", file.toString(), "seed", seed)));
+        int steps = outcome.stepsRun() * outcome.images().size();
         Map<String, Object> timings = new LinkedHashMap<>();
         timings.put("loadSeconds", loadSeconds);
         timings.put("generateSeconds", generateSeconds);
-        timings.put("engineSeconds", outcome.result().elapsed().toNanos() / 1e9);
-        timings.put("stepsRun", outcome.result().stepsRun());
-        timings.put("secondsPerStep", steps == 0 ? null : outcome.result().elapsed().toNanos() / 1e9 / steps);
+        timings.put("engineSeconds", outcome.elapsed().toNanos() / 1e9);
+        timings.put("stepsRun", outcome.stepsRun());
+        timings.put("secondsPerStep", steps == 0 ? null : outcome.elapsed().toNanos() / 1e9 / steps);
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("images", images);
+        doc.put("skipped", existing);
         doc.put("parameters", outcome.parameters());
         doc.put("timings", timings);
         return doc;

@@ -4,66 +4,119 @@ import dev.ember.engine.GeneratedImage;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.GenerationResult;
 import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.StepEvent;
 import dev.ember.engine.StepListener;
+import dev.ember.engine.image.OutputFiles;
+import dev.ember.engine.metadata.ImageParameters;
+import dev.ember.engine.metadata.PngMetadata;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import dev.ember.engine.metadata.PngMetadata;
-import dev.ember.engine.metadata.ImageParameters;
-import dev.ember.engine.image.OutputFiles;
+import java.util.Set;
+import java.util.function.Consumer;
 
 /**
- * Runs one resolved request on a loaded model and writes its outputs: each image as
- * {@code NNNNNN.SEED.png} with its metadata, plus the intermediates when asked. Nothing is written
- * until the generation has succeeded.
+ * Runs one resolved request on a loaded model and writes each image as soon as it is done, as
+ * {@code NNNNNN.SEED.png} with its metadata, plus its intermediates when asked, each file atomically.
+ * A run that is stopped (SIGTERM, a crash, a changed model file) keeps the images it finished and
+ * leaves no partial or temporary file ({@link OutputFiles}).
  */
 final class Generator {
     /** Where things go: the image folder, and optionally intermediates (folder, every N-th step, how drawn). */
     record Outputs(Path folder, Path intermediates, int every, Previews previews) {}
 
-    /** One written image: its file, seed and intermediate files. */
+    /** One written image: its place in the batch, seed, file and intermediate files. */
     record Written(int index, long seed, Path file, List<Path> intermediates) {}
 
-    /** What a run produced. */
-    record Outcome(ImageParameters parameters, List<Written> images, GenerationResult result) {}
+    /** What a run produced; {@code stepsRun} per image, 0 when every image was skipped. */
+    record Outcome(ImageParameters parameters, List<Written> images, int stepsRun, Duration elapsed) {}
 
     private Generator() {}
 
+    /**
+     * Makes the images of {@code parameters}' batch whose seeds are not in {@code skip}, handing each
+     * written one to {@code written} at once.
+     */
     static Outcome run(StableDiffusion sd, ImageParameters parameters, InitImage init, Outputs outputs, PrintWriter err,
-                       boolean progress) throws IOException {
-        GenerationRequest request = parameters.toRequest(init == null ? null : init.image());
+                       boolean progress, Set<Long> skip, Consumer<Written> written) {
+        GenerationRequest batch = parameters.toRequest(init == null ? null : init.image());
         IntermediatesRecorder recorder = outputs.intermediates() == null ? null
                 : new IntermediatesRecorder(sd, outputs.previews(), outputs.every());
-        List<StepListener> listeners = new ArrayList<>();
-        if (progress) listeners.add(new ProgressReporter(err, request.images()));
-        if (recorder != null) listeners.add(recorder);
-        GenerationResult result = sd.generate(request, all(listeners), warning -> err.println("ember: warning: " + warning));
-
-        List<Written> written = new ArrayList<>();
-        for (GeneratedImage image : result.images()) {
-            byte[] png = PngMetadata.encode(image.image(), parameters.forImage(image.seed()));
-            Path file = OutputFiles.writeNumbered(outputs.folder(), image.seed(), png);
-            List<Path> steps = List.of();
-            if (recorder != null) {
-                Path folder = result.images().size() == 1 ? outputs.intermediates()
-                        : outputs.intermediates().resolve(stem(file));
-                steps = recorder.write(image.index(), folder);
+        List<Written> all = new ArrayList<>();
+        int stepsRun = 0;
+        Duration elapsed = Duration.ZERO;
+        // Runs of consecutive images to make: image i of the batch is image i - first of its run, same seed.
+        for (int first = 0; first < batch.images(); ) {
+            if (skip.contains(batch.imageSeed(first))) {
+                first++;
+                continue;
             }
-            written.add(new Written(image.index(), image.seed(), file, steps));
+            int end = first;
+            while (end < batch.images() && !skip.contains(batch.imageSeed(end))) end++;
+            GenerationRequest run = batch.toBuilder().seed(batch.imageSeed(first)).images(end - first).build();
+            List<StepListener> steps = new ArrayList<>();
+            if (progress) steps.add(new ProgressReporter(err, run.images()));
+            if (recorder != null) steps.add(recorder);
+            ImageWriter writer = new ImageWriter(parameters, outputs, steps, recorder, batch.images() > 1, first, w -> {
+                all.add(w);
+                written.accept(w);
+            });
+            GenerationResult result = sd.generate(run, writer, warning -> err.println("ember: warning: " + Terminal.safe(warning)));
+            stepsRun = result.stepsRun();
+            elapsed = elapsed.plus(result.elapsed());
+            first = end;
         }
-        return new Outcome(parameters, written, result);
+        return new Outcome(parameters, all, stepsRun, elapsed);
     }
 
-    private static StepListener all(List<StepListener> listeners) {
-        if (listeners.isEmpty()) return StepListener.NONE;
-        return event -> {
-            for (StepListener l : listeners) {
-                if (l.onStep(event) == StepListener.Action.CANCEL) return StepListener.Action.CANCEL;
+    /** Passes steps on to the step listeners, and writes each finished image with its intermediates. */
+    private static final class ImageWriter implements StepListener {
+        private final ImageParameters parameters;
+        private final Outputs outputs;
+        private final List<StepListener> steps;
+        private final IntermediatesRecorder recorder;
+        private final boolean subfolders;
+        private final int offset;
+        private final Consumer<Written> written;
+
+        ImageWriter(ImageParameters parameters, Outputs outputs, List<StepListener> steps, IntermediatesRecorder recorder,
+                    boolean subfolders, int offset, Consumer<Written> written) {
+            this.parameters = parameters;
+            this.outputs = outputs;
+            this.steps = steps;
+            this.recorder = recorder;
+            this.subfolders = subfolders;
+            this.offset = offset;
+            this.written = written;
+        }
+
+        @Override
+        public Action onStep(StepEvent event) throws Exception {
+            for (StepListener l : steps) {
+                if (l.onStep(event) == Action.CANCEL) return Action.CANCEL;
             }
-            return StepListener.Action.CONTINUE;
-        };
+            return Action.CONTINUE;
+        }
+
+        @Override
+        public void onImage(GeneratedImage image) {
+            byte[] png = PngMetadata.encode(image.image(), parameters.forImage(image.seed()));
+            Path file;
+            List<Path> intermediates = List.of();
+            try {
+                file = OutputFiles.writeNumbered(outputs.folder(), image.seed(), png);
+                if (recorder != null) {
+                    intermediates = recorder.write(image.index(), subfolders ? outputs.intermediates().resolve(stem(file)) : outputs.intermediates());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write image " + (offset + image.index() + 1) + ": " + FileErrors.describe(e), e);
+            }
+            written.accept(new Written(offset + image.index(), image.seed(), file, intermediates));
+        }
     }
 
     private static String stem(Path file) {

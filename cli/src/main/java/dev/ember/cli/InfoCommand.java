@@ -32,20 +32,21 @@ final class InfoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             if (found.ember() == null) throw new IllegalArgumentException(image + ": no Ember parameters in this image, only AUTOMATIC1111's");
-            out.println(PngMetadata.toJson(found.ember()));
+            out.println(PngMetadata.toJson(found.ember())); // JSON escapes every control character itself
         } else {
-            out.println("file: " + image);
+            // Everything read from the file is escaped: a crafted PNG must not drive the terminal.
+            out.println("file: " + Terminal.safe(image.toString()));
             if (found.parameters() != null) {
                 out.println("parameters:");
-                found.parameters().lines().forEach(l -> out.println("  " + l));
+                Terminal.safeLines(found.parameters()).lines().forEach(l -> out.println("  " + l));
             }
             if (found.ember() != null) {
                 out.println("ember:");
                 @SuppressWarnings("unchecked")
                 Map<String, Object> fields = PngMetadata.toMap(found.ember());
-                fields.forEach((k, v) -> out.println("  " + k + ": " + v));
+                fields.forEach((k, v) -> out.println("  " + Terminal.safe(k) + ": " + Terminal.safe(String.valueOf(v))));
                 String again = found.ember().isImg2Img() ? "img2img" : "txt2img";
-                out.println("re-run: ember " + again + " --from-image " + image);
+                out.println("re-run: ember " + again + " --from-image " + Terminal.safe(image.toString()));
             }
         }
         out.flush();

@@ -18,7 +18,7 @@ import dev.ember.engine.image.OutputFiles;
 
 /**
  * Keeps a preview of every {@code every}-th step of each image (step 0 and the last step always) while
- * the generation runs, and writes them only once it has succeeded, so a failed run leaves no files.
+ * the image is made; they are written, each file atomically, once the image is done, and then forgotten.
  *
  * <p>Files: {@code step-00.png}, {@code step-01.png}, ... and {@code steps.png}, the written steps side
  * by side. One image goes straight into the folder; with several, each image gets a subfolder named
@@ -47,11 +47,13 @@ final class IntermediatesRecorder implements StepListener {
     }
 
     /**
-     * Writes image {@code imageIndex}'s steps and strip into {@code folder} and returns the files written.
-     * Older {@code step-NN.png} files there are removed first, so a strip's folder never mixes two runs.
+     * Writes image {@code imageIndex}'s steps and strip into {@code folder}, forgets them, and returns the
+     * files written. Older {@code step-NN.png} files there are removed first, so a strip's folder never
+     * mixes two runs.
      */
     List<Path> write(int imageIndex, Path folder) throws IOException {
-        TreeMap<Integer, RgbImage> steps = frames.getOrDefault(imageIndex, new TreeMap<>());
+        TreeMap<Integer, RgbImage> steps = frames.remove(imageIndex);
+        if (steps == null) steps = new TreeMap<>();
         if (steps.isEmpty()) return List.of();
         Files.createDirectories(folder);
         removeOldSteps(folder);

@@ -13,7 +13,8 @@ import java.util.Objects;
  *
  * @param prompt         what to draw
  * @param negativePrompt what to steer away from; "" is encoded like any prompt (not zeros)
- * @param seed           the first image's seed; image i uses {@code seed + i}
+ * @param seed           the first image's seed, in [0, 2^32) as in AUTOMATIC1111 and InvokeAI; image i uses
+ *                       {@code (seed + i) mod 2^32} ({@link #imageSeed(int)}), so seeds stay in that range
  * @param steps          sampling steps of the full schedule (img2img runs {@code int(steps * strength)} of them)
  * @param cfgScale       classifier-free guidance scale; 1 = no guidance (the negative prompt is then unused)
  * @param width          image width in pixels, a multiple of 8
@@ -33,10 +34,13 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
     public static final double MAX_CFG = 30;
+    /** The largest seed: seeds are 32-bit unsigned, as AUTOMATIC1111's and InvokeAI's. */
+    public static final long MAX_SEED = 0xFFFF_FFFFL;
 
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        if (seed < 0 || seed > MAX_SEED) throw new IllegalArgumentException("seed must be between 0 and " + MAX_SEED + ", got " + seed);
         if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be between 1 and " + MAX_STEPS + ", got " + steps);
         if (!(cfgScale >= 1 && cfgScale <= MAX_CFG)) throw new IllegalArgumentException("cfg scale must be between 1 and " + MAX_CFG + ", got " + cfgScale);
         checkSide("width", width);
@@ -56,6 +60,12 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
 
     public boolean isImg2Img() {
         return initImage != null;
+    }
+
+    /** The seed of image {@code index} of the batch: {@code (seed + index) mod 2^32}, wrapping past {@link #MAX_SEED} to 0. */
+    public long imageSeed(int index) {
+        Objects.checkIndex(index, images);
+        return (seed + index) & MAX_SEED;
     }
 
     /** Sampling steps that actually run: all of them for txt2img, {@code int(steps * strength)} for img2img. */

@@ -28,7 +28,10 @@ import java.util.Locale;
  *                       matrix weights of an f16 file, everything f32 of an f32 file) instead of copying it:
  *                       less memory while loading and after, a faster load. The checkpoint then stays mapped
  *                       (or, for a compressed {@code .ckpt}, held in memory) while the model is open, so the
- *                       file must not change meanwhile (see {@link StableDiffusion}).
+ *                       file must not change meanwhile (see {@link StableDiffusion}). This is
+ *                       {@link ModelFileAccess#MAPPED}; off is {@link ModelFileAccess#COPIED}, which also makes
+ *                       low-memory mode read its per-use networks with checked positional reads, never through
+ *                       a mapping: {@link #fileAccess()} names the choice.
  */
 public record ModelOptions(int threads, String device, WeightType weightType, FlashAttention flashAttention, Prediction prediction,
                            int clipSkip, Path tokenizer, boolean blas, boolean lowMemory, boolean weightsInPlace) {
@@ -85,8 +88,25 @@ public record ModelOptions(int threads, String device, WeightType weightType, Fl
         return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, value, weightsInPlace);
     }
 
-    /** Whether CPU networks use the checkpoint's memory in place of a copy where they can (default on). */
+    /**
+     * Whether CPU networks use the checkpoint's memory in place of a copy where they can (default on).
+     * {@code false} is the same as {@code withFileAccess(ModelFileAccess.COPIED)}.
+     */
     public ModelOptions withWeightsInPlace(boolean value) {
         return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, value);
+    }
+
+    /**
+     * How the model uses its file while open: {@link ModelFileAccess#MAPPED} (the default: fastest, the
+     * file must not change) or {@link ModelFileAccess#COPIED} (for long-lived users: a changed file can
+     * neither crash the JVM nor change a picture).
+     */
+    public ModelOptions withFileAccess(ModelFileAccess value) {
+        return withWeightsInPlace(java.util.Objects.requireNonNull(value, "file access") == ModelFileAccess.MAPPED);
+    }
+
+    /** {@link ModelFileAccess#MAPPED} while {@link #weightsInPlace()} is on, else {@link ModelFileAccess#COPIED}. */
+    public ModelFileAccess fileAccess() {
+        return weightsInPlace ? ModelFileAccess.MAPPED : ModelFileAccess.COPIED;
     }
 }

@@ -4,9 +4,12 @@ import dev.ember.engine.image.LatentPreview;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
+import dev.ember.engine.model.ModelFileWatch;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.NetworkLayout;
+import dev.ember.engine.model.PositionalTensors;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.nn.NativeContext;
@@ -31,7 +34,10 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A Stable Diffusion model loaded once and used for any number of generations:
@@ -69,6 +75,13 @@ import java.util.function.Consumer;
  * behaviour. {@link #residentNetworks()} tells what is loaded. With weights in place, low-memory mode's
  * resident UNet also reads its weights from the mapping (clean file pages the kernel may drop and
  * re-read), and the per-use networks take their matching tensors from it without a copy.
+ *
+ * <p>File changes. All of the above is {@link ModelFileAccess#MAPPED}, the default: each {@link #generate}
+ * checks the file before it starts and before it hands out each image and throws
+ * {@link ModelFileChangedException} once it has changed. {@link ModelFileAccess#COPIED}
+ * ({@code withWeightsInPlace(false)}) keeps no mapping: for servers and other long-lived users, a truncated or
+ * rewritten file can then neither crash the JVM nor change a picture (low-memory mode reads its per-use
+ * networks with checked positional reads). See {@link ModelFileAccess}.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** The networks of a model, as {@link #residentNetworks()} reports them. */
@@ -87,6 +100,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final Checkpoint checkpoint;
     /** Whether the networks were asked to use the checkpoint's memory in place (CPU only). */
     private final boolean weightsInPlace;
+    /** The model's files, open from before loading: the fingerprint, change checks and positional reads. */
+    private final ModelFileWatch files;
+    /** Whether images depend on the file's mapping (in place or per use), so each is checked against a change. */
+    private final boolean readsMapping;
+    /** Whether {@link #files} stays open after loading: for change checks, or for positional reads of per-use networks. */
+    private final boolean keepsFilesOpen;
     private final OnDemand<TextEncoder> textEncoder;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
@@ -100,7 +119,7 @@ public final class StableDiffusion implements AutoCloseable {
      * Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per
      * use or use its memory in place.
      */
-    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer) {
+    private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
@@ -111,20 +130,33 @@ public final class StableDiffusion implements AutoCloseable {
             throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
         }
         boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
+        boolean copied = options.fileAccess() == ModelFileAccess.COPIED;
+        StateDict weights = checkpoint.tensors();
+        // COPIED: per-use networks are read again from the files, not the mapping; if some tensor cannot be
+        // located in a file, all networks stay resident instead.
+        PositionalTensors textSource = null, decoderSource = null, encoderSource = null;
+        if (perUse && copied) {
+            ConcurrentHashMap<String, Long> checksums = new ConcurrentHashMap<>();
+            textSource = PositionalTensors.locate(weights, NetworkLayout.textEncoder(spec.text()), files, checksums);
+            decoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeDecoder(spec.vae()), files, checksums);
+            encoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeEncoder(spec.vae()), files, checksums);
+            perUse = textSource != null && decoderSource != null && encoderSource != null;
+        }
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
-        StateDict weights = checkpoint.tensors();
         OnDemand<TextEncoder> text = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
         try {
             if (perUse) {
-                text = OnDemand.perUse("text encoder", () -> new TextEncoder(ctx, spec.text(), weights, weightType));
-                decoder = OnDemand.perUse("VAE decoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.DECODER));
-                encoder = OnDemand.perUse("VAE encoder", () -> new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.ENCODER));
+                text = OnDemand.perUse("text encoder", loader(weights, textSource, w -> new TextEncoder(ctx, spec.text(), w, weightType)));
+                decoder = OnDemand.perUse("VAE decoder", loader(weights, decoderSource,
+                        w -> new Vae(ctx, spec.vae(), w, weightType, Vae.Parts.DECODER)));
+                encoder = OnDemand.perUse("VAE encoder", loader(weights, encoderSource,
+                        w -> new Vae(ctx, spec.vae(), w, weightType, Vae.Parts.ENCODER)));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
                 for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
@@ -138,14 +170,35 @@ public final class StableDiffusion implements AutoCloseable {
             throw e;
         }
         this.context = ctx;
-        this.checkpoint = perUse || inPlace ? checkpoint : null;
+        this.checkpoint = perUse && !copied || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
+        this.files = files;
+        this.readsMapping = this.checkpoint != null && anyMapped(checkpoint.tensors());
+        this.keepsFilesOpen = readsMapping || perUse && copied;
         this.textEncoder = text;
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
         PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
         this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize());
+    }
+
+    /**
+     * Makes a per-use network from the mapped {@code weights}, or, with a {@code source}, from a fresh
+     * positional read of its tensors (freed once the network has copied them).
+     */
+    private static <T> Supplier<T> loader(StateDict weights, PositionalTensors source, Function<StateDict, T> make) {
+        if (source == null) return () -> make.apply(weights);
+        return () -> {
+            try (StateDict read = source.read()) {
+                return make.apply(read);
+            }
+        };
+    }
+
+    private static boolean anyMapped(StateDict tensors) {
+        for (TensorData t : tensors.tensors().values()) if (t.data().isMapped()) return true;
+        return false;
     }
 
     /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
@@ -165,16 +218,34 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         ClipTokenizer tokenizer = tokenizerFor(path, options);
-        Checkpoint checkpoint = ModelFiles.open(path, options.prediction());
+        // A model file is watched from before it is read; a folder once it is known to be a model.
+        boolean folder = Files.isDirectory(path);
+        ModelFileWatch files = folder ? null : ModelFileWatch.open(path);
+        Checkpoint checkpoint;
+        try {
+            checkpoint = ModelFiles.open(path, options.prediction());
+        } catch (RuntimeException | Error e) {
+            if (files != null) files.close();
+            throw e;
+        }
         StableDiffusion sd;
         try {
-            sd = new StableDiffusion(checkpoint, options, tokenizer);
+            if (folder) files = ModelFileWatch.open(path);
+            sd = new StableDiffusion(checkpoint, options, tokenizer, files);
         } catch (RuntimeException | Error e) {
             checkpoint.close();
+            if (files != null) files.close();
             throw e;
         }
         if (sd.checkpoint == null) checkpoint.close(); // every network holds its own copy: unmap the file now
         // otherwise close() closes it, after the networks that read it
+        try {
+            files.checkUnchanged("while it was being loaded", "load it again");
+        } catch (ModelFileChangedException e) {
+            sd.close();
+            throw e;
+        }
+        if (!sd.keepsFilesOpen) files.close(); // nothing reads the file any more; its fingerprint stays
         return sd;
     }
 
@@ -186,7 +257,14 @@ public final class StableDiffusion implements AutoCloseable {
         return Files.isDirectory(source) ? ClipTokenizer.fromDiffusersFolder(source) : ClipTokenizer.fromMergesFile(source);
     }
 
-    /** Runs a request; the listener sees every step of every image (see {@link StepListener}). */
+    /**
+     * Runs a request; the listener sees every step of every image and each image as soon as it is done
+     * (see {@link StepListener}).
+     *
+     * @throws ModelFileChangedException with {@link ModelFileAccess#MAPPED}, when the model file has changed
+     *     (checked before the first image and before each image is handed out); with
+     *     {@link ModelFileAccess#COPIED} in low-memory mode, when a per-use network finds it changed
+     */
     public GenerationResult generate(GenerationRequest request, StepListener listener) {
         return generate(request, listener, warning -> {});
     }
@@ -197,21 +275,57 @@ public final class StableDiffusion implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
+        checkFileUnchanged();
         long start = System.nanoTime();
         List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
         float[] context = prompts.encode(texts, warnings);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request) : null;
+        float[] initLatent = request.isImg2Img() ? encodeInit(request, warnings) : null;
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
         for (int i = 0; i < request.images(); i++) {
-            long seed = request.seed() + i;
+            long seed = request.imageSeed(i);
             Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
                     request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
             Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
             stepsRun = r.stepsRun();
-            images.add(new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request));
+            GeneratedImage image = new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request);
+            checkFileUnchanged(); // an image made while the file changed is never handed out
+            images.add(image);
+            deliver(listener, image);
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    private static void deliver(StepListener listener, GeneratedImage image) {
+        try {
+            listener.onImage(image);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new GenerationCancelledException("generation stopped: the image listener threw " + e, e);
+        }
+    }
+
+    /**
+     * With {@link ModelFileAccess#MAPPED} (while the model reads the file's mapping): throws when the file
+     * has changed since the model was loaded (size, modification time, sampled content). Cheap: a few
+     * small reads. {@code generate} calls it before the first image and before handing out each image.
+     *
+     * @throws ModelFileChangedException naming the change
+     */
+    public void checkFileUnchanged() {
+        ensureOpen();
+        if (readsMapping) files.checkUnchanged("while the model was open", "images made from it now could differ, or the process "
+                + "crash: load the model again (ModelFileAccess.COPIED is immune to changes)");
+    }
+
+    /**
+     * The model's fingerprint, taken from its file(s) when it was loaded: {@value ModelFileWatch#FINGERPRINT_LENGTH}
+     * hex digits of a SHA-256 over the size and sampled content ({@link ModelFileWatch}), recorded in each
+     * image's metadata.
+     */
+    public String fileFingerprint() {
+        return files.fingerprint();
     }
 
     private void checkSize(GenerationRequest request) {
@@ -222,7 +336,12 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request) {
+    private float[] encodeInit(GenerationRequest request, Consumer<String> warnings) {
+        RgbImage init = request.initImage();
+        if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
+            warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
+                    + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
+        }
         RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
         float[] moments;
         try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
@@ -378,7 +497,7 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint);
+        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint, files);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

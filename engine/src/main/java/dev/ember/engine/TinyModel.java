@@ -1,5 +1,6 @@
 package dev.ember.engine;
 
+import dev.ember.bindings.NativeLibrary;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFormat;
 import dev.ember.engine.model.ModelPreset;
@@ -20,7 +21,7 @@ public final class TinyModel {
     /** Fixed so every machine's cached tiny model has the same bytes, and images made with it re-run anywhere. */
     public static final long SEED = 1234;
     /** Tests set this system property to keep the cache in a temporary folder; it wins over EMBER_CACHE. */
-    public static final String CACHE_PROPERTY = "ember.cache";
+    public static final String CACHE_PROPERTY = NativeLibrary.CACHE_PROPERTY;
 
     private TinyModel() {}
 
@@ -28,11 +29,9 @@ public final class TinyModel {
             + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
             + "(.safetensors or .ckpt file, or a diffusers folder).";
 
+    /** Ember's cache folder: {@link NativeLibrary#cacheRoot()}. */
     public static Path cacheRoot() {
-        String dir = System.getProperty(CACHE_PROPERTY);
-        if (dir == null || dir.isBlank()) dir = System.getenv("EMBER_CACHE");
-        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "ember");
-        return Path.of(dir);
+        return NativeLibrary.cacheRoot();
     }
 
     /** Where the cached tiny model is (or will be), without making it. */

@@ -48,6 +48,8 @@ import java.util.stream.Stream;
  * @param flashAttention  ggml's fused attention was used (it rounds K and V to f16: results differ slightly);
  *                        null before the model resolved it (auto)
  * @param emberVersion    the Ember that made the image
+ * @param modelFingerprint the model file's fingerprint when it was loaded ({@code StableDiffusion.fileFingerprint()}:
+ *                        a SHA-256 of its size and sampled content); null when not known
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -55,8 +57,19 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
     public static final String TXT2IMG = "txt2img";
+
+    /** Without a model fingerprint (as before it was recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, null);
+    }
     public static final String IMG2IMG = "img2img";
 
     /**
@@ -73,7 +86,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.noise().id(), request.images(), request.isImg2Img() ? request.strength() : null,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
-                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version());
+                tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
+                model.fileFingerprint());
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -103,7 +117,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -127,7 +141,30 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion);
+                weightType, device, threads, used, emberVersion, modelFingerprint);
+    }
+
+    /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
+    public ImageParameters asRunBy(StableDiffusion model) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint());
+    }
+
+    /**
+     * Whether an image recorded with {@code other} is the image these parameters make: every parameter that
+     * decides the pixels is equal (the model by its fingerprint, the init image by its SHA-256), while the
+     * paths, device, threads and Ember version may differ. False when either has no model fingerprint.
+     */
+    public boolean makesSameImageAs(ImageParameters other) {
+        if (modelFingerprint == null || other.modelFingerprint == null) return false;
+        return pixelsOnly().equals(other.pixelsOnly());
+    }
+
+    private ImageParameters pixelsOnly() {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
+                weightType, null, 0, flashAttention, null, modelFingerprint);
     }
 
     public ModelOptions toModelOptions() {

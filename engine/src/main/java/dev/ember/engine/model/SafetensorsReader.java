@@ -44,7 +44,7 @@ public final class SafetensorsReader {
             long size = ch.size();
             if (size == 0) throw new ModelFileException(file, "empty file");
             if (size < 8) throw new ModelFileException(file, "truncated: " + size + " bytes, too short for a safetensors header");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            all = MappedFiles.map(ch, file, arena);
         } catch (IOException e) {
             throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
         }

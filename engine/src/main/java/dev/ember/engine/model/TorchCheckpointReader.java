@@ -35,7 +35,7 @@ public final class TorchCheckpointReader {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size == 0) throw new ModelFileException(file, "empty file");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            all = MappedFiles.map(ch, file, arena);
         } catch (IOException e) {
             throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
         }

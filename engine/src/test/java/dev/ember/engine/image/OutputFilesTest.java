@@ -2,6 +2,8 @@ package dev.ember.engine.image;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -42,6 +44,28 @@ class OutputFilesTest {
     void namesUseSixDigitsAndUnsignedSeeds() {
         assertEquals("000032.1592514025.png", OutputFiles.name(32, 1592514025L));
         assertEquals("1234567.18446744073709551615.png", OutputFiles.name(1234567, -1));
+    }
+
+    @Test
+    void filesGetTheModeOfAnyNewFileUnderTheUmask() throws IOException {
+        Path probe = Files.createFile(dir.resolve("probe")); // 0666 minus the umask, as any tool's new file
+        Path png = OutputFiles.writeNumbered(dir.resolve("out"), 1, new byte[] {1});
+        Path replaced = dir.resolve("steps/steps.png");
+        OutputFiles.writeReplacing(replaced, new byte[] {2});
+        assertEquals(Files.getPosixFilePermissions(probe), Files.getPosixFilePermissions(png));
+        assertEquals(Files.getPosixFilePermissions(probe), Files.getPosixFilePermissions(replaced));
+    }
+
+    @Test
+    void temporaryFilesOfProcessesThatAreGoneAreRemovedOthersKept() throws IOException {
+        Path out = Files.createDirectory(dir.resolve("swept"));
+        Path gone = Files.write(out.resolve(".ember-999999999-1a2b.tmp"), new byte[] {1}); // above any pid_max
+        Path running = Files.write(out.resolve(".ember-" + ProcessHandle.current().pid() + "-3c4d.tmp"), new byte[] {1});
+        Path foreign = Files.write(out.resolve(".ember-notes.tmp"), new byte[] {1});
+        OutputFiles.writeNumbered(out, 3, new byte[] {3});
+        assertFalse(Files.exists(gone), "left by a process that no longer runs");
+        assertTrue(Files.exists(running), "may still be being written");
+        assertTrue(Files.exists(foreign), "not one of ours");
     }
 
     private static List<Path> leftovers(Path dir) throws IOException {

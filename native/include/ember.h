@@ -44,24 +44,49 @@ extern "C" {
 #define EMBER_DEVICE_ACCEL 3
 
 /* ---- element types of tensors handed in (ember_tensor.dtype) --------------------------------- */
+/* The Q* types are ggml's block-quantised types as gguf files store them: the tensor's elements, in
+ * row-major order, as consecutive blocks of 32 (Q4_0 .. Q8_0) or 256 (the K types) elements, each in
+ * ggml's block_q* layout. The element count must be a whole number of blocks; blocks may span rows. */
 #define EMBER_DTYPE_F32 0
 #define EMBER_DTYPE_F16 1
 #define EMBER_DTYPE_BF16 2
+#define EMBER_DTYPE_Q4_0 3
+#define EMBER_DTYPE_Q4_1 4
+#define EMBER_DTYPE_Q5_0 5
+#define EMBER_DTYPE_Q5_1 6
+#define EMBER_DTYPE_Q8_0 7
+#define EMBER_DTYPE_Q2_K 8
+#define EMBER_DTYPE_Q3_K 9
+#define EMBER_DTYPE_Q4_K 10
+#define EMBER_DTYPE_Q5_K 11
+#define EMBER_DTYPE_Q6_K 12
 
 /* ---- weight types a model is stored in on the device ------------------------------------------ */
-/* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16. Norms, biases and
- * position embeddings always stay f32; the token embedding is f16 unless the weights are f32.
- * Quantised types apply to matrix weights whose rows split into blocks, except the attention
- * projections, which stay f16 (docs/design.md, "Weight types"); q8_0's block scales are searched
- * for the least squared error. */
+/* AUTO keeps f32 files in f32 and stores f16/bf16 files' matrix weights as f16; matrix weights handed
+ * in block-quantised are kept exactly as they are where their rows split into whole blocks (linear
+ * layers, attention projections included), else dequantised to f16 (convolution kernels, and rows that
+ * blocks span). Norms, biases and position embeddings always stay f32; the token embedding is f16
+ * unless the weights are f32. A quantised type applies to matrix weights whose rows split into its
+ * blocks (32 elements, 256 for the K types), except the attention projections, which stay f16
+ * (docs/design.md, "Weight types"); a weight handed in with that very type is kept as it is, others
+ * are quantised by ggml's routines (q8_0's block scales by Ember's search for the least squared error).
+ * ember_model_stats.weight_type reports the type the (first) matrix weights were stored in. */
 #define EMBER_WEIGHT_AUTO 0
 #define EMBER_WEIGHT_F32 1
 #define EMBER_WEIGHT_F16 2
 #define EMBER_WEIGHT_Q8_0 3
 #define EMBER_WEIGHT_Q4_0 4
+#define EMBER_WEIGHT_Q4_1 5
+#define EMBER_WEIGHT_Q5_0 6
+#define EMBER_WEIGHT_Q5_1 7
+#define EMBER_WEIGHT_Q2_K 8
+#define EMBER_WEIGHT_Q3_K 9
+#define EMBER_WEIGHT_Q4_K 10
+#define EMBER_WEIGHT_Q5_K 11
+#define EMBER_WEIGHT_Q6_K 12
 /* bf16 matrix weights (CPU only): products in bf16 (AVX-512 BF16's dot-product instructions in the zen4
  * variant, converted to f32 elsewhere); the VAE keeps f16 (docs/performance.md, "bf16"). */
-#define EMBER_WEIGHT_BF16 5
+#define EMBER_WEIGHT_BF16 13
 
 /* ---- text encoder activations ----------------------------------------------------------------- */
 #define EMBER_ACT_QUICK_GELU 0
@@ -168,6 +193,13 @@ EMBER_API void ember_text_encoder_free(ember_text_encoder * model);
 /* tokens [batch, n_tokens] -> hidden [batch, n_tokens, hidden_size]. clip_skip = 1 returns the last
  * layer, 2 the one before it, ...; the final layer norm is applied to whichever layer is taken. */
 EMBER_API int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, float * out_hidden);
+/* As ember_text_encoder_encode, with extra token embeddings (textual inversion): a token id v >= vocab_size
+ * takes row v - vocab_size of extra [n_extra, hidden_size] (f32, used exactly as given) instead of a row of
+ * the token embedding; the position embedding is added as for any token. n_extra may be 0 (extra unused). */
+EMBER_API int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden);
+/* Replaces some of the encoder's weights (e.g. by LoRA-merged values, or the originals back); see
+ * ember_unet_set_weights. */
+EMBER_API int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors);
 EMBER_API int32_t ember_text_encoder_stats(const ember_text_encoder * model, ember_model_stats * out);
 
 /* ---- UNet (LDM UNetModel, SD 1.x / 2.x) ------------------------------------------------------- */
@@ -195,6 +227,13 @@ EMBER_API void ember_unet_free(ember_unet * model);
  * -> out [batch, out_channels, height, width] (eps or v, whatever the weights predict). */
 EMBER_API int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, float * out);
 EMBER_API int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out);
+/* Replaces some of a loaded network's weights (e.g. by LoRA-merged values, or the originals back). Each
+ * tensor must be one the network loaded, with its shape; its values are stored in that tensor's type
+ * exactly as *_create stores them (same rounding, same q8_0/q4_0 quantisation), so the network then
+ * computes what one created from these values would. The data follows ember_tensor's rules: copied, or
+ * with weights_in_place used where it lies until that tensor is replaced again or the network is freed.
+ * Nothing changes when an entry is refused. Not while the network computes (the caller serializes). */
+EMBER_API int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors);
 
 /* ---- VAE (LDM AutoencoderKL) ------------------------------------------------------------------- */
 typedef struct ember_vae_config {
@@ -219,6 +258,38 @@ EMBER_API int32_t ember_vae_encode(ember_vae * model, const float * image, int32
  * -> image [batch, image_channels, height*f, width*f], roughly in [-1, 1], not clamped. */
 EMBER_API int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image);
 EMBER_API int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out);
+/* Shared GroupNorm statistics, for pictures decoded or encoded in tiles (batch 1): GroupNorm normalises
+ * with statistics of its whole input, so tiles run on their own normalise differently and drift apart in
+ * colour. Record the statistics of a pass over a small version of the whole picture, then run every tile
+ * with them. The record holds, for each GroupNorm in graph order, norm_groups means then norm_groups
+ * variances; encode = 1 for the encoder's, 0 for the decoder's. */
+EMBER_API int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values);
+/* input as ember_vae_encode / ember_vae_decode take it (batch 1) -> out_stats [group_stats_size] */
+EMBER_API int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats);
+/* As ember_vae_encode / ember_vae_decode (batch 1), every GroupNorm using the recorded statistics. */
+EMBER_API int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out);
+
+/* ---- TAESD (the tiny autoencoder: madebyollin/taesd, diffusers AutoencoderTiny) ---------------- */
+/* Canonical names are diffusers AutoencoderTiny's: "encoder.layers.<i>." and "decoder.layers.<i>."
+ * (the Java reader maps madebyollin's taesd_encoder / taesd_decoder files onto them). */
+typedef struct ember_taesd_config {
+    int32_t image_channels;  /* 3 */
+    int32_t latent_channels; /* 4 */
+    int32_t channels;        /* 64 */
+    int32_t parts;           /* EMBER_VAE_ENCODER | EMBER_VAE_DECODER */
+} ember_taesd_config;
+
+typedef struct ember_taesd ember_taesd;
+
+EMBER_API int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_taesd ** out);
+EMBER_API void ember_taesd_free(ember_taesd * model);
+/* image [batch, image_channels, height, width] in [0, 1] (height, width multiples of 8)
+ * -> latent [batch, latent_channels, height/8, width/8] in the UNet's (scaled) latent space. */
+EMBER_API int32_t ember_taesd_encode(ember_taesd * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_latent);
+/* latent [batch, latent_channels, height, width] in the UNet's (scaled) latent space
+ * -> image [batch, image_channels, height*8, width*8], roughly in [0, 1], not clamped. */
+EMBER_API int32_t ember_taesd_decode(ember_taesd * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image);
+EMBER_API int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats * out);
 
 /* ---- measurement ------------------------------------------------------------------------------- */
 /* Times an f32 matrix product [m x k] * [k x n] on the context's device the way the networks run

@@ -31,32 +31,74 @@ std::string shape_string(const int64_t * shape, int n) {
     return s.str();
 }
 
-// Source data as f32 (the one format every conversion below starts from).
-void to_f32(const ember_tensor & t, int64_t n, std::vector<float> & out) {
-    out.resize((size_t) n);
-    switch (t.dtype) {
-        case EMBER_DTYPE_F32: std::memcpy(out.data(), t.data, (size_t) n * sizeof(float)); break;
-        case EMBER_DTYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *) t.data, out.data(), n); break;
-        case EMBER_DTYPE_BF16: ggml_bf16_to_fp32_row((const ggml_bf16_t *) t.data, out.data(), n); break;
+// EMBER_DTYPE_* of a tensor handed in -> its ggml type; GGML_TYPE_COUNT for an unknown code.
+ggml_type source_type(int32_t dtype) {
+    switch (dtype) {
+        case EMBER_DTYPE_F32: return GGML_TYPE_F32;
+        case EMBER_DTYPE_F16: return GGML_TYPE_F16;
+        case EMBER_DTYPE_BF16: return GGML_TYPE_BF16;
+        case EMBER_DTYPE_Q4_0: return GGML_TYPE_Q4_0;
+        case EMBER_DTYPE_Q4_1: return GGML_TYPE_Q4_1;
+        case EMBER_DTYPE_Q5_0: return GGML_TYPE_Q5_0;
+        case EMBER_DTYPE_Q5_1: return GGML_TYPE_Q5_1;
+        case EMBER_DTYPE_Q8_0: return GGML_TYPE_Q8_0;
+        case EMBER_DTYPE_Q2_K: return GGML_TYPE_Q2_K;
+        case EMBER_DTYPE_Q3_K: return GGML_TYPE_Q3_K;
+        case EMBER_DTYPE_Q4_K: return GGML_TYPE_Q4_K;
+        case EMBER_DTYPE_Q5_K: return GGML_TYPE_Q5_K;
+        case EMBER_DTYPE_Q6_K: return GGML_TYPE_Q6_K;
+        default: return GGML_TYPE_COUNT;
     }
 }
 
-ggml_type matrix_type_for(int32_t weight_type, int32_t src_dtype, int64_t row_length) {
+// EMBER_WEIGHT_* (not AUTO) -> the ggml type it stores matrix weights in.
+ggml_type weight_ggml_type(int32_t weight_type) {
     switch (weight_type) {
         case EMBER_WEIGHT_F32: return GGML_TYPE_F32;
         case EMBER_WEIGHT_F16: return GGML_TYPE_F16;
+        case EMBER_WEIGHT_Q8_0: return GGML_TYPE_Q8_0;
+        case EMBER_WEIGHT_Q4_0: return GGML_TYPE_Q4_0;
+        case EMBER_WEIGHT_Q4_1: return GGML_TYPE_Q4_1;
+        case EMBER_WEIGHT_Q5_0: return GGML_TYPE_Q5_0;
+        case EMBER_WEIGHT_Q5_1: return GGML_TYPE_Q5_1;
+        case EMBER_WEIGHT_Q2_K: return GGML_TYPE_Q2_K;
+        case EMBER_WEIGHT_Q3_K: return GGML_TYPE_Q3_K;
+        case EMBER_WEIGHT_Q4_K: return GGML_TYPE_Q4_K;
+        case EMBER_WEIGHT_Q5_K: return GGML_TYPE_Q5_K;
+        case EMBER_WEIGHT_Q6_K: return GGML_TYPE_Q6_K;
         case EMBER_WEIGHT_BF16: return GGML_TYPE_BF16;
-        // Block-quantised rows need a length divisible by the block; the few that are not stay f16.
-        case EMBER_WEIGHT_Q8_0: return row_length % ggml_blck_size(GGML_TYPE_Q8_0) == 0 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
-        case EMBER_WEIGHT_Q4_0: return row_length % ggml_blck_size(GGML_TYPE_Q4_0) == 0 ? GGML_TYPE_Q4_0 : GGML_TYPE_F16;
-        default: return src_dtype == EMBER_DTYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+        default: return GGML_TYPE_COUNT;
     }
 }
 
+// Source data as f32 (the one format every conversion below starts from); block types through ggml's
+// own dequantisation, over the flattened elements.
+void to_f32(const ember_tensor & t, int64_t n, std::vector<float> & out) {
+    out.resize((size_t) n);
+    const ggml_type type = source_type(t.dtype);
+    switch (type) {
+        case GGML_TYPE_F32: std::memcpy(out.data(), t.data, (size_t) n * sizeof(float)); break;
+        case GGML_TYPE_F16: ggml_fp16_to_fp32_row((const ggml_fp16_t *) t.data, out.data(), n); break;
+        case GGML_TYPE_BF16: ggml_bf16_to_fp32_row((const ggml_bf16_t *) t.data, out.data(), n); break;
+        default: ggml_get_type_traits(type)->to_float(t.data, out.data(), n); break;
+    }
+}
+
+// A matrix weight's stored type. AUTO keeps a block-quantised source as it is (when its rows split into
+// whole blocks) and f32 or f16 otherwise; an explicit type applies where rows split into its blocks. The
+// few rows that do not split stay f16.
+ggml_type matrix_type_for(int32_t weight_type, ggml_type src, int64_t row_length) {
+    ggml_type type;
+    if (weight_type == EMBER_WEIGHT_AUTO) type = ggml_is_quantized(src) ? src : src == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    else type = weight_ggml_type(weight_type);
+    if (ggml_is_quantized(type) && row_length % ggml_blck_size(type) != 0) return GGML_TYPE_F16;
+    return type;
+}
+
 // A lookup table's type (see tensor_spec): f32 only when the weights are f32.
-ggml_type lookup_type_for(int32_t weight_type, int32_t src_dtype) {
+ggml_type lookup_type_for(int32_t weight_type, ggml_type src) {
     if (weight_type == EMBER_WEIGHT_F32) return GGML_TYPE_F32;
-    if (weight_type == EMBER_WEIGHT_AUTO && src_dtype == EMBER_DTYPE_F32) return GGML_TYPE_F32;
+    if (weight_type == EMBER_WEIGHT_AUTO && src == GGML_TYPE_F32) return GGML_TYPE_F32;
     return GGML_TYPE_F16;
 }
 
@@ -76,31 +118,113 @@ void release_source(const void * data, size_t bytes) {
 #endif
 }
 
-// Whether a tensor can be used where the caller's data lies: same type as stored, and aligned to its
-// element size (ggml's CPU kernels load vectors unaligned but read scalars as typed values).
+// Whether a tensor can be used where the caller's data lies: same type as stored (f32, f16, bf16 or a
+// block type), and aligned for the values read from it (ggml's CPU kernels load vectors unaligned but read
+// scalars as typed values: floats, halves, and a block's f16 scales).
 bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
-    const bool same = (dst->type == GGML_TYPE_F32 && src.dtype == EMBER_DTYPE_F32) ||
-                      (dst->type == GGML_TYPE_F16 && src.dtype == EMBER_DTYPE_F16) ||
-                      (dst->type == GGML_TYPE_BF16 && src.dtype == EMBER_DTYPE_BF16);
-    return same && (uintptr_t) src.data % ggml_type_size(dst->type) == 0;
+    const ggml_type type = source_type(src.dtype);
+    if (type != dst->type || (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16 && !ggml_is_quantized(type))) {
+        return false;
+    }
+    const uintptr_t alignment = ggml_is_quantized(type) ? 2 : ggml_type_size(type);
+    return (uintptr_t) src.data % alignment == 0;
+}
+
+// Writes `src` into `dst` converted to dst's type: the one conversion every stored weight goes through
+// (load and replace), so a value becomes the same stored bits whichever way it arrives. `release`
+// pages the source out afterwards (low-memory mode); f32 / bytes are scratch reused across calls.
+void store_converted(ember_context * ctx, const ember_tensor & src, ggml_tensor * dst, bool release, std::vector<float> & f32,
+                     std::vector<uint8_t> & converted) {
+    const int64_t n = ggml_nelements(dst);
+    const ggml_type src_type = source_type(src.dtype);
+    const size_t src_bytes = ggml_row_size(src_type, n);
+    if (dst->type == src_type) {
+        // The same type: copied as it is. For a block type the rows hold whole blocks here (matrix_type_for),
+        // so ggml's row layout is the flattened blocks handed in.
+        ggml_backend_tensor_set(dst, src.data, 0, ggml_nbytes(dst));
+    } else {
+        to_f32(src, n, f32);
+        if (dst->type == GGML_TYPE_F32) {
+            ggml_backend_tensor_set(dst, f32.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_F16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_BF16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_bf16_row_ref(f32.data(), (ggml_bf16_t *) converted.data(), n);  // round to nearest even
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else {
+            converted.resize(ggml_nbytes(dst));
+            if (dst->type == GGML_TYPE_Q8_0) {
+                quantize_q8_0_searched(f32.data(), converted.data(), n / ggml_blck_size(GGML_TYPE_Q8_0), ctx->params.n_threads);
+            } else {
+                int64_t per_row = dst->ne[0];
+                ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
+            }
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        }
+    }
+    if (release) release_source(src.data, src_bytes);
+}
+
+// Checks one source against the tensor it is meant for (shape in PyTorch order, dtype, data); on a
+// mismatch records it on the context and returns its status (a wrong shape is the model's fault).
+int32_t check_source(ember_context * ctx, const ember_tensor & t, const std::string & name, const int64_t * shape, int n_dims) {
+    bool same = t.n_dims == n_dims;
+    for (int d = 0; same && d < n_dims; d++) same = t.shape[d] == shape[d];
+    if (!same) {
+        return ctx->fail(EMBER_ERROR_MODEL, "tensor " + name + " has shape " + shape_string(t.shape, t.n_dims) + ", expected " +
+                                                shape_string(shape, n_dims));
+    }
+    if (source_type(t.dtype) == GGML_TYPE_COUNT) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + name + " has unknown dtype " + std::to_string(t.dtype));
+    }
+    if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + name + " has no data");
+    return EMBER_OK;
 }
 
 }  // namespace
 
 weight_store::~weight_store() {
-    // Low-memory mode: the caller's pages this network read in place leave the process with it (a
-    // network loaded per use would otherwise keep its file pages resident after it is freed).
-    if (release_in_place_on_free_) {
-        for (ggml_backend_buffer_t b : in_place_buffers_) release_source(ggml_backend_buffer_get_base(b), ggml_backend_buffer_get_size(b));
+    for (auto & [tensor, single] : singles_) {
+        // Low-memory mode: the caller's pages this network read in place leave the process with it (a
+        // network loaded per use would otherwise keep its file pages resident after it is freed).
+        if (single.in_place && release_in_place_on_free_) {
+            release_source(ggml_backend_buffer_get_base(single.buffer), ggml_backend_buffer_get_size(single.buffer));
+        }
+        ggml_backend_buffer_free(single.buffer);  // in place: frees the struct, not the memory
     }
     if (buffer_ != nullptr) ggml_backend_buffer_free(buffer_);
-    for (ggml_backend_buffer_t b : in_place_buffers_) ggml_backend_buffer_free(b);  // frees the struct, not the memory
     if (meta_ != nullptr) ggml_free(meta_);
+}
+
+int32_t weight_store::place(ember_context * ctx, const ember_tensor & src, ggml_tensor * dst) {
+    // A buffer over the caller's memory from the 32-byte aligned address at or below the data (ggml's
+    // rule for a buffer's base) to its end; the tensor itself may start anywhere inside.
+    constexpr uintptr_t base_alignment = 32;  // ggml's TENSOR_ALIGNMENT
+    const uintptr_t data = (uintptr_t) src.data;
+    const uintptr_t base = data / base_alignment * base_alignment;
+    ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr((void *) base, data - base + ggml_nbytes(dst));
+    if (b == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot describe the weight " + std::string(dst->name));
+    ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    auto old = singles_.find(dst);
+    if (old != singles_.end()) {
+        ggml_backend_buffer_free(old->second.buffer);
+        singles_.erase(old);
+    }
+    dst->buffer = nullptr;
+    dst->data = nullptr;
+    singles_[dst] = {b, true};
+    if (ggml_backend_tensor_alloc(b, dst, (void *) data) != GGML_STATUS_SUCCESS) {
+        return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
+    }
+    return EMBER_OK;
 }
 
 int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                            int32_t n_tensors, int32_t weight_type) {
-    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_BF16) {
+    if (weight_type != EMBER_WEIGHT_AUTO && weight_ggml_type(weight_type) == GGML_TYPE_COUNT) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "unknown weight type " + std::to_string(weight_type));
     }
     if (weight_type == EMBER_WEIGHT_BF16 && ctx->backend != ctx->cpu_backend) {
@@ -123,28 +247,26 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         auto it = by_name.find(spec.name);
         if (it == by_name.end()) return ctx->fail(EMBER_ERROR_MODEL, "missing tensor " + spec.name);
         const ember_tensor & t = *it->second;
-        bool same = t.n_dims == (int32_t) spec.shape.size();
-        for (size_t d = 0; same && d < spec.shape.size(); d++) same = t.shape[d] == spec.shape[d];
-        if (!same) {
-            return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has shape " + shape_string(t.shape, t.n_dims) +
-                                                    ", expected " + shape_string(spec.shape.data(), (int) spec.shape.size()));
-        }
-        if (t.dtype != EMBER_DTYPE_F32 && t.dtype != EMBER_DTYPE_F16 && t.dtype != EMBER_DTYPE_BF16) {
-            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has unknown dtype " + std::to_string(t.dtype));
-        }
-        if (t.data == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + spec.name + " has no data");
+        int32_t checked = check_source(ctx, t, spec.name, spec.shape.data(), (int) spec.shape.size());
+        if (checked != EMBER_OK) return checked;
+        const ggml_type src = source_type(t.dtype);
         int64_t ne[4] = {1, 1, 1, 1};
         int n = (int) spec.shape.size();
         for (int d = 0; d < n; d++) ne[d] = spec.shape[n - 1 - d];  // ggml is innermost-first
+        if ((ne[0] * ne[1] * ne[2] * ne[3]) % ggml_blck_size(src) != 0) {
+            return ctx->fail(EMBER_ERROR_MODEL, "tensor " + spec.name + " has " + std::to_string(ne[0] * ne[1] * ne[2] * ne[3]) +
+                                                    " elements, not a whole number of " + ggml_type_name(src) + " blocks");
+        }
         const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
-        ggml_type type = matrix                                 ? matrix_type_for(weight_type, t.dtype, ne[0] * (n == 4 ? ne[1] * ne[2] : 1))
-                         : spec.role == tensor_role::lookup_table ? lookup_type_for(weight_type, t.dtype)
+        // A convolution kernel is multiplied as rows of KW*KH*IC; ne[0] (KW: 1 or 3) never holds whole blocks,
+        // and the convolution reads f32 or f16 only: quantised kernels (handed in or asked for) become f16.
+        ggml_type type = matrix                                 ? matrix_type_for(weight_type, src, ne[0])
+                         : spec.role == tensor_role::lookup_table ? lookup_type_for(weight_type, src)
                                                                   : GGML_TYPE_F32;
-        // Conv kernels are multiplied as [KW*KH*IC, OC] rows: quantised blocks must fit that row, which
-        // they do when ne[0] alone is a multiple; otherwise f16. Attention projections are never
-        // block-quantised (see tensor_role).
-        if (matrix && n == 4 && ggml_is_quantized(type) && ne[0] % ggml_blck_size(type) != 0) type = GGML_TYPE_F16;
-        if (spec.role == tensor_role::attention_matrix && ggml_is_quantized(type)) type = GGML_TYPE_F16;
+        if (matrix && n == 4 && ggml_is_quantized(type)) type = GGML_TYPE_F16;
+        // Ember never block-quantises an attention projection itself (see tensor_role); one handed in
+        // quantised (AUTO, or the very type asked for) is kept as it is.
+        if (spec.role == tensor_role::attention_matrix && ggml_is_quantized(type) && type != src) type = GGML_TYPE_F16;
         ggml_tensor * w = ggml_new_tensor(meta_, type, n, ne);
         ggml_set_name(w, spec.name.c_str());
         tensors_[spec.name] = w;
@@ -153,32 +275,23 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     }
     matrix_type_ = weight_type == EMBER_WEIGHT_AUTO ? -1 : weight_type;
 
-    // In place (CPU only): each such tensor gets a buffer over the caller's memory, from the 32-byte
-    // aligned address at or below its data (ggml's rule for a buffer's base) to its end; the tensor
-    // itself may start anywhere inside. Those tensors then have data, so the allocation below skips them.
-    const bool in_place = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
-    release_in_place_on_free_ = in_place && ctx->params.low_memory != 0;
+    // In place (CPU only): each such tensor gets a buffer over the caller's memory (place()). Those
+    // tensors then have data, so the allocation below skips them.
+    in_place_ = ctx->params.weights_in_place != 0 && ctx->backend == ctx->cpu_backend;
+    release_in_place_on_free_ = in_place_ && ctx->params.low_memory != 0;
     size_t n_copied = 0;
     std::vector<bool> placed(todo.size(), false);
     for (size_t i = 0; i < todo.size(); i++) {
         const ember_tensor * src = todo[i].first;
         ggml_tensor * dst = todo[i].second;
         bytes_ += ggml_nbytes(dst);
-        if (!in_place || !usable_in_place(*src, dst)) {
+        if (!in_place_ || !usable_in_place(*src, dst)) {
             n_copied++;
             continue;
         }
         placed[i] = true;
-        constexpr uintptr_t base_alignment = 32;  // ggml's TENSOR_ALIGNMENT
-        const uintptr_t data = (uintptr_t) src->data;
-        const uintptr_t base = data / base_alignment * base_alignment;
-        ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr((void *) base, data - base + ggml_nbytes(dst));
-        if (b == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot describe the weight " + std::string(dst->name));
-        in_place_buffers_.push_back(b);
-        ggml_backend_buffer_set_usage(b, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-        if (ggml_backend_tensor_alloc(b, dst, (void *) data) != GGML_STATUS_SUCCESS) {
-            return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
-        }
+        int32_t status = place(ctx, *src, dst);
+        if (status != EMBER_OK) return status;
     }
     if (n_copied > 0) {
         buffer_ = ggml_backend_alloc_ctx_tensors(meta_, ctx->backend);
@@ -191,42 +304,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
     const bool release = ctx->params.low_memory != 0;
     for (size_t i = 0; i < todo.size(); i++) {
         if (placed[i]) continue;  // used in place: nothing to copy, and never paged out
-        const ember_tensor * src = todo[i].first;
-        ggml_tensor * dst = todo[i].second;
-        int64_t n = ggml_nelements(dst);
-        const size_t src_bytes = (size_t) n * (src->dtype == EMBER_DTYPE_F32 ? 4 : 2);
-        if (dst->type == GGML_TYPE_F32 && src->dtype == EMBER_DTYPE_F32) {
-            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
-            if (release) release_source(src->data, src_bytes);
-            continue;
-        }
-        if ((dst->type == GGML_TYPE_F16 && src->dtype == EMBER_DTYPE_F16) || (dst->type == GGML_TYPE_BF16 && src->dtype == EMBER_DTYPE_BF16)) {
-            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(dst));
-            if (release) release_source(src->data, src_bytes);
-            continue;
-        }
-        to_f32(*src, n, f32);
-        if (dst->type == GGML_TYPE_F32) {
-            ggml_backend_tensor_set(dst, f32.data(), 0, ggml_nbytes(dst));
-        } else if (dst->type == GGML_TYPE_F16) {
-            converted.resize(ggml_nbytes(dst));
-            ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
-            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
-        } else if (dst->type == GGML_TYPE_BF16) {
-            converted.resize(ggml_nbytes(dst));
-            ggml_fp32_to_bf16_row_ref(f32.data(), (ggml_bf16_t *) converted.data(), n);  // round to nearest even
-            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
-        } else {
-            converted.resize(ggml_nbytes(dst));
-            if (dst->type == GGML_TYPE_Q8_0) {
-                quantize_q8_0_searched(f32.data(), converted.data(), n / ggml_blck_size(GGML_TYPE_Q8_0), ctx->params.n_threads);
-            } else {
-                int64_t per_row = dst->ne[0];
-                ggml_quantize_chunk(dst->type, f32.data(), converted.data(), 0, n / per_row, per_row, nullptr);
-            }
-            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
-        }
-        if (release) release_source(src->data, src_bytes);
+        store_converted(ctx, *todo[i].first, todo[i].second, release, f32, converted);
     }
     if (release) {
         // The conversion scratch can be as large as the token embedding in f32: give it back now.
@@ -234,14 +312,77 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
         std::vector<uint8_t>().swap(converted);
     }
     if (matrix_type_ < 0) {
-        // AUTO: report what the matrix weights became (the first one decides; they share a source dtype).
-        matrix_type_ = EMBER_WEIGHT_F32;
+        // AUTO: report what the matrix weights became: the first block-quantised one (a quantised file's
+        // rows that do not split into its blocks, and all conv kernels, are f16), else the first one.
+        matrix_type_ = -1;
         for (const tensor_spec & spec : specs) {
-            if (spec.role == tensor_role::matrix) {
-                matrix_type_ = tensors_[spec.name]->type == GGML_TYPE_F16 ? EMBER_WEIGHT_F16 : EMBER_WEIGHT_F32;
+            const bool matrix = spec.role == tensor_role::matrix || spec.role == tensor_role::attention_matrix;
+            if (matrix && ggml_is_quantized(tensors_[spec.name]->type)) {
+                matrix_type_ = weight_code(tensors_[spec.name]->type);
                 break;
             }
         }
+        for (const tensor_spec & spec : specs) {
+            if (matrix_type_ < 0 && spec.role == tensor_role::matrix) matrix_type_ = weight_code(tensors_[spec.name]->type);
+        }
+        if (matrix_type_ < 0) matrix_type_ = EMBER_WEIGHT_F32;
+    }
+    return EMBER_OK;
+}
+
+int32_t weight_code(ggml_type type) {
+    for (int32_t code = EMBER_WEIGHT_F32; code <= EMBER_WEIGHT_BF16; code++) {
+        if (weight_ggml_type(code) == type) return code;
+    }
+    return -1;
+}
+
+int32_t weight_store::replace(ember_context * ctx, const ember_tensor * tensors, int32_t n_tensors) {
+    if (n_tensors < 0 || (tensors == nullptr && n_tensors > 0)) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "bad tensor list");
+    std::vector<ggml_tensor *> targets((size_t) n_tensors);
+    for (int32_t i = 0; i < n_tensors; i++) {
+        const ember_tensor & t = tensors[i];
+        if (t.name == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor " + std::to_string(i) + " has no name");
+        ggml_tensor * dst = get(t.name);
+        if (dst == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string("no weight ") + t.name + " to replace");
+        int64_t shape[4];
+        const int n = ggml_n_dims(dst) < t.n_dims ? t.n_dims : ggml_n_dims(dst);  // trailing 1s: use the source's rank
+        for (int d = 0; d < n && d < 4; d++) shape[d] = dst->ne[n - 1 - d];
+        int32_t checked = check_source(ctx, t, t.name, shape, n);
+        if (checked != EMBER_OK) return checked;
+        targets[(size_t) i] = dst;
+    }
+    std::vector<float> f32;
+    std::vector<uint8_t> converted;
+    const bool release = ctx->params.low_memory != 0;
+    for (int32_t i = 0; i < n_tensors; i++) {
+        const ember_tensor & src = tensors[i];
+        ggml_tensor * dst = targets[(size_t) i];
+        auto single = singles_.find(dst);
+        if (single == singles_.end()) {
+            // In the shared buffer of copies: write over it (also when the new source could be used in place).
+            store_converted(ctx, src, dst, release, f32, converted);
+            continue;
+        }
+        if (in_place_ && usable_in_place(src, dst)) {
+            int32_t status = place(ctx, src, dst);
+            if (status != EMBER_OK) return status;
+            continue;
+        }
+        if (single->second.in_place) {
+            // Used in place until now: give it memory of its own to hold the converted values.
+            ggml_backend_buffer_t own = ggml_backend_alloc_buffer(ctx->backend, ggml_nbytes(dst));
+            if (own == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "cannot allocate memory for the weight " + std::string(dst->name));
+            ggml_backend_buffer_set_usage(own, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+            ggml_backend_buffer_free(single->second.buffer);
+            single->second = {own, false};
+            dst->buffer = nullptr;
+            dst->data = nullptr;
+            if (ggml_backend_tensor_alloc(own, dst, ggml_backend_buffer_get_base(own)) != GGML_STATUS_SUCCESS) {
+                return ctx->fail(EMBER_ERROR_INTERNAL, "cannot place the weight " + std::string(dst->name));
+            }
+        }
+        store_converted(ctx, src, dst, release, f32, converted);
     }
     return EMBER_OK;
 }
@@ -458,6 +599,29 @@ void fill_stats(const weight_store & weights, const graph_runner & runner, int32
     out->n_parameters = weights.n_parameters();
     out->weight_type = weight_type;
     out->n_graphs = runner.n_graphs();
+}
+
+int32_t check_image_call(ember_context * ctx, const char * network, bool encode, bool has_part, const float * in, const float * out,
+                         int32_t batch, int32_t height, int32_t width, int64_t factor) {
+    const std::string what = encode ? "encode" : "decode";
+    if (!has_part) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "cannot " + what + ": this " + network + " was created without its " +
+                                                           (encode ? "encoder" : "decoder"));
+    }
+    if (in == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": null buffer");
+    if (batch <= 0 || height <= 0 || width <= 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": batch, height and width must be positive, got " + std::to_string(batch) +
+                                                           " x " + std::to_string(height) + " x " + std::to_string(width));
+    }
+    if (encode && (height % factor != 0 || width % factor != 0)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": image size " + std::to_string(height) + " x " + std::to_string(width) +
+                                                           " is not a multiple of the " + network + "'s downscale factor " +
+                                                           std::to_string(factor));
+    }
+    if (!encode && ((int64_t) height * factor > (1 << 20) || (int64_t) width * factor > (1 << 20))) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, what + ": latent size too large");
+    }
+    return EMBER_OK;
 }
 
 // ---- layers -----------------------------------------------------------------------------------------

@@ -53,6 +53,15 @@ public:
     int32_t load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                  int32_t n_tensors, int32_t weight_type);
 
+    // Replaces the values of loaded tensors (LoRA-merged weights, or the originals back): each must be
+    // one of the specs, with its shape, and is converted to the type it is stored in exactly as load()
+    // converts (same rounding, same quantisation), so replacing a tensor gives what loading those values
+    // would have given. The sources follow load()'s rules: with weights in place on the CPU, one that
+    // already has the stored type is used where it lies (valid until this tensor is replaced again or
+    // the store ends); otherwise the values are copied into the store's memory. Checks every entry
+    // before changing anything. Not thread-safe with a running graph (the caller serializes).
+    int32_t replace(ember_context * ctx, const ember_tensor * tensors, int32_t n_tensors);
+
     // The loaded tensor, or nullptr if the name was not among the specs.
     ggml_tensor * get(const std::string & name) const;
     ggml_tensor * operator()(const std::string & name) const { return require(name); }
@@ -66,14 +75,27 @@ public:
 
 private:
     ggml_context * meta_ = nullptr;
-    ggml_backend_buffer_t buffer_ = nullptr;              // the copied tensors (null if none)
-    std::vector<ggml_backend_buffer_t> in_place_buffers_;  // one per tensor used in place, over the caller's memory
+    // A buffer of one tensor: over the caller's memory (used in place), or owned (a replaced tensor's copy).
+    struct single_buffer {
+        ggml_backend_buffer_t buffer = nullptr;
+        bool in_place = false;
+    };
+
+    // Points `dst` at the caller's data (load()'s in-place rule); replaces its single buffer, if any.
+    int32_t place(ember_context * ctx, const ember_tensor & src, ggml_tensor * dst);
+
+    ggml_backend_buffer_t buffer_ = nullptr;                          // the copied tensors (null if none)
+    std::unordered_map<ggml_tensor *, single_buffer> singles_;        // tensors with a buffer of their own
+    bool in_place_ = false;                  // weights in place on the CPU (the context's setting)
     bool release_in_place_on_free_ = false;  // low-memory mode: page the caller's memory out when freed
     std::unordered_map<std::string, ggml_tensor *> tensors_;
     uint64_t bytes_ = 0;
     int64_t n_parameters_ = 0;
     int32_t matrix_type_ = EMBER_WEIGHT_F32;
 };
+
+// The EMBER_WEIGHT_* code of a stored type (f32, f16, a block type), or -1 if it has none.
+int32_t weight_code(ggml_type type);
 
 // ---- graphs ---------------------------------------------------------------------------------------
 
@@ -115,6 +137,13 @@ private:
 
 // The ember_*_stats answer every network gives: its weights, its runner, the weight type it reports.
 void fill_stats(const weight_store & weights, const graph_runner & runner, int32_t weight_type, ember_model_stats * out);
+
+// The checks an image network's encode / decode makes before building its graph: the half exists
+// (`has_part`), buffers are there, sizes are positive, an image is a multiple of the downscale factor
+// and a latent's image stays within 2^20 pixels a side. Records the failure on the context.
+// `network` names it in messages ("VAE", "TAESD").
+int32_t check_image_call(ember_context * ctx, const char * network, bool encode, bool has_part, const float * in, const float * out,
+                         int32_t batch, int32_t height, int32_t width, int64_t factor);
 
 // Graph size limit for one network's graph (UNet at SD size has ~10k nodes).
 constexpr size_t MAX_GRAPH_NODES = 32768;

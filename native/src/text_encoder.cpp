@@ -18,6 +18,11 @@
 // FrozenOpenCLIPEmbedder(layer="penultimate") stops the resblocks one early and applies ln_final.
 // Layers after the one taken are not computed at all.
 //
+// Extra token embeddings (textual inversion, ember_text_encoder_encode_extra): ids from vocab_size on
+// take rows of a caller's f32 table instead. The graph gathers both tables and keeps each token's row
+// with 0/1 masks (x*1 and x+0 are exact), so a token's input is exactly its row either way; the table's
+// capacity is a power of two so that a few graphs serve any number of extra vectors.
+//
 // In ggml terms activations are [D, T, B] (ne[0] innermost), which is row-major [B, T, D]: the output
 // needs no permutation. Token ids arrive as one I32 vector of B*T ids (ggml_get_rows takes a 1-D
 // index here), checked against the vocabulary on the host before any compute. One graph is built per
@@ -26,6 +31,7 @@
 // embedding / norms / biases in f32).
 #include "model_common.h"
 
+#include <algorithm>
 #include <new>
 #include <string>
 #include <vector>
@@ -103,8 +109,10 @@ struct ember_text_encoder {
 
     ember_text_encoder(ember_context * c, const ember_text_config & cfg) : ctx(c), config(cfg), runner(c) {}
 
-    // The graph for one (batch, n_tokens, clip_skip).
-    void build(ggml_context * g, ember::built_graph & out, int32_t batch, int32_t n_tokens, int32_t clip_skip) const {
+    // The graph for one (batch, n_tokens, clip_skip), with an extra-embedding table of `extra_capacity`
+    // rows (0: none).
+    void build(ggml_context * g, ember::built_graph & out, int32_t batch, int32_t n_tokens, int32_t clip_skip,
+               int32_t extra_capacity) const {
         using namespace ember;
         const int64_t d = config.hidden_size;
         const int n_run = config.num_layers - (clip_skip - 1);
@@ -118,6 +126,21 @@ struct ember_text_encoder {
         ggml_tensor * tok = weights(PREFIX + "embeddings.token_embedding.weight");   // [D, V]
         ggml_tensor * pos = weights(PREFIX + "embeddings.position_embedding.weight"); // [D, P]
         ggml_tensor * x = ggml_get_rows(g, tok, ids);                                  // [D, B*T]
+        if (extra_capacity > 0) {
+            auto input = [&](const char * name, ggml_type type, int64_t ne0, int64_t ne1) {
+                ggml_tensor * t = ggml_new_tensor_2d(g, type, ne0, ne1);
+                ggml_set_name(t, name);
+                ggml_set_input(t);
+                out.inputs[name] = t;
+                return t;
+            };
+            ggml_tensor * table = input("extra", GGML_TYPE_F32, d, extra_capacity);
+            ggml_tensor * rows = input("extra_rows", GGML_TYPE_I32, (int64_t) batch * n_tokens, 1);
+            ggml_tensor * keep = input("keep", GGML_TYPE_F32, 1, (int64_t) batch * n_tokens);     // 1: vocabulary token
+            ggml_tensor * take = input("take", GGML_TYPE_F32, 1, (int64_t) batch * n_tokens);     // 1: extra row
+            ggml_tensor * extra = ggml_get_rows(g, table, ggml_reshape_1d(g, rows, (int64_t) batch * n_tokens));
+            x = ggml_add(g, ggml_mul(g, x, keep), ggml_mul(g, extra, take));
+        }
         x = ggml_reshape_3d(g, x, d, n_tokens, batch);                                 // [D, T, B]
         x = ggml_add(g, x, ggml_view_2d(g, pos, d, n_tokens, pos->nb[1], 0));         // broadcast over B
 
@@ -170,6 +193,11 @@ void ember_text_encoder_free(ember_text_encoder * model) { delete model; }
 
 int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
                                   int32_t clip_skip, float * out_hidden) {
+    return ember_text_encoder_encode_extra(model, tokens, batch, n_tokens, clip_skip, nullptr, 0, out_hidden);
+}
+
+int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
+                                        int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden) {
     if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
     ember_context * ctx = model->ctx;
     const ember_text_config & c = model->config;
@@ -186,21 +214,50 @@ int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * to
                                                            "], got " + std::to_string(clip_skip));
     }
     const int64_t n = (int64_t) batch * n_tokens;
+    if (n_extra < 0 || n_extra > n || (n_extra > 0 && extra == nullptr)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: " + std::to_string(n_extra) + " extra embeddings for " +
+                                                           std::to_string(n) + " tokens (or a null table)");
+    }
     for (int64_t i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= c.vocab_size) {
+        if (tokens[i] < 0 || tokens[i] >= (int64_t) c.vocab_size + n_extra) {
             return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT,
                              "text encoder: token id " + std::to_string(tokens[i]) + " at batch " + std::to_string(i / n_tokens) +
                                  ", position " + std::to_string(i % n_tokens) + " is outside the vocabulary [0, " +
-                                 std::to_string(c.vocab_size) + ")");
+                                 std::to_string(c.vocab_size) + ")" + (n_extra > 0 ? " and the " + std::to_string(n_extra) + " extra embeddings" : ""));
         }
     }
+    int32_t capacity = 0;
+    if (n_extra > 0) for (capacity = 8; capacity < n_extra; capacity *= 2) {}
 
     ember::built_graph * g = nullptr;
+    std::vector<int64_t> key = {batch, n_tokens, clip_skip};
+    if (capacity > 0) key.push_back(capacity);
     int32_t status = model->runner.prepare(
-        {batch, n_tokens, clip_skip},
-        [&](ggml_context * gctx, ember::built_graph & bg) { model->build(gctx, bg, batch, n_tokens, clip_skip); }, &g);
+        key, [&](ggml_context * gctx, ember::built_graph & bg) { model->build(gctx, bg, batch, n_tokens, clip_skip, capacity); }, &g);
     if (status != EMBER_OK) return status;
-    return model->runner.run(*g, {{"tokens", tokens}}, out_hidden);
+    if (capacity == 0) return model->runner.run(*g, {{"tokens", tokens}}, out_hidden);
+
+    // Vocabulary ids go to the token table (extra ones read row 0 there, then masked out), extra ones to the table.
+    std::vector<int32_t> ids(tokens, tokens + n), rows((size_t) n, 0);
+    std::vector<float> keep((size_t) n, 1.0f), take((size_t) n, 0.0f), table((size_t) capacity * c.hidden_size, 0.0f);
+    for (int64_t i = 0; i < n; i++) {
+        if (tokens[i] < c.vocab_size) continue;
+        rows[(size_t) i] = tokens[i] - c.vocab_size;
+        ids[(size_t) i] = 0;
+        keep[(size_t) i] = 0.0f;
+        take[(size_t) i] = 1.0f;
+    }
+    std::copy(extra, extra + (size_t) n_extra * c.hidden_size, table.begin());
+    return model->runner.run(*g, {{"tokens", ids.data()}, {"extra", table.data()}, {"extra_rows", rows.data()}, {"keep", keep.data()},
+                                  {"take", take.data()}},
+                             out_hidden);
+}
+
+int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    int32_t status = model->weights.replace(model->ctx, tensors, n_tensors);
+    if (status != EMBER_OK) model->ctx->last_error = "text encoder: " + model->ctx->last_error;
+    return status;
 }
 
 int32_t ember_text_encoder_stats(const ember_text_encoder * model, ember_model_stats * out) {

@@ -387,6 +387,13 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
     return model->runner.run(*g, {{"latent", latent}, {"t_emb", model->t_emb.data()}, {"context", context}}, out);
 }
 
+int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    int32_t status = model->weights.replace(model->ctx, tensors, n_tensors);
+    if (status != EMBER_OK) model->ctx->last_error = "UNet: " + model->ctx->last_error;
+    return status;
+}
+
 int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out) {
     if (model == nullptr || out == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
     ember::fill_stats(model->weights, model->runner, model->weights.matrix_type(), out);

@@ -45,8 +45,16 @@
 // Weight types: 4-D kernels are stored as model_common's weight_store decides (f32 or f16; its
 // quantised types need KW to be a multiple of the block, so q8_0/q4_0 leave every VAE kernel in f16).
 //
-// Graphs are built once per (direction, batch, height, width) and kept by the graph_runner. Only the
-// tensors of the parts asked for at creation (config->parts) are required and loaded.
+// Graphs are built once per (direction, batch, height, width, GroupNorm mode) and kept by the graph_runner.
+// Only the tensors of the parts asked for at creation (config->parts) are required and loaded.
+//
+// Shared GroupNorm statistics (tiling): GroupNorm normalises with statistics of the whole input, so a
+// picture decoded tile by tile would normalise each tile differently and the tiles would differ in colour
+// and brightness. ember_vae_record_group_stats runs a pass that outputs, for every GroupNorm in graph order,
+// its groups' means and variances (computed as ggml_group_norm computes them: mean, then the mean square
+// deviation); ember_vae_run_with_group_stats runs a pass whose GroupNorms use given statistics instead of
+// their own. Recording on a small picture of the whole (the latent or image scaled down) and running every
+// tile with that record makes all tiles normalise alike, as the Tiled VAE of multidiffusion-upscaler does.
 #include "context.h"
 #include "cpu_ops.h"
 #include "model_common.h"
@@ -160,6 +168,16 @@ std::string check_config(const ember_vae_config & c) {
     return "";
 }
 
+// Where a graph's GroupNorms take their statistics from (see the file comment).
+enum class norm_mode : int64_t { own = 0, record = 1, given = 2 };
+
+// GroupNorm layers of one direction, in graph order: every ResnetBlock has two, the mid block's attention one,
+// and norm_out one.
+int group_norm_layers(const ember_vae_config & c, bool encode) {
+    const int resnets = encode ? c.num_levels * c.num_res_blocks : c.num_levels * (c.num_res_blocks + 1);
+    return 2 * resnets + 5 + 1;
+}
+
 // Builds one direction's graph. Shapes are ggml's: images [W, H, C, N].
 struct vae_builder {
     ggml_context * g;
@@ -169,6 +187,10 @@ struct vae_builder {
     bool flash;
     int64_t max_pieces;
     bool cpu_ops;  // the device is the CPU: bands use cpu_ops.h's im2col and bias fill (see there)
+    norm_mode mode = norm_mode::own;
+    ggml_tensor * given = nullptr;                  // given mode: [G, 2L], per layer G means then G 1/sqrt(var + eps)
+    mutable std::vector<ggml_tensor *> recorded;    // record mode: per layer [G, 2], means then variances
+    mutable int layer = 0;                          // GroupNorms built so far
 
     ggml_tensor * weight(const std::string & name) const { return w(PREFIX + name + ".weight"); }
     ggml_tensor * bias(const std::string & name) const { return w(PREFIX + name + ".bias"); }
@@ -240,7 +262,23 @@ struct vae_builder {
     }
 
     ggml_tensor * norm(ggml_tensor * x, const std::string & name) const {
-        return group_norm(g, x, c.norm_groups, NORM_EPS, weight(name), bias(name));
+        if (mode == norm_mode::own) return group_norm(g, x, c.norm_groups, NORM_EPS, weight(name), bias(name));
+        const int64_t W = x->ne[0], H = x->ne[1], C = x->ne[2], N = x->ne[3], G = c.norm_groups;
+        // One row per group: channels are the third dimension, so a group's values are contiguous.
+        ggml_tensor * rows = ggml_reshape_3d(g, ggml_is_contiguous(x) ? x : ggml_cont(g, x), W * H * (C / G), G, N);
+        const int l = layer++;
+        if (mode == norm_mode::record) {
+            ggml_tensor * mean = ggml_mean(g, rows);                                    // [1, G, N]
+            ggml_tensor * var = ggml_mean(g, ggml_sqr(g, ggml_sub(g, rows, mean)));     // [1, G, N]
+            recorded.push_back(ggml_concat(g, ggml_reshape_2d(g, mean, G, 1), ggml_reshape_2d(g, var, G, 1), 1));
+            return group_norm(g, x, c.norm_groups, NORM_EPS, weight(name), bias(name));
+        }
+        const size_t row = (size_t) G * sizeof(float);
+        ggml_tensor * mean = ggml_cont(g, ggml_view_2d(g, given, 1, G, sizeof(float), (size_t) (2 * l) * row));
+        ggml_tensor * inv = ggml_cont(g, ggml_view_2d(g, given, 1, G, sizeof(float), (size_t) (2 * l + 1) * row));
+        ggml_tensor * y = ggml_reshape_4d(g, ggml_mul(g, ggml_sub(g, rows, mean), inv), W, H, C, N);
+        y = ggml_mul(g, y, ggml_reshape_4d(g, weight(name), 1, 1, C, 1));
+        return ggml_add(g, y, ggml_reshape_4d(g, bias(name), 1, 1, C, 1));
     }
 
     ggml_tensor * norm_silu(ggml_tensor * x, const std::string & name) const { return ggml_silu(g, norm(x, name)); }
@@ -324,45 +362,57 @@ namespace {
 
 enum direction : int64_t { ENCODE = 0, DECODE = 1 };
 
-int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32_t height, int32_t width, float * out) {
+// One pass. `mode` record: `out` gets the GroupNorm statistics instead of the picture; given: `stats` holds
+// them (means and variances per layer, as recorded). Both need batch 1.
+int32_t run(ember_vae * m, direction dir, const float * in, int32_t batch, int32_t height, int32_t width, float * out,
+             norm_mode mode = norm_mode::own, const float * stats = nullptr) {
     ember_context * ctx = m->ctx;
-    const char * what = dir == ENCODE ? "encode" : "decode";
     const int part = dir == ENCODE ? EMBER_VAE_ENCODER : EMBER_VAE_DECODER;
-    if ((m->config.parts & part) == 0) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string("cannot ") + what + ": this VAE was created without its " +
-                                                           (dir == ENCODE ? "encoder" : "decoder"));
-    }
-    if (in == nullptr || out == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": null buffer");
-    if (batch <= 0 || height <= 0 || width <= 0) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, std::string(what) + ": batch, height and width must be positive, got " +
-                                                           std::to_string(batch) + " x " + std::to_string(height) + " x " +
-                                                           std::to_string(width));
-    }
     const int64_t f = int64_t(1) << (m->config.num_levels - 1);
-    if (dir == ENCODE && (height % f != 0 || width % f != 0)) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "encode: image size " + std::to_string(height) + " x " +
-                                                           std::to_string(width) + " is not a multiple of the VAE's downscale factor " +
-                                                           std::to_string(f));
-    }
-    if (dir == DECODE && ((int64_t) height * f > (1 << 20) || (int64_t) width * f > (1 << 20))) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "decode: latent size too large");
-    }
+    int32_t checked = check_image_call(ctx, "VAE", dir == ENCODE, (m->config.parts & part) != 0, in, out, batch, height, width, f);
+    if (checked != EMBER_OK) return checked;
+    if (mode != norm_mode::own && batch != 1) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "group statistics: batch must be 1");
+    if (mode == norm_mode::given && stats == nullptr) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "group statistics: null stats");
     const int64_t in_ch = dir == ENCODE ? m->config.image_channels : m->config.latent_channels;
     const bool flash = use_flash_attention(ctx, m->weight_type);
     const ember_vae_config & cfg = m->config;
     const weight_store & w = m->weights;
+    const int layers = group_norm_layers(cfg, dir == ENCODE);
     built_graph * g = nullptr;
-    int32_t status = m->runner.prepare({dir, batch, height, width}, [&](ggml_context * gc, built_graph & bg) {
+    int32_t status = m->runner.prepare({dir, batch, height, width, (int64_t) mode}, [&](ggml_context * gc, built_graph & bg) {
         ggml_tensor * x = ggml_new_tensor_4d(gc, GGML_TYPE_F32, width, height, in_ch, batch);
         ggml_set_name(x, "input");
         ggml_set_input(x);
         bg.inputs["input"] = x;
         vae_builder b{gc, bg.graph, w, cfg, flash, ctx->params.low_memory ? MAX_PIECES_LOW_MEMORY : MAX_PIECES,
                       ctx->backend == ctx->cpu_backend};
+        b.mode = mode;
+        if (mode == norm_mode::given) {
+            b.given = ggml_new_tensor_2d(gc, GGML_TYPE_F32, cfg.norm_groups, 2 * layers);
+            ggml_set_name(b.given, "stats");
+            ggml_set_input(b.given);
+            bg.inputs["stats"] = b.given;
+        }
         bg.output = dir == ENCODE ? b.encode(x) : b.decode(x);
+        GGML_ASSERT(mode == norm_mode::own || b.layer == layers);
+        if (mode == norm_mode::record) {
+            ggml_tensor * all = b.recorded[0];
+            for (size_t i = 1; i < b.recorded.size(); i++) all = ggml_concat(gc, all, b.recorded[i], 1);
+            bg.output = all;  // [G, 2L]: the picture's last layers are not needed
+        }
     }, &g);
     if (status != EMBER_OK) return status;
-    return m->runner.run(*g, {{"input", in}}, out);
+    if (mode != norm_mode::given) return m->runner.run(*g, {{"input", in}}, out);
+    // The graph multiplies by 1/sqrt(var + eps) (as ggml_group_norm does): convert the variances here.
+    std::vector<float> given(stats, stats + (size_t) 2 * layers * cfg.norm_groups);
+    for (int l = 0; l < layers; l++) {
+        for (int i = 0; i < cfg.norm_groups; i++) {
+            float & v = given[(size_t) (2 * l + 1) * cfg.norm_groups + i];
+            if (!(v >= 0)) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "group statistics: negative or NaN variance");
+            v = 1.0f / std::sqrt(v + NORM_EPS);
+        }
+    }
+    return m->runner.run(*g, {{"input", in}, {"stats", given.data()}}, out);
 }
 
 }  // namespace
@@ -400,8 +450,7 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
     for (const tensor_spec & spec : specs.specs) {
         if (spec.role != tensor_role::matrix) continue;
         ggml_type t = m->weights.get(spec.name)->type;
-        int32_t code = t == GGML_TYPE_F32 ? EMBER_WEIGHT_F32 : t == GGML_TYPE_F16 ? EMBER_WEIGHT_F16
-                     : t == GGML_TYPE_Q8_0 ? EMBER_WEIGHT_Q8_0 : t == GGML_TYPE_Q4_0 ? EMBER_WEIGHT_Q4_0 : -1;
+        int32_t code = weight_code(t);
         if (actual < 0 || (code == weight_type && ggml_is_quantized(t))) actual = code;
     }
     m->weight_type = actual < 0 ? m->weights.matrix_type() : actual;
@@ -419,6 +468,23 @@ int32_t ember_vae_encode(ember_vae * model, const float * image, int32_t batch, 
 int32_t ember_vae_decode(ember_vae * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image) {
     if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
     return run(model, DECODE, latent, batch, height, width, out_image);
+}
+
+int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values) {
+    if (model == nullptr || out_values == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    *out_values = 2 * group_norm_layers(model->config, encode != 0) * model->config.norm_groups;
+    return EMBER_OK;
+}
+
+int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    return run(model, encode ? ENCODE : DECODE, input, 1, height, width, out_stats, norm_mode::record);
+}
+
+int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width,
+                                       const float * stats, float * out) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    return run(model, encode ? ENCODE : DECODE, input, 1, height, width, out, norm_mode::given, stats);
 }
 
 int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out) {

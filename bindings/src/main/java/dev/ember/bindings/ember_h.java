@@ -120,6 +120,76 @@ public final class ember_h {
         return EMBER_DTYPE_BF16;
     }
 
+    private static final int EMBER_DTYPE_Q4_0 = (int) 3L;
+
+    /** {@code #define EMBER_DTYPE_Q4_0 3} */
+    public static int EMBER_DTYPE_Q4_0() {
+        return EMBER_DTYPE_Q4_0;
+    }
+
+    private static final int EMBER_DTYPE_Q4_1 = (int) 4L;
+
+    /** {@code #define EMBER_DTYPE_Q4_1 4} */
+    public static int EMBER_DTYPE_Q4_1() {
+        return EMBER_DTYPE_Q4_1;
+    }
+
+    private static final int EMBER_DTYPE_Q5_0 = (int) 5L;
+
+    /** {@code #define EMBER_DTYPE_Q5_0 5} */
+    public static int EMBER_DTYPE_Q5_0() {
+        return EMBER_DTYPE_Q5_0;
+    }
+
+    private static final int EMBER_DTYPE_Q5_1 = (int) 6L;
+
+    /** {@code #define EMBER_DTYPE_Q5_1 6} */
+    public static int EMBER_DTYPE_Q5_1() {
+        return EMBER_DTYPE_Q5_1;
+    }
+
+    private static final int EMBER_DTYPE_Q8_0 = (int) 7L;
+
+    /** {@code #define EMBER_DTYPE_Q8_0 7} */
+    public static int EMBER_DTYPE_Q8_0() {
+        return EMBER_DTYPE_Q8_0;
+    }
+
+    private static final int EMBER_DTYPE_Q2_K = (int) 8L;
+
+    /** {@code #define EMBER_DTYPE_Q2_K 8} */
+    public static int EMBER_DTYPE_Q2_K() {
+        return EMBER_DTYPE_Q2_K;
+    }
+
+    private static final int EMBER_DTYPE_Q3_K = (int) 9L;
+
+    /** {@code #define EMBER_DTYPE_Q3_K 9} */
+    public static int EMBER_DTYPE_Q3_K() {
+        return EMBER_DTYPE_Q3_K;
+    }
+
+    private static final int EMBER_DTYPE_Q4_K = (int) 10L;
+
+    /** {@code #define EMBER_DTYPE_Q4_K 10} */
+    public static int EMBER_DTYPE_Q4_K() {
+        return EMBER_DTYPE_Q4_K;
+    }
+
+    private static final int EMBER_DTYPE_Q5_K = (int) 11L;
+
+    /** {@code #define EMBER_DTYPE_Q5_K 11} */
+    public static int EMBER_DTYPE_Q5_K() {
+        return EMBER_DTYPE_Q5_K;
+    }
+
+    private static final int EMBER_DTYPE_Q6_K = (int) 12L;
+
+    /** {@code #define EMBER_DTYPE_Q6_K 12} */
+    public static int EMBER_DTYPE_Q6_K() {
+        return EMBER_DTYPE_Q6_K;
+    }
+
     private static final int EMBER_WEIGHT_AUTO = (int) 0L;
 
     /** {@code #define EMBER_WEIGHT_AUTO 0} */
@@ -155,9 +225,65 @@ public final class ember_h {
         return EMBER_WEIGHT_Q4_0;
     }
 
-    private static final int EMBER_WEIGHT_BF16 = (int) 5L;
+    private static final int EMBER_WEIGHT_Q4_1 = (int) 5L;
 
-    /** {@code #define EMBER_WEIGHT_BF16 5} */
+    /** {@code #define EMBER_WEIGHT_Q4_1 5} */
+    public static int EMBER_WEIGHT_Q4_1() {
+        return EMBER_WEIGHT_Q4_1;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_0 = (int) 6L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_0 6} */
+    public static int EMBER_WEIGHT_Q5_0() {
+        return EMBER_WEIGHT_Q5_0;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_1 = (int) 7L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_1 7} */
+    public static int EMBER_WEIGHT_Q5_1() {
+        return EMBER_WEIGHT_Q5_1;
+    }
+
+    private static final int EMBER_WEIGHT_Q2_K = (int) 8L;
+
+    /** {@code #define EMBER_WEIGHT_Q2_K 8} */
+    public static int EMBER_WEIGHT_Q2_K() {
+        return EMBER_WEIGHT_Q2_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q3_K = (int) 9L;
+
+    /** {@code #define EMBER_WEIGHT_Q3_K 9} */
+    public static int EMBER_WEIGHT_Q3_K() {
+        return EMBER_WEIGHT_Q3_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q4_K = (int) 10L;
+
+    /** {@code #define EMBER_WEIGHT_Q4_K 10} */
+    public static int EMBER_WEIGHT_Q4_K() {
+        return EMBER_WEIGHT_Q4_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q5_K = (int) 11L;
+
+    /** {@code #define EMBER_WEIGHT_Q5_K 11} */
+    public static int EMBER_WEIGHT_Q5_K() {
+        return EMBER_WEIGHT_Q5_K;
+    }
+
+    private static final int EMBER_WEIGHT_Q6_K = (int) 12L;
+
+    /** {@code #define EMBER_WEIGHT_Q6_K 12} */
+    public static int EMBER_WEIGHT_Q6_K() {
+        return EMBER_WEIGHT_Q6_K;
+    }
+
+    private static final int EMBER_WEIGHT_BF16 = (int) 13L;
+
+    /** {@code #define EMBER_WEIGHT_BF16 13} */
     public static int EMBER_WEIGHT_BF16() {
         return EMBER_WEIGHT_BF16;
     }
@@ -662,6 +788,68 @@ public final class ember_h {
         }
     }
 
+    private static class ember_text_encoder_encode_extra {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_text_encoder_encode_extra");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden)} */
+    public static FunctionDescriptor ember_text_encoder_encode_extra$descriptor() {
+        return ember_text_encoder_encode_extra.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden)} */
+    public static MethodHandle ember_text_encoder_encode_extra$handle() {
+        return ember_text_encoder_encode_extra.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden)} */
+    public static MemorySegment ember_text_encoder_encode_extra$address() {
+        return ember_text_encoder_encode_extra.ADDR;
+    }
+
+    /** {@code int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden)} */
+    public static int ember_text_encoder_encode_extra(MemorySegment model, MemorySegment tokens, int batch, int n_tokens, int clip_skip, MemorySegment extra, int n_extra, MemorySegment out_hidden) {
+        var mh$ = ember_text_encoder_encode_extra.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, tokens, batch, n_tokens, clip_skip, extra, n_extra, out_hidden);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_text_encoder_set_weights {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_text_encoder_set_weights");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static FunctionDescriptor ember_text_encoder_set_weights$descriptor() {
+        return ember_text_encoder_set_weights.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static MethodHandle ember_text_encoder_set_weights$handle() {
+        return ember_text_encoder_set_weights.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static MemorySegment ember_text_encoder_set_weights$address() {
+        return ember_text_encoder_set_weights.ADDR;
+    }
+
+    /** {@code int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static int ember_text_encoder_set_weights(MemorySegment model, MemorySegment tensors, int n_tensors) {
+        var mh$ = ember_text_encoder_set_weights.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, tensors, n_tensors);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class ember_text_encoder_stats {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
         public static final MemorySegment ADDR = ember_h.findOrThrow("ember_text_encoder_stats");
@@ -817,6 +1005,37 @@ public final class ember_h {
         }
     }
 
+    private static class ember_unet_set_weights {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_unet_set_weights");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static FunctionDescriptor ember_unet_set_weights$descriptor() {
+        return ember_unet_set_weights.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static MethodHandle ember_unet_set_weights$handle() {
+        return ember_unet_set_weights.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static MemorySegment ember_unet_set_weights$address() {
+        return ember_unet_set_weights.ADDR;
+    }
+
+    /** {@code int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors)} */
+    public static int ember_unet_set_weights(MemorySegment model, MemorySegment tensors, int n_tensors) {
+        var mh$ = ember_unet_set_weights.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, tensors, n_tensors);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class ember_vae_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
         public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_create");
@@ -965,6 +1184,254 @@ public final class ember_h {
     /** {@code int32_t ember_vae_stats(const ember_vae * model, ember_model_stats * out)} */
     public static int ember_vae_stats(MemorySegment model, MemorySegment out) {
         var mh$ = ember_vae_stats.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, out);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_vae_group_stats_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_group_stats_size");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static FunctionDescriptor ember_vae_group_stats_size$descriptor() {
+        return ember_vae_group_stats_size.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static MethodHandle ember_vae_group_stats_size$handle() {
+        return ember_vae_group_stats_size.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static MemorySegment ember_vae_group_stats_size$address() {
+        return ember_vae_group_stats_size.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_group_stats_size(const ember_vae * model, int32_t encode, int32_t * out_values)} */
+    public static int ember_vae_group_stats_size(MemorySegment model, int encode, MemorySegment out_values) {
+        var mh$ = ember_vae_group_stats_size.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, out_values);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_vae_record_group_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_record_group_stats");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static FunctionDescriptor ember_vae_record_group_stats$descriptor() {
+        return ember_vae_record_group_stats.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static MethodHandle ember_vae_record_group_stats$handle() {
+        return ember_vae_record_group_stats.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static MemorySegment ember_vae_record_group_stats$address() {
+        return ember_vae_record_group_stats.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_record_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, float * out_stats)} */
+    public static int ember_vae_record_group_stats(MemorySegment model, int encode, MemorySegment input, int height, int width, MemorySegment out_stats) {
+        var mh$ = ember_vae_record_group_stats.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, input, height, width, out_stats);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_vae_run_with_group_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_vae_run_with_group_stats");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static FunctionDescriptor ember_vae_run_with_group_stats$descriptor() {
+        return ember_vae_run_with_group_stats.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static MethodHandle ember_vae_run_with_group_stats$handle() {
+        return ember_vae_run_with_group_stats.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static MemorySegment ember_vae_run_with_group_stats$address() {
+        return ember_vae_run_with_group_stats.ADDR;
+    }
+
+    /** {@code int32_t ember_vae_run_with_group_stats(ember_vae * model, int32_t encode, const float * input, int32_t height, int32_t width, const float * stats, float * out)} */
+    public static int ember_vae_run_with_group_stats(MemorySegment model, int encode, MemorySegment input, int height, int width, MemorySegment stats, MemorySegment out) {
+        var mh$ = ember_vae_run_with_group_stats.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, encode, input, height, width, stats, out);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_taesd_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_create");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_taesd ** out)} */
+    public static FunctionDescriptor ember_taesd_create$descriptor() {
+        return ember_taesd_create.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_taesd ** out)} */
+    public static MethodHandle ember_taesd_create$handle() {
+        return ember_taesd_create.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_taesd ** out)} */
+    public static MemorySegment ember_taesd_create$address() {
+        return ember_taesd_create.ADDR;
+    }
+
+    /** {@code int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * config, const ember_tensor * tensors, int32_t n_tensors, int32_t weight_type, ember_taesd ** out)} */
+    public static int ember_taesd_create(MemorySegment ctx, MemorySegment config, MemorySegment tensors, int n_tensors, int weight_type, MemorySegment out) {
+        var mh$ = ember_taesd_create.HANDLE;
+        try {
+            return (int) mh$.invokeExact(ctx, config, tensors, n_tensors, weight_type, out);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_taesd_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_free");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code void ember_taesd_free(ember_taesd * model)} */
+    public static FunctionDescriptor ember_taesd_free$descriptor() {
+        return ember_taesd_free.DESC;
+    }
+
+    /** Downcall method handle for {@code void ember_taesd_free(ember_taesd * model)} */
+    public static MethodHandle ember_taesd_free$handle() {
+        return ember_taesd_free.HANDLE;
+    }
+
+    /** Address for {@code void ember_taesd_free(ember_taesd * model)} */
+    public static MemorySegment ember_taesd_free$address() {
+        return ember_taesd_free.ADDR;
+    }
+
+    /** {@code void ember_taesd_free(ember_taesd * model)} */
+    public static void ember_taesd_free(MemorySegment model) {
+        var mh$ = ember_taesd_free.HANDLE;
+        try {
+            mh$.invokeExact(model);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_taesd_encode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_encode");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_taesd_encode(ember_taesd * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_latent)} */
+    public static FunctionDescriptor ember_taesd_encode$descriptor() {
+        return ember_taesd_encode.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_taesd_encode(ember_taesd * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_latent)} */
+    public static MethodHandle ember_taesd_encode$handle() {
+        return ember_taesd_encode.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_taesd_encode(ember_taesd * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_latent)} */
+    public static MemorySegment ember_taesd_encode$address() {
+        return ember_taesd_encode.ADDR;
+    }
+
+    /** {@code int32_t ember_taesd_encode(ember_taesd * model, const float * image, int32_t batch, int32_t height, int32_t width, float * out_latent)} */
+    public static int ember_taesd_encode(MemorySegment model, MemorySegment image, int batch, int height, int width, MemorySegment out_latent) {
+        var mh$ = ember_taesd_encode.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, image, batch, height, width, out_latent);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_taesd_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_decode");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_taesd_decode(ember_taesd * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image)} */
+    public static FunctionDescriptor ember_taesd_decode$descriptor() {
+        return ember_taesd_decode.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_taesd_decode(ember_taesd * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image)} */
+    public static MethodHandle ember_taesd_decode$handle() {
+        return ember_taesd_decode.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_taesd_decode(ember_taesd * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image)} */
+    public static MemorySegment ember_taesd_decode$address() {
+        return ember_taesd_decode.ADDR;
+    }
+
+    /** {@code int32_t ember_taesd_decode(ember_taesd * model, const float * latent, int32_t batch, int32_t height, int32_t width, float * out_image)} */
+    public static int ember_taesd_decode(MemorySegment model, MemorySegment latent, int batch, int height, int width, MemorySegment out_image) {
+        var mh$ = ember_taesd_decode.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, latent, batch, height, width, out_image);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_taesd_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_taesd_stats");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats * out)} */
+    public static FunctionDescriptor ember_taesd_stats$descriptor() {
+        return ember_taesd_stats.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats * out)} */
+    public static MethodHandle ember_taesd_stats$handle() {
+        return ember_taesd_stats.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats * out)} */
+    public static MemorySegment ember_taesd_stats$address() {
+        return ember_taesd_stats.ADDR;
+    }
+
+    /** {@code int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats * out)} */
+    public static int ember_taesd_stats(MemorySegment model, MemorySegment out) {
+        var mh$ = ember_taesd_stats.HANDLE;
         try {
             return (int) mh$.invokeExact(model, out);
         } catch (Throwable ex$) {

@@ -3,6 +3,7 @@ package dev.ember.cli;
 import dev.ember.engine.CpuKernels;
 import dev.ember.engine.Ember;
 import dev.ember.engine.EmberException;
+import dev.ember.engine.AddOns;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.ModelOptions;
@@ -21,10 +22,13 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.lora.LoraState;
+import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.pipeline.OnDemand;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -64,11 +68,25 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0 or bf16 (CPU only) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, bf16 (CPU only), or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
     String weightType;
 
-    @Option(names = "--component", defaultValue = "all", description = "text, unet, vae-decode, vae-encode, e2e or all (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--component", defaultValue = "all",
+            description = "text, unet, vae-decode, vae-encode, e2e or all, or several comma-separated (default: ${DEFAULT-VALUE}); also decode (a whole image through the "
+                    + "model's decoder and tiling policy), taesd (a TAESD decode, needs --taesd) and lora (LoRA switch costs, needs --lora).")
     String component;
+
+    @Option(names = "--taesd", paramLabel = "FILE", description = "TAESD weights for --component taesd.")
+    Path taesd;
+
+    @Option(names = "--lora", paramLabel = "FILE", description = "A LoRA for --component lora.")
+    Path lora;
+
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off", description = "VAE tiling for --component decode (default: ${DEFAULT-VALUE}).")
+    String vaeTiling;
+
+    @Option(names = "--vae-tile-size", defaultValue = "512", paramLabel = "PX", description = "Tile side for --component decode (default: ${DEFAULT-VALUE}).")
+    int vaeTileSize;
 
     @Option(names = "--repeat", defaultValue = "3", description = "Timed calls per figure after one warm-up call (default: ${DEFAULT-VALUE}).")
     int repeat;
@@ -132,11 +150,23 @@ final class BenchCommand implements Callable<Integer> {
         if (repeat < 1) throw new EmberCommand.UsageException("--repeat must be at least 1");
         if (steps < 1) throw new EmberCommand.UsageException("--steps must be at least 1");
         if (images < 1 || images > 16) throw new EmberCommand.UsageException("--images must be between 1 and 16");
-        List<String> components = switch (component.toLowerCase(Locale.ROOT)) {
-            case "all" -> List.of("text", "unet", "vae-decode", "vae-encode", "e2e");
-            case "text", "unet", "vae-decode", "vae-encode", "e2e" -> List.of(component.toLowerCase(Locale.ROOT));
-            default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e or all");
-        };
+        List<String> components = new ArrayList<>();
+        for (String c : component.toLowerCase(Locale.ROOT).split(",")) {
+            switch (c.strip()) {
+                case "all" -> components.addAll(List.of("text", "unet", "vae-decode", "vae-encode", "e2e"));
+                case "text", "unet", "vae-decode", "vae-encode", "e2e", "decode", "taesd", "lora" -> components.add(c.strip());
+                default -> throw new EmberCommand.UsageException("--component must be text, unet, vae-decode, vae-encode, e2e, decode, taesd, lora "
+                        + "or all (several: comma-separated)");
+            }
+        }
+        if (components.contains("taesd") && taesd == null) throw new EmberCommand.UsageException("--component taesd needs --taesd FILE");
+        if (components.contains("lora") && lora == null) throw new EmberCommand.UsageException("--component lora needs --lora FILE");
+        AddOns addOns;
+        try {
+            addOns = AddOns.none().withTaesd(taesd).withTiling(AddOns.VaeTiling.parse(vaeTiling)).withTileSize(vaeTileSize);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
         WeightType wt;
         FlashAttention attention;
         try {
@@ -149,7 +179,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Path path = model != null ? model : defaultModel(err);
 
-        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention);
+        ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention).withAddOns(addOns);
         Memory.resetPeak();
         long t0 = System.nanoTime();
         Map<String, Object> result = new LinkedHashMap<>();
@@ -241,6 +271,38 @@ final class BenchCommand implements Callable<Integer> {
                             figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
                                     () -> vae.get().encode(image, 1, size, size).length));
                             held.put("vae-encode", Held.of(vae.get()));
+                        }
+                    }
+                    case "decode" -> {
+                        // The public path: the model's decoder, tiled as AddOns / the auto limit decide.
+                        MemorySegment z = MemorySegment.ofArray(gaussian(random, ms.vae().latentChannels() * latent * latent));
+                        LatentCodec.Plan plan = sd.decodePlan(size, size);
+                        result.put("decode_tiled", plan.tiled());
+                        result.put("decode_tiles", plan.tiles());
+                        result.put("decode_untiled_estimate_bytes", plan.estimatedUntiledBytes());
+                        figures.add(time("decode " + (plan.tiled() ? plan.tiles() + " tiles" : "whole"), FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
+                                () -> sd.decodePreview(z, latent, latent).width()));
+                        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+                            held.put("vae-decode", Held.of(vae.get()));
+                        }
+                    }
+                    case "taesd" -> {
+                        MemorySegment z = MemorySegment.ofArray(gaussian(random, ms.vae().latentChannels() * latent * latent));
+                        figures.add(time("taesd decode", FlopCounter.taesdDecoder(size, size), () -> sd.taesdPreview(z, latent, latent).width()));
+                    }
+                    case "lora" -> {
+                        // Switches as generations meet them: a new set (read, merge, hand over), back to none, the set again (cached).
+                        GenerationRequest plain = GenerationRequest.builder("a photo of a cat").size(64, 64).steps(1).seed(1).build();
+                        GenerationRequest with = plain.toBuilder().lora(lora, 1.0).build();
+                        for (String[] step : new String[][] {{"lora switch: new set", "with"}, {"lora switch: back to none", "plain"},
+                                {"lora switch: cached set", "with"}}) {
+                            long began = System.nanoTime();
+                            sd.generate(step[1].equals("with") ? with : plain, StepListener.NONE);
+                            double total = (System.nanoTime() - began) / 1e9;
+                            LoraState.Switch sw = sd.lastLoraSwitch();
+                            figures.add(new Figure(step[0] + String.format(Locale.ROOT, " (merge %.2f s, hand-over %.2f s, %d weights, %.0f MiB)",
+                                    sw.mergeSeconds(), sw.applySeconds(), sw.weights(), sw.bytes() / 1048576.0), total,
+                                    new double[] {sw.mergeSeconds() + sw.applySeconds()}, 0, Memory.peak()));
                         }
                     }
                     case "e2e" -> {
@@ -375,14 +437,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static String weightName(int code) {
-        return switch (code) {
-            case 1 -> "f32";
-            case 2 -> "f16";
-            case 3 -> "q8_0";
-            case 4 -> "q4_0";
-            case 5 -> "bf16";
-            default -> "auto";
-        };
+        try {
+            return WeightType.ofNativeCode(code).id();
+        } catch (IllegalArgumentException e) {
+            return "auto";
+        }
     }
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {

@@ -94,7 +94,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private Generator.Outputs outputs(String run, Previews previews) {
         Path folder = out.resolve(run);
-        return new Generator.Outputs(folder, folder.resolve("steps"), 1, previews);
+        return new Generator.Outputs(folder, folder.resolve("steps"), 1, previews, null);
     }
 
     private ImageParameters parameters(Path model, InitImage init, Double strength) {
@@ -102,6 +102,7 @@ final class DemoCommand implements Callable<Integer> {
         return new ImageParameters(img2img ? ImageParameters.IMG2IMG : ImageParameters.TXT2IMG, PROMPT, "", seed, STEPS, 7.5,
                 size, size, "lms", "discrete", "philox", 1, strength, img2img ? "crop" : null,
                 img2img ? init.path().toAbsolutePath().normalize().toString() : null, img2img ? init.sha256() : null, 0, null,
-                model.toString(), ImageParameters.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version());
+                model.toString(), ImageParameters.sizeOf(model), TinyModel.PRESET, "auto", "cpu", threads, null, Ember.version(),
+                null, img2img ? "mean" : null);
     }
 }

@@ -1,7 +1,11 @@
 package dev.ember.cli;
 
+import dev.ember.engine.AddOns;
 import dev.ember.engine.Ember;
+import dev.ember.engine.Lora;
+import dev.ember.engine.metadata.AddOnsRecord;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.noise.NoiseSource;
@@ -11,6 +15,7 @@ import dev.ember.engine.sampling.Schedule;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 import picocli.CommandLine.Option;
@@ -35,7 +40,7 @@ final class GenerationOptions {
     String negative;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
     @Option(names = {"-S", "--seed"}, paramLabel = "N",
@@ -75,7 +80,8 @@ final class GenerationOptions {
     @Option(names = "--prediction", paramLabel = "eps|v", description = "Override the model's prediction type (SD 2.x 768-v files need v).")
     String prediction;
 
-    @Option(names = "--weight-type", paramLabel = "TYPE", description = "auto, f32, f16, q8_0, q4_0 or bf16 (CPU only) (default: auto).")
+    @Option(names = "--weight-type", paramLabel = "TYPE",
+            description = "auto, f32, f16, q8_0, q4_0, bf16 (CPU only), or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
@@ -96,6 +102,44 @@ final class GenerationOptions {
                     + "stops). With this, changes to the file cannot affect the run.")
     boolean noWeightsInPlace;
 
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "Folder (and subfolders) where <lora:NAME:WEIGHT> in a prompt finds NAME.safetensors (.pt, .ckpt, .bin).")
+    Path loraDir;
+
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]",
+            description = "Apply a LoRA file with a weight (default 1); repeatable. Prompt tags <lora:NAME:WEIGHT> add more.")
+    List<String> loras;
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR",
+            description = "Folder of textual-inversion embeddings (.safetensors, .pt, .bin): a file's name in a prompt becomes its vectors.")
+    Path embeddingsDir;
+
+    @Option(names = "--vae", paramLabel = "FILE",
+            description = "A VAE file or diffusers VAE folder to use instead of the checkpoint's (e.g. vae-ft-mse-840000-ema-pruned).")
+    Path vae;
+
+    @Option(names = "--taesd", paramLabel = "FILE",
+            description = "TAESD weights (taesd_decoder.safetensors, or a diffusers AutoencoderTiny file or folder) for --preview taesd "
+                    + "and --vae-decoder taesd.")
+    Path taesd;
+
+    @Option(names = "--vae-decoder", paramLabel = "vae|taesd",
+            description = "What decodes the final images: the VAE (full quality) or TAESD (much faster, softer detail) (default: vae).")
+    String vaeDecoder;
+
+    @Option(names = "--vae-tiling", paramLabel = "auto|on|off",
+            description = "Decode and encode in overlapping tiles: auto (when the untiled decode would need more than 1.5 GiB), on, off "
+                    + "(default: auto).")
+    String vaeTiling;
+
+    @Option(names = "--vae-tile-size", paramLabel = "PX", description = "Tile side in pixels, a multiple of 64 (default: 512).")
+    Integer vaeTileSize;
+
+    @Option(names = "--latents", paramLabel = "DIR",
+            description = "Also write each step's latent and denoised estimate as step-NN.safetensors (float32 [1, 4, h, w], sigma and "
+                    + "timestep in the metadata). With several images, one subfolder per image.")
+    Path latents;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "outputs",
             description = "Folder for the images, named NNNNNN.SEED.png (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -109,8 +153,9 @@ final class GenerationOptions {
             description = "Keep every N-th step (step 0 and the last step always) (default: ${DEFAULT-VALUE}).")
     int intermediatesEvery;
 
-    @Option(names = "--preview", paramLabel = "proj|vae", defaultValue = "proj",
-            description = "How intermediates are drawn: proj, the cheap linear latent projection at image size, or vae, a full decode (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--preview", paramLabel = "proj|vae|taesd", defaultValue = "proj",
+            description = "How intermediates are drawn: proj, the cheap linear latent projection at image size; vae, a full decode; "
+                    + "taesd, TAESD's decode (needs --taesd; looks like the result for a small part of a step's time) (default: ${DEFAULT-VALUE}).")
     String preview;
 
     @Option(names = "--from-image", paramLabel = "PNG",
@@ -131,7 +176,7 @@ final class GenerationOptions {
     }
 
     /** The img2img-only choices, already resolved by the img2img command. */
-    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage) {}
+    record Img2Img(Path initImage, String initSha256, double strength, String resize, Integer stepsFromImage, String initLatent) {}
 
     /**
      * Every parameter of the run: command line, then {@code recorded} (may be null), then defaults.
@@ -217,7 +262,58 @@ final class GenerationOptions {
                 device == null ? "cpu" : device,
                 cappedThreads(threads, notices),
                 flashAttention != null ? flashAttention : r == null ? null : r.flashAttention(),
-                Ember.version());
+                Ember.version(),
+                null,
+                img2img == null ? null : img2img.initLatent(),
+                addOns(r == null ? null : r.addOns(), r != null));
+    }
+
+    /** The add-ons: command line, then the recorded ones, then none. A bad value is bad usage (exit 2). */
+    private AddOnsRecord addOns(AddOnsRecord recorded, boolean fromImage) {
+        AddOns base;
+        try {
+            base = recorded == null ? AddOns.none() : recorded.toAddOns();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("recorded add-ons: " + e.getMessage(), e);
+        }
+        try {
+            AddOns a = new AddOns(loraDir != null ? loraDir : base.loraDir(), embeddingsDir != null ? embeddingsDir : base.embeddingsDir(),
+                    vae != null ? vae : base.vae(), taesd != null ? taesd : base.taesd(),
+                    vaeDecoder != null ? AddOns.VaeDecoder.parse(vaeDecoder) : base.decoder(),
+                    vaeTiling != null ? AddOns.VaeTiling.parse(vaeTiling) : base.tiling(), vaeTileSize != null ? vaeTileSize : base.tileSize());
+            AddOnsRecord record = AddOnsRecord.of(a);
+            List<AddOnsRecord.Resource> explicit = new ArrayList<>();
+            if (loras != null) {
+                for (String l : loras) {
+                    Lora lora = parseLora(l);
+                    explicit.add(new AddOnsRecord.Resource(lora.name(), lora.file().toAbsolutePath().normalize().toString(), lora.weight(), null, false));
+                }
+            } else if (recorded != null) {
+                recorded.loras().stream().filter(x -> !Boolean.TRUE.equals(x.fromPrompt())).forEach(explicit::add);
+            }
+            // The fused-attention setting as asked: given now, else as the recorded run asked it, else auto.
+            // (An image recorded before this field: null, and its flashAttention decides as it always did.)
+            String attention = flashAttention != null ? (flashAttention ? "on" : "off")
+                    : recorded != null && recorded.attention() != null ? recorded.attention() : fromImage ? null : "auto";
+            return new AddOnsRecord(record.loraDir(), record.embeddingsDir(), explicit, List.of(), record.vae(), null, record.taesd(),
+                    record.decoder(), record.tiling(), record.tileSize(), attention);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+    }
+
+    /** {@code FILE} or {@code FILE:WEIGHT} (the last colon separates the weight, so Windows drive letters stay). */
+    static Lora parseLora(String spec) {
+        int colon = spec.lastIndexOf(':');
+        if (colon > 1) {
+            String weight = spec.substring(colon + 1);
+            try {
+                return new Lora(Path.of(spec.substring(0, colon)), Double.parseDouble(weight));
+            } catch (NumberFormatException e) {
+                // not a weight: the colon belongs to the path
+            }
+        }
+        return new Lora(Path.of(spec), 1.0);
     }
 
     /** {@code --seed -1}: a random seed, as in AUTOMATIC1111 and InvokeAI. */
@@ -242,6 +338,13 @@ final class GenerationOptions {
         if (given != null) return given;
         if (recorded != null && recorded.strength() != null) return recorded.strength();
         return GenerationRequest.builder("").build().strength();
+    }
+
+    /** img2img's init latent (mean or sample): command line, then recorded, then the default (mean). */
+    static String initLatent(String given, ImageParameters recorded) {
+        if (given != null) return usageName(given, s -> InitLatent.parse(s).id());
+        if (recorded != null && recorded.initLatent() != null) return InitLatent.parse(recorded.initLatent()).id();
+        return InitLatent.MEAN.id();
     }
 
     static String resize(String given, ImageParameters recorded) {

@@ -5,6 +5,7 @@ import dev.ember.engine.ModelFileChangedException;
 import dev.ember.engine.ModelFileException;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
+import dev.ember.engine.metadata.AddOnsRecord;
 import dev.ember.engine.metadata.ImageParameters;
 import dev.ember.engine.metadata.PngMetadata;
 import java.io.IOException;
@@ -30,17 +31,23 @@ final class GenerationSession {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
         GenerationRequest request = parameters.toRequest(init == null ? null : init.image());
         ModelOptions modelOptions = parameters.toModelOptions().withWeightsInPlace(!options.noWeightsInPlace);
-        Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews());
+        Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews(),
+                options.latents);
         if (outputs.every() < 1) throw new EmberCommand.UsageException("--intermediates-every must be at least 1, got " + outputs.every());
+        if (outputs.intermediates() != null && outputs.previews() == Previews.TAESD && modelOptions.addOns().taesd() == null) {
+            throw new EmberCommand.UsageException("--preview taesd needs TAESD weights: --taesd FILE");
+        }
         FileErrors.checkWritableFolder(options.out, "--out");
         if (options.intermediates != null) FileErrors.checkWritableFolder(options.intermediates, "--intermediates");
+        if (options.latents != null) FileErrors.checkWritableFolder(options.latents, "--latents");
         notices.forEach(n -> err.println(Terminal.safe(n)));
         err.flush();
 
         long start = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(parameters.modelPath(), modelOptions)) {
             long loaded = System.nanoTime();
-            ImageParameters used = parameters.asRunBy(sd);
+            // The add-ons as this model resolves them (LoRA tags to files, embeddings found, hashes): checked before any step.
+            ImageParameters used = parameters.asRunBy(sd).withAddOns(AddOnsRecord.of(request, sd));
             Map<Long, Path> skipped = options.skipExisting ? ExistingImages.find(options.out, used, request) : Map.of();
             skipped.forEach((seed, file) -> err.println("ember: skipping seed " + seed + ": " + Terminal.safe(file.toString())
                     + " is already that image (--skip-existing)"));
@@ -72,6 +79,9 @@ final class GenerationSession {
             Path strip = w.intermediates().getLast();
             out.println("      " + (w.intermediates().size() - 1) + " step previews and the strip " + Terminal.safe(strip.toString()));
         }
+        if (!w.latents().isEmpty()) {
+            out.println("      " + w.latents().size() + " step latents in " + Terminal.safe(w.latents().getFirst().getParent().toString()));
+        }
         out.flush();
     }
 
@@ -89,6 +99,7 @@ final class GenerationSession {
             m.put("seed", w.seed());
             m.put("index", w.index());
             m.put("intermediates", w.intermediates().stream().map(Path::toString).toList());
+            m.put("latents", w.latents().stream().map(Path::toString).toList());
             images.add(m);
         }
         List<Map<String, Object>> existing = new ArrayList<>();

@@ -3,6 +3,7 @@ package dev.ember.cli;
 import dev.ember.engine.GeneratedImage;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.GenerationResult;
+import dev.ember.engine.LatentRecorder;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepEvent;
 import dev.ember.engine.StepListener;
@@ -26,11 +27,11 @@ import java.util.function.Consumer;
  * leaves no partial or temporary file ({@link OutputFiles}).
  */
 final class Generator {
-    /** Where things go: the image folder, and optionally intermediates (folder, every N-th step, how drawn). */
-    record Outputs(Path folder, Path intermediates, int every, Previews previews) {}
+    /** Where things go: the image folder, optionally intermediates (folder, every N-th step, how drawn) and raw latents. */
+    record Outputs(Path folder, Path intermediates, int every, Previews previews, Path latents) {}
 
-    /** One written image: its place in the batch, seed, file and intermediate files. */
-    record Written(int index, long seed, Path file, List<Path> intermediates) {}
+    /** One written image: its place in the batch, seed, file, intermediate files and latent files. */
+    record Written(int index, long seed, Path file, List<Path> intermediates, List<Path> latents) {}
 
     /** What a run produced; {@code stepsRun} per image, 0 when every image was skipped. */
     record Outcome(ImageParameters parameters, List<Written> images, int stepsRun, Duration elapsed) {}
@@ -58,10 +59,12 @@ final class Generator {
             int end = first;
             while (end < batch.images() && !skip.contains(batch.imageSeed(end))) end++;
             GenerationRequest run = batch.toBuilder().seed(batch.imageSeed(first)).images(end - first).build();
+            LatentRecorder latents = outputs.latents() == null ? null : new LatentRecorder();
             List<StepListener> steps = new ArrayList<>();
             if (progress) steps.add(new ProgressReporter(err, run.images()));
             if (recorder != null) steps.add(recorder);
-            ImageWriter writer = new ImageWriter(parameters, outputs, steps, recorder, batch.images() > 1, first, w -> {
+            if (latents != null) steps.add(latents);
+            ImageWriter writer = new ImageWriter(parameters, outputs, steps, recorder, latents, batch.images() > 1, first, w -> {
                 all.add(w);
                 written.accept(w);
             });
@@ -79,16 +82,18 @@ final class Generator {
         private final Outputs outputs;
         private final List<StepListener> steps;
         private final IntermediatesRecorder recorder;
+        private final LatentRecorder latents;
         private final boolean subfolders;
         private final int offset;
         private final Consumer<Written> written;
 
         ImageWriter(ImageParameters parameters, Outputs outputs, List<StepListener> steps, IntermediatesRecorder recorder,
-                    boolean subfolders, int offset, Consumer<Written> written) {
+                    LatentRecorder latents, boolean subfolders, int offset, Consumer<Written> written) {
             this.parameters = parameters;
             this.outputs = outputs;
             this.steps = steps;
             this.recorder = recorder;
+            this.latents = latents;
             this.subfolders = subfolders;
             this.offset = offset;
             this.written = written;
@@ -106,16 +111,17 @@ final class Generator {
         public void onImage(GeneratedImage image) {
             byte[] png = PngMetadata.encode(image.image(), parameters.forImage(image.seed()));
             Path file;
-            List<Path> intermediates = List.of();
+            List<Path> intermediates = List.of(), raw = List.of();
             try {
                 file = OutputFiles.writeNumbered(outputs.folder(), image.seed(), png);
                 if (recorder != null) {
                     intermediates = recorder.write(image.index(), subfolders ? outputs.intermediates().resolve(stem(file)) : outputs.intermediates());
                 }
+                if (latents != null) raw = latents.write(image.index(), subfolders ? outputs.latents().resolve(stem(file)) : outputs.latents());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write image " + (offset + image.index() + 1) + ": " + FileErrors.describe(e), e);
             }
-            written.accept(new Written(offset + image.index(), image.seed(), file, intermediates));
+            written.accept(new Written(offset + image.index(), image.seed(), file, intermediates, raw));
         }
     }
 

@@ -29,6 +29,11 @@ final class Img2ImgCommand implements Callable<Integer> {
     @Option(names = "--resize", paramLabel = "crop|stretch", description = "How an init image of another size is fitted (default: crop).")
     String resize;
 
+    @Option(names = "--init-latent", paramLabel = "mean|sample",
+            description = "The init image's latent: mean, the VAE posterior's mean (the same image always gives the same latent), "
+                    + "or sample, a draw from the posterior made with each image's seed, as diffusers and InvokeAI do (default: mean).")
+    String initLatent;
+
     @Option(names = "--steps-from-image", paramLabel = "N",
             description = "Run N steps from the image: total steps = ceil(N / strength) (20 at strength 0.4 is 50).")
     Integer stepsFromImage;
@@ -44,7 +49,8 @@ final class Img2ImgCommand implements Callable<Integer> {
         ImageParameters recorded = options.recorded();
         InitImage image = initImage(recorded);
         GenerationOptions.Img2Img img2img = new GenerationOptions.Img2Img(image.path(), image.sha256(),
-                GenerationOptions.strength(strength, recorded), GenerationOptions.resize(resize, recorded), stepsFromImage);
+                GenerationOptions.strength(strength, recorded), GenerationOptions.resize(resize, recorded), stepsFromImage,
+                GenerationOptions.initLatent(initLatent, recorded));
         List<String> notices = new ArrayList<>();
         ImageParameters parameters = options.resolve(recorded, img2img, notices);
         return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, image, notices);

@@ -4,6 +4,8 @@ import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFormat;
 import dev.ember.engine.model.ModelPreset;
 import dev.ember.engine.model.SyntheticCheckpoint;
+import dev.ember.engine.model.SyntheticWeights;
+import dev.ember.engine.model.SyntheticLora;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -14,7 +16,9 @@ import picocli.CommandLine.Option;
 @Command(name = "make-model", mixinStandardHelpOptions = true,
         description = "Write a synthetic checkpoint (real tensor names and shapes, seeded values).")
 final class MakeModelCommand implements Callable<Integer> {
-    @Option(names = "--preset", required = true, description = "tiny, sd15 or sd21")
+    @Option(names = "--preset", required = true,
+            description = "tiny, sd15 or sd21 (checkpoints); lora-tiny or lora-sd15 (a kohya LoRA for tiny / sd15: every transformer "
+                    + "linear layer, every res-block 3x3 convolution and every text-encoder linear layer); taesd (both halves, diffusers names)")
     String preset;
 
     @Option(names = "--out", required = true, description = "Output file (or folder for --format diffusers).")
@@ -26,26 +30,62 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the values (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--format", defaultValue = "safetensors", description = "safetensors, ckpt or diffusers (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "safetensors", description = "safetensors, ckpt, diffusers or gguf (default: ${DEFAULT-VALUE})")
     String format;
+
+    @Option(names = "--norms", defaultValue = "random",
+            description = "Norm layers' scale and shift: random (N(1, 0.25^2) and N(0, 0.25^2), so every norm shows in the output) "
+                    + "or identity (1 and 0, as PyTorch initialises them) (default: ${DEFAULT-VALUE})")
+    String norms;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--rank", defaultValue = "0", description = "LoRA presets: the rank (default: 4 for lora-tiny, 32 for lora-sd15).")
+    int rank;
+
     @Override
     public Integer call() {
+        String addOn = preset.toLowerCase(java.util.Locale.ROOT);
+        if (addOn.equals("lora-tiny") || addOn.equals("lora-sd15") || addOn.equals("taesd")) return addOn(addOn);
         ModelPreset p;
         DType t;
         ModelFormat f;
+        SyntheticWeights.Norms n;
         try {
             p = ModelPreset.parse(preset);
             t = DType.parse(dtype);
             f = ModelFormat.parse(format);
+            n = SyntheticWeights.Norms.parse(norms);
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }
-        SyntheticCheckpoint.write(p, out, f, t, seed);
+        SyntheticCheckpoint.write(p, out, f, t, seed, n);
         spec.commandLine().getOut().println("wrote " + out + " (" + p.label() + ", " + f.label() + ", " + t.name().toLowerCase(java.util.Locale.ROOT) + ", seed " + seed + ")");
+        return 0;
+    }
+
+    /** The add-on presets: synthetic LoRAs (kohya keys, alpha = rank / 2) and TAESD, always safetensors. */
+    private Integer addOn(String name) {
+        DType t;
+        try {
+            t = DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+        if (!format.equals("safetensors")) throw new EmberCommand.UsageException("the " + name + " preset is written as safetensors only");
+        if (rank < 0 || rank > 1024) throw new EmberCommand.UsageException("--rank must be between 1 and 1024, got " + rank);
+        String what;
+        if (name.equals("taesd")) {
+            SyntheticLora.writeTaesd(out, t, seed);
+            what = "TAESD, both halves";
+        } else {
+            ModelPreset base = name.equals("lora-tiny") ? ModelPreset.TINY : ModelPreset.SD15;
+            int r = rank > 0 ? rank : base == ModelPreset.TINY ? 4 : 32;
+            SyntheticLora.write(out, base.spec(), r, r / 2.0, seed, t, SyntheticLora.Format.KOHYA);
+            what = "LoRA for " + base.label() + ", rank " + r + ", alpha " + r / 2.0;
+        }
+        spec.commandLine().getOut().println("wrote " + out + " (" + what + ", " + t.name().toLowerCase(java.util.Locale.ROOT) + ", seed " + seed + ")");
         return 0;
     }
 }

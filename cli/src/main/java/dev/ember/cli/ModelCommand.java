@@ -35,7 +35,7 @@ final class ModelCommand implements Callable<Integer> {
 
     /** {@code ember model info FILE|DIR}: format, architecture, prediction, per-network parameters, dtypes, unused and missing tensors. */
     @Command(name = "info", mixinStandardHelpOptions = true,
-            description = "Show what a checkpoint (safetensors, ckpt) or diffusers folder holds.")
+            description = "Show what a checkpoint (safetensors, ckpt, gguf) or diffusers folder holds.")
     static final class Info implements Callable<Integer> {
         @Parameters(paramLabel = "FILE|DIR", description = "Checkpoint file or diffusers folder.")
         Path path;
@@ -75,6 +75,7 @@ final class ModelCommand implements Callable<Integer> {
                 out.println("text config:  " + s.text());
                 out.println("unet config:  " + s.unet());
                 out.println("vae config:   " + s.vae());
+                out.println("schedule:     " + c.scheduleSource());
                 out.println("unused:       " + list(r.unused(), allUnused ? Integer.MAX_VALUE : 10));
                 out.println("missing:      " + list(r.missing(), 10));
                 if (!r.wrongShape().isEmpty()) out.println("wrong shape:  " + list(r.wrongShape(), 10));

@@ -20,13 +20,16 @@ enum Previews {
     /** SD's linear latent-to-RGB projection, blown up 8x (nearest) to image size: free, rough colours. */
     PROJ,
     /** A full VAE decode: the real picture of the latent, one VAE pass per written step. */
-    VAE;
+    VAE,
+    /** TAESD's decode: looks like the VAE's picture for a small part of a step's time (needs --taesd). */
+    TAESD;
 
     static Previews parse(String s) {
         return switch (s.strip().toLowerCase(Locale.ROOT)) {
             case "proj", "projection" -> PROJ;
             case "vae" -> VAE;
-            default -> throw new IllegalArgumentException("unknown preview '" + s + "'; valid: proj, vae");
+            case "taesd" -> TAESD;
+            default -> throw new IllegalArgumentException("unknown preview '" + s + "'; valid: proj, vae, taesd");
         };
     }
 
@@ -35,6 +38,7 @@ enum Previews {
             case PROJ -> LatentPreview.preview(e.latent().toArray(ValueLayout.JAVA_FLOAT), 0, e.latentHeight(), e.latentWidth(),
                     LatentPreview.VAE_SCALE);
             case VAE -> sd.decodePreview(e.latent(), e.latentHeight(), e.latentWidth());
+            case TAESD -> sd.taesdPreview(e.latent(), e.latentHeight(), e.latentWidth());
         };
     }
 }

@@ -57,6 +57,7 @@ class ErrorCasesTest {
     void strengthOutOfRange() throws IOException {
         fails(1, "strength must be between 0 and 1, got 1.5", "img2img", "-I", init().toString(), "-f", "1.5");
         fails(1, "strength must be between 0 and 1, got -0.1", "img2img", "-I", init().toString(), "--strength", "-0.1");
+        fails(2, "unknown init latent 'median'; valid: mean, sample", "img2img", "-I", init().toString(), "--init-latent", "median");
     }
 
     @Test
@@ -82,7 +83,7 @@ class ErrorCasesTest {
         fails(2, "unknown sampler 'k_nope'; valid: lms/k_lms, euler/k_euler, euler_a/k_euler_a/euler_ancestral, heun/k_heun, "
                 + "dpm2/k_dpm_2/dpm_2, dpmpp_2m/k_dpmpp_2m/dpm++_2m, ddim", "txt2img", "-A", "k_nope");
         fails(2, "unknown schedule 'linear'; valid: discrete/normal/default, karras", "txt2img", "--schedule", "linear");
-        fails(2, "unknown preview 'fast'; valid: proj, vae", "txt2img", "--preview", "fast");
+        fails(2, "unknown preview 'fast'; valid: proj, vae, taesd", "txt2img", "--preview", "fast");
     }
 
     @Test

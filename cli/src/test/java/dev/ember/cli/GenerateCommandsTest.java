@@ -154,12 +154,14 @@ class GenerateCommandsTest {
         for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 7);
         new RgbImage(64, 64, rgb).writePng(init);
         Path out = dir.resolve("out");
-        CliRunner r = run("img2img", small("-I", init.toString(), "-p", "a boat", "-S", "3", "-f", "0.5", "-s", "4", "--json", "--out", out.toString()));
+        CliRunner r = run("img2img", small("-I", init.toString(), "-p", "a boat", "-S", "3", "-f", "0.5", "-s", "4", "--init-latent", "sample",
+                "--json", "--out", out.toString()));
         assertEquals(0, r.exitCode(), r.err());
         JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
         assertEquals(2, json.get("timings").get("stepsRun").asInt());
         Path png = Path.of(json.get("images").get(0).get("file").asText());
         ImageParameters p = PngMetadata.read(png).ember();
+        assertEquals("sample", p.initLatent());
         assertEquals(init.toAbsolutePath().toString(), p.initImage());
         assertEquals(InitImage.sha256(Files.readAllBytes(init)), p.initImageSha256());
         assertEquals(0.5, p.strength());

@@ -4,6 +4,8 @@ import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -26,14 +28,17 @@ import java.util.Objects;
  * @param strength       img2img: how much of the schedule to run from the init image (0..1)
  * @param resize         img2img: how the init image is fitted to width x height
  * @param noise          which random number generator makes the noise
+ * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
+ * @param loras          LoRAs applied for this request, besides those {@code <lora:NAME:WEIGHT>} tags in the prompts name
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise) {
+                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
     public static final double MAX_CFG = 30;
+    public static final int MAX_LORAS = 32;
     /** The largest seed: seeds are 32-bit unsigned, as AUTOMATIC1111's and InvokeAI's. */
     public static final long MAX_SEED = 0xFFFF_FFFFL;
 
@@ -51,6 +56,9 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (!(strength >= 0 && strength <= 1)) throw new IllegalArgumentException("strength must be between 0 and 1, got " + strength);
         if (resize == null) resize = InitResize.CROP;
         if (noise == null) noise = NoiseSource.PHILOX;
+        if (initLatent == null) initLatent = InitLatent.MEAN;
+        loras = loras == null ? List.of() : List.copyOf(loras);
+        if (loras.size() > MAX_LORAS) throw new IllegalArgumentException("at most " + MAX_LORAS + " LoRAs per request, got " + loras.size());
     }
 
     private static void checkSide(String what, int value) {
@@ -102,6 +110,8 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private double strength = 0.75;
         private InitResize resize = InitResize.CROP;
         private NoiseSource noise = NoiseSource.PHILOX;
+        private InitLatent initLatent = InitLatent.MEAN;
+        private List<Lora> loras = new ArrayList<>();
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -122,6 +132,8 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             strength = r.strength;
             resize = r.resize;
             noise = r.noise;
+            initLatent = r.initLatent;
+            loras = new ArrayList<>(r.loras);
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -139,10 +151,13 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder strength(double v) { strength = v; return this; }
         public Builder resize(InitResize v) { resize = v; return this; }
         public Builder noise(NoiseSource v) { noise = v; return this; }
+        public Builder initLatent(InitLatent v) { initLatent = v; return this; }
+        public Builder loras(List<Lora> v) { loras = new ArrayList<>(v); return this; }
+        public Builder lora(java.nio.file.Path file, double weight) { loras.add(new Lora(file, weight)); return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise);
+                    images, initImage, strength, resize, noise, initLatent, loras);
         }
     }
 }

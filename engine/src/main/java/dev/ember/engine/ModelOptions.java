@@ -32,35 +32,37 @@ import java.util.Locale;
  *                       {@link ModelFileAccess#MAPPED}; off is {@link ModelFileAccess#COPIED}, which also makes
  *                       low-memory mode read its per-use networks with checked positional reads, never through
  *                       a mapping: {@link #fileAccess()} names the choice.
+ * @param addOns         LoRA and embedding folders, a separate VAE, TAESD, the final decoder and VAE tiling ({@link AddOns})
  */
 public record ModelOptions(int threads, String device, WeightType weightType, FlashAttention flashAttention, Prediction prediction,
-                           int clipSkip, Path tokenizer, boolean blas, boolean lowMemory, boolean weightsInPlace) {
+                           int clipSkip, Path tokenizer, boolean blas, boolean lowMemory, boolean weightsInPlace, AddOns addOns) {
     public ModelOptions {
         if (threads < 0 || threads > 1024) throw new IllegalArgumentException("threads must be between 0 (all cores) and 1024, got " + threads);
         device = device == null || device.isBlank() ? "cpu" : device.strip().toLowerCase(Locale.ROOT);
         if (weightType == null) weightType = WeightType.AUTO;
         if (flashAttention == null) flashAttention = FlashAttention.AUTO;
         if (clipSkip < 0 || clipSkip > 24) throw new IllegalArgumentException("clip skip must be between 0 (model default) and 24, got " + clipSkip);
+        if (addOns == null) addOns = AddOns.none();
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, "cpu", WeightType.AUTO, FlashAttention.AUTO, null, 0, null, false, false, true);
+        return new ModelOptions(0, "cpu", WeightType.AUTO, FlashAttention.AUTO, null, 0, null, false, false, true, AddOns.none());
     }
 
     public ModelOptions withThreads(int value) {
-        return new ModelOptions(value, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(value, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withDevice(String value) {
-        return new ModelOptions(threads, value, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, value, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withWeightType(WeightType value) {
-        return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, value, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withFlashAttention(FlashAttention value) {
-        return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, value, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     /** {@code true}: {@link FlashAttention#ON}; {@code false}: {@link FlashAttention#OFF}. */
@@ -69,23 +71,23 @@ public record ModelOptions(int threads, String device, WeightType weightType, Fl
     }
 
     public ModelOptions withPrediction(Prediction value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, value, clipSkip, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, flashAttention, value, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withClipSkip(int value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, value, tokenizer, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, value, tokenizer, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withTokenizer(Path value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, value, blas, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, value, blas, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withBlas(boolean value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, value, lowMemory, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, value, lowMemory, weightsInPlace, addOns);
     }
 
     public ModelOptions withLowMemory(boolean value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, value, weightsInPlace);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, value, weightsInPlace, addOns);
     }
 
     /**
@@ -93,7 +95,12 @@ public record ModelOptions(int threads, String device, WeightType weightType, Fl
      * {@code false} is the same as {@code withFileAccess(ModelFileAccess.COPIED)}.
      */
     public ModelOptions withWeightsInPlace(boolean value) {
-        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, value);
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, value, addOns);
+    }
+
+    /** LoRA and embedding folders, a separate VAE, TAESD, the final decoder and tiling. */
+    public ModelOptions withAddOns(AddOns value) {
+        return new ModelOptions(threads, device, weightType, flashAttention, prediction, clipSkip, tokenizer, blas, lowMemory, weightsInPlace, value);
     }
 
     /**

@@ -1,6 +1,18 @@
 package dev.ember.engine;
 
+import dev.ember.engine.embedding.Embedding;
+import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.image.LatentPreview;
+import dev.ember.engine.lora.LoraOriginals;
+import dev.ember.engine.lora.LoraState;
+import dev.ember.engine.lora.LoraTags;
+import dev.ember.engine.lora.LoraTargets;
+import dev.ember.engine.model.DType;
+import dev.ember.engine.model.NamedFiles;
+import dev.ember.engine.model.VaeConfig;
+import dev.ember.engine.nn.Taesd;
+import dev.ember.engine.pipeline.AddOnFiles;
+import dev.ember.engine.pipeline.LatentCodec;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
@@ -16,10 +28,12 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
+import dev.ember.engine.pipeline.UnetBatcher;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.text.ClipTokenizer;
@@ -112,17 +126,31 @@ public final class StableDiffusion implements AutoCloseable {
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
     private final OnDemand<Vae> vaeEncoder;
     private final PromptEncoder prompts;
-    private final DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+    /** The training schedule sampling uses: the checkpoint's own alphas_cumprod, or SD's betas. */
+    private final DiffusionSchedule schedule;
+    private final String scheduleSource;
+    /** The separate VAE, TAESD and embedding folder of the options' {@link AddOns}. */
+    private final AddOnFiles addOnFiles;
+    private final Taesd taesd;
+    private final LatentCodec codec;
+    private final LoraState loras;
+    /** LoRA originals when the checkpoint is not held: a watch of the file and its layout, opened when first needed. */
+    private LoraOriginals originals;
     private volatile boolean closed;
 
     /**
      * Loads the networks from {@code checkpoint}, and keeps it (to be closed by {@link #close()}) when they load per
      * use or use its memory in place.
      */
+    /** File extensions a LoRA named in a prompt may have. */
+    private static final Set<String> LORA_EXTENSIONS = Set.of("safetensors", "pt", "ckpt", "bin");
+
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
         this.spec = checkpoint.spec();
         this.report = checkpoint.report();
         this.path = checkpoint.path();
+        this.schedule = checkpoint.schedule();
+        this.scheduleSource = checkpoint.scheduleSource();
         this.options = options;
         this.prediction = options.prediction() != null ? options.prediction() : spec.prediction();
         int clipSkip = options.clipSkip() > 0 ? options.clipSkip() : spec.text().defaultClipSkip();
@@ -147,28 +175,44 @@ public final class StableDiffusion implements AutoCloseable {
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
+        AddOnFiles extras;
+        try {
+            extras = AddOnFiles.open(options.addOns(), spec, tokenizer);
+        } catch (RuntimeException | Error e) {
+            closeAll(e, ctx);
+            throw e;
+        }
+        // A separate VAE is read from its own file (mapped): the checkpoint's positional reads do not apply to it.
+        StateDict vaeWeights = extras.vaeWeights(weights);
+        VaeConfig vaeConfig = extras.vaeConfig(spec);
+        if (options.addOns().vae() != null) decoderSource = encoderSource = null;
         OnDemand<TextEncoder> text = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
+        Taesd tiny = null;
         try {
             if (perUse) {
-                text = OnDemand.perUse("text encoder", loader(weights, textSource, w -> new TextEncoder(ctx, spec.text(), w, weightType)));
-                decoder = OnDemand.perUse("VAE decoder", loader(weights, decoderSource,
-                        w -> new Vae(ctx, spec.vae(), w, weightType, Vae.Parts.DECODER)));
-                encoder = OnDemand.perUse("VAE encoder", loader(weights, encoderSource,
-                        w -> new Vae(ctx, spec.vae(), w, weightType, Vae.Parts.ENCODER)));
+                // The text encoder takes the LoRA-merged tensors of the set in use over its own (loraOverlay).
+                text = OnDemand.perUse("text encoder", loader(weights, textSource,
+                        w -> new TextEncoder(ctx, spec.text(), loraOverlay(w), weightType)));
+                decoder = OnDemand.perUse("VAE decoder", loader(vaeWeights, decoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.DECODER)));
+                encoder = OnDemand.perUse("VAE encoder", loader(vaeWeights, encoderSource,
+                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.ENCODER)));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
                 for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
             } else {
                 text = OnDemand.resident("text encoder", new TextEncoder(ctx, spec.text(), weights, weightType));
                 un = new Unet(ctx, spec.unet(), weights, weightType);
-                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, spec.vae(), weights, weightType, Vae.Parts.BOTH));
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.BOTH));
             }
+            if (extras.taesd() != null) tiny = new Taesd(ctx, extras.taesd().config(), extras.taesd().tensors(), weightType, Vae.Parts.DECODER);
         } catch (RuntimeException | Error e) {
-            closeAll(e, encoder, decoder, un, text, ctx);
+            closeAll(e, tiny, encoder, decoder, un, text, ctx, extras);
             throw e;
         }
+        if (!perUse && !inPlace) extras.closeFiles(); // every network holds its own copy
         this.context = ctx;
         this.checkpoint = perUse && !copied || inPlace ? checkpoint : null;
         this.weightsInPlace = inPlace;
@@ -179,8 +223,67 @@ public final class StableDiffusion implements AutoCloseable {
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
+        this.addOnFiles = extras;
+        this.taesd = tiny;
         PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
-        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize());
+        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize(), extras.embeddings(),
+                spec.text().vocabSize());
+        boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
+        this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
+        OnDemand<TextEncoder> residentText = perUse ? null : text;
+        Unet networkUnet = un;
+        this.loras = new LoraState(LoraTargets.of(spec), this::originalWeights, f16 ? DType.F16 : DType.F32, new LoraState.Sink() {
+            @Override
+            public void unet(List<TensorData> tensors) {
+                networkUnet.setWeights(tensors);
+            }
+
+            @Override
+            public void text(List<TensorData> tensors) {
+                if (residentText == null || tensors.isEmpty()) return; // a per-use encoder is made from loraOverlay
+                try (OnDemand.Lease<TextEncoder> t = residentText.acquire()) {
+                    t.get().setWeights(tensors);
+                }
+            }
+
+            @Override
+            public void textChanged() {
+                prompts.clear();
+            }
+        });
+    }
+
+    private static boolean isF32(OnDemand<Vae> vae) {
+        try (OnDemand.Lease<Vae> v = vae.acquire()) {
+            return v.get().stats().weightType() == WeightType.F32.nativeCode();
+        }
+    }
+
+    /** A per-use text encoder's weights: the checkpoint's, with the LoRA-merged tensors of the set in use over them. */
+    private StateDict loraOverlay(StateDict weights) {
+        LoraState state = this.loras;
+        return state == null ? weights : state.overlay(weights);
+    }
+
+    /**
+     * The checkpoint's own values of some weights, for merging LoRAs and taking them out again: views of the held
+     * checkpoint (MAPPED), or otherwise positional reads of the file, which must still be the one loaded
+     * ({@link LoraOriginals}). The caller closes the result.
+     *
+     * @throws ModelFileChangedException when the file changed since the model was loaded
+     */
+    private StateDict originalWeights(Set<String> names) {
+        if (checkpoint != null) {
+            java.util.Map<String, TensorData> view = new java.util.LinkedHashMap<>();
+            for (String n : names) view.put(n, checkpoint.tensors().get(n));
+            return new StateDict(view, java.lang.foreign.Arena.global());
+        }
+        LoraOriginals o;
+        synchronized (this) {
+            if (originals == null) originals = LoraOriginals.open(path, options.prediction(), files.fingerprint());
+            o = originals;
+        }
+        return o.read(names);
     }
 
     /**
@@ -271,29 +374,96 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** As {@link #generate(GenerationRequest, StepListener)}, reporting warnings (e.g. a truncated prompt). */
     public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings) {
+        return generate(request, listener, warnings, null);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, StepListener, Consumer)}, with this call's UNet evaluations batched
+     * together with those of the other calls that pass the same {@code batching} (null: not batched). The images
+     * are the ones an unbatched call makes; see {@link Batching}.
+     */
+    public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings, Batching batching) {
         ensureOpen();
+        if (batching != null && batching.model() != this) throw new IllegalArgumentException("the batching belongs to another model");
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         checkSize(request);
         checkFileUnchanged();
         long start = System.nanoTime();
-        List<String> texts = request.usesGuidance() ? List.of(request.prompt(), request.negativePrompt()) : List.of(request.prompt());
-        float[] context = prompts.encode(texts, warnings);
-        float[] initLatent = request.isImg2Img() ? encodeInit(request, warnings) : null;
+        LoraTags.Parsed prompt = LoraTags.parse(request.prompt()), negative = LoraTags.parse(request.negativePrompt());
+        List<Lora> wanted = lorasOf(request, prompt, negative);
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
-        for (int i = 0; i < request.images(); i++) {
-            long seed = request.imageSeed(i);
-            Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(),
-                    request.height() / spec.vae().downscale(), request.width() / spec.vae().downscale());
-            Generation.Result r = run.sample(request, i, seed, context, prompts.tokens(), initLatent, listener);
-            stepsRun = r.stepsRun();
-            GeneratedImage image = new GeneratedImage(i, seed, decode(r.latent(), request.height(), request.width()), request);
-            checkFileUnchanged(); // an image made while the file changed is never handed out
-            images.add(image);
-            deliver(listener, image);
+        try (LoraState.Lease lease = loras.use(wanted, warnings)) {
+            List<String> texts = request.usesGuidance() ? List.of(prompt.text(), negative.text()) : List.of(prompt.text());
+            float[] context = prompts.encode(texts, warnings);
+            EncodedInit init = request.isImg2Img() ? encodeInit(request, warnings) : null;
+            int f = spec.vae().downscale();
+            for (int i = 0; i < request.images(); i++) {
+                long seed = request.imageSeed(i);
+                Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
+                Generation.Result r;
+                if (batching == null) {
+                    r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
+                } else {
+                    try (UnetBatcher.Seat seat = batching.batcher().join(request.usesGuidance() ? 2 : 1,
+                            request.height() / f, request.width() / f, prompts.tokens())) {
+                        r = run.sample(request, i, seed, context, prompts.tokens(), init, listener, seat);
+                    }
+                }
+                stepsRun = r.stepsRun();
+                GeneratedImage image = new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request);
+                checkFileUnchanged(); // an image made while the file changed is never handed out
+                images.add(image);
+                deliver(listener, image);
+            }
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * The LoRAs a request applies: its own list, then those its prompt and negative prompt name with
+     * {@code <lora:NAME:WEIGHT>}, found in {@link AddOns#loraDir()}.
+     *
+     * @throws IllegalArgumentException for a malformed tag, or a tag without a LoRA folder
+     * @throws ModelFileException when no file (or more than one) has the tag's name
+     */
+    public List<Lora> lorasOf(GenerationRequest request) {
+        return lorasOf(request, LoraTags.parse(request.prompt()), LoraTags.parse(request.negativePrompt()));
+    }
+
+    private List<Lora> lorasOf(GenerationRequest request, LoraTags.Parsed prompt, LoraTags.Parsed negative) {
+        List<Lora> out = new ArrayList<>(request.loras());
+        for (LoraTags.Tag tag : java.util.stream.Stream.concat(prompt.tags().stream(), negative.tags().stream()).toList()) {
+            Path dir = options.addOns().loraDir();
+            if (dir == null) {
+                throw new IllegalArgumentException("the prompt names the LoRA '" + tag.name() + "' but no LoRA folder is set (--lora-dir, AddOns.loraDir)");
+            }
+            out.add(new Lora(NamedFiles.find(dir, tag.name(), LORA_EXTENSIONS, "LoRA"), tag.weight()));
+        }
+        return out;
+    }
+
+    /** The textual-inversion embeddings the request's prompts use (each once), from {@link AddOns#embeddingsDir()}. */
+    public List<Embedding> embeddingsOf(GenerationRequest request) {
+        EmbeddingLibrary library = addOnFiles.embeddings();
+        if (library == null) return List.of();
+        java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
+        ClipTokenizer tokenizer = prompts.tokenizer();
+        for (String text : List.of(request.prompt(), request.negativePrompt())) {
+            used.addAll(library.find(tokenizer.tokenize(LoraTags.parse(text).text())));
+        }
+        return List.copyOf(used);
+    }
+
+    /** How the last LoRA switch went (merge and hand-over times), or null before the first. */
+    public LoraState.Switch lastLoraSwitch() {
+        return loras.lastSwitch();
+    }
+
+    /** How an image of this size is decoded with the options' decoder: tiled or not, and the untiled estimate. */
+    public LatentCodec.Plan decodePlan(int height, int width) {
+        return codec.plan(options.addOns().decoder(), height, width);
     }
 
     private static void deliver(StepListener listener, GeneratedImage image) {
@@ -328,6 +498,20 @@ public final class StableDiffusion implements AutoCloseable {
         return files.fingerprint();
     }
 
+    /**
+     * A new {@link Batching} for this model: generations that pass it batch their UNet calls, at most
+     * {@code maxImages} images per call.
+     */
+    public Batching batching(int maxImages) {
+        ensureOpen();
+        if (maxImages < 1 || maxImages > GenerationRequest.MAX_IMAGES) {
+            throw new IllegalArgumentException("max images per batch must be between 1 and " + GenerationRequest.MAX_IMAGES + ", got " + maxImages);
+        }
+        UnetBatcher batcher = new UnetBatcher(unet::forward, 2 * maxImages, spec.unet().inChannels(), spec.unet().outChannels(),
+                spec.unet().contextDim());
+        return new Batching(this, batcher, maxImages);
+    }
+
     private void checkSize(GenerationRequest request) {
         int multiple = spec.vae().downscale();
         if (request.width() % multiple != 0 || request.height() % multiple != 0) {
@@ -336,43 +520,39 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private float[] encodeInit(GenerationRequest request, Consumer<String> warnings) {
+    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
+    private EncodedInit encodeInit(GenerationRequest request, Consumer<String> warnings) {
         RgbImage init = request.initImage();
         if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
             warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
                     + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
         }
-        RgbImage fitted = ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
-        float[] moments;
-        try (OnDemand.Lease<Vae> vae = vaeEncoder.acquire()) {
-            moments = vae.get().encode(ImageTensors.toTensor(fitted), 1, request.height(), request.width());
-        }
-        int z = spec.vae().latentChannels();
-        int h = request.height() / spec.vae().downscale(), w = request.width() / spec.vae().downscale();
-        // The posterior's mean, not a sample: the same init image always gives the same latent.
-        float[] latent = new float[z * h * w];
-        for (int i = 0; i < latent.length; i++) latent[i] = (float) (moments[i] * spec.vae().scaleFactor());
-        return latent;
-    }
-
-    private RgbImage decode(float[] latent, int height, int width) {
-        float[] unscaled = new float[latent.length];
-        for (int i = 0; i < latent.length; i++) unscaled[i] = (float) (latent[i] / spec.vae().scaleFactor());
-        int f = spec.vae().downscale();
-        float[] image;
-        try (OnDemand.Lease<Vae> vae = vaeDecoder.acquire()) {
-            image = vae.get().decode(unscaled, 1, height / f, width / f);
-        }
-        return ImageTensors.fromTensor(image, width, height);
+        return codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize()));
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
     public RgbImage decodePreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
         f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
-        float[] values = latent.toArray(ValueLayout.JAVA_FLOAT);
-        int f = spec.vae().downscale();
-        return decode(values, latentHeight * f, latentWidth * f);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.VAE);
+    }
+
+    /**
+     * TAESD's picture of a step's latent (or denoised estimate): a preview that looks like the final image at a
+     * small fraction of a step's time (docs/performance.md has the figure).
+     *
+     * @throws IllegalStateException when the model was loaded without TAESD ({@link AddOns#taesd()})
+     */
+    public RgbImage taesdPreview(MemorySegment latent, int latentHeight, int latentWidth) {
+        ensureOpen();
+        if (!codec.hasTaesd()) throw new IllegalStateException("TAESD previews need TAESD weights (--taesd FILE, AddOns.taesd)");
+        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.TAESD);
+    }
+
+    /** Whether TAESD is loaded (previews and {@link AddOns.VaeDecoder#TAESD}). */
+    public boolean hasTaesd() {
+        return taesd != null;
     }
 
     /** Cheap preview of a step's latent: SD's linear latent-to-RGB projection, at latent size. */
@@ -401,6 +581,19 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ModelOptions options() {
         return options;
+    }
+
+    /**
+     * The training noise schedule the samplers' sigmas come from: the checkpoint's own {@code alphas_cumprod}
+     * (f32 or f64) when it has one, as k-diffusion and AUTOMATIC1111 use it, else SD's scaled-linear betas.
+     */
+    public DiffusionSchedule schedule() {
+        return schedule;
+    }
+
+    /** Where {@link #schedule()} came from, in words. */
+    public String scheduleSource() {
+        return scheduleSource;
     }
 
     /** The prediction type in use (the model's, or the options' override). */
@@ -497,7 +690,13 @@ public final class StableDiffusion implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        closeAll(null, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, checkpoint, files);
+        LoraOriginals again;
+        synchronized (this) {
+            again = originals;
+        }
+        // Networks first (they may point at merged LoRA weights and mapped files), then what they read.
+        closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, loras, addOnFiles,
+                again, checkpoint, files);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

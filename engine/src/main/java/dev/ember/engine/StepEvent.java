@@ -12,7 +12,10 @@ import java.lang.foreign.MemorySegment;
  * <p>Lifetime: {@link #latent()} and {@link #denoised()} are fresh copies in GC-managed memory
  * ({@code Arena.ofAuto()}); the listener may keep them as long as it likes, and Ember never touches
  * them again. Layout: f32, [latentChannels, latentHeight, latentWidth], row-major, in the UNet's
- * (scaled) latent space.
+ * (scaled) latent space. Scale: k-diffusion's {@code x0 + sigma * noise} for the k-diffusion samplers;
+ * DDIM's variance-preserving {@code (x0 + sigma * noise) / sqrt(1 + sigma^2)} for {@code ddim}
+ * ({@link dev.ember.engine.sampling.Sampler#latentScale}). One generation uses one scale for all its
+ * steps, step 0 included, and its last step's latent is the one decoded.
  *
  * @param imageIndex     which image of the request (0-based)
  * @param seed           that image's seed

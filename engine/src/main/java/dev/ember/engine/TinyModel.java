@@ -27,7 +27,7 @@ public final class TinyModel {
 
     public static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
             + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
-            + "(.safetensors or .ckpt file, or a diffusers folder).";
+            + "(.safetensors, .ckpt or .gguf file, or a diffusers folder).";
 
     /** Ember's cache folder: {@link NativeLibrary#cacheRoot()}. */
     public static Path cacheRoot() {

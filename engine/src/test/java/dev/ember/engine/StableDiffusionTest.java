@@ -92,14 +92,16 @@ class StableDiffusionTest {
     @Test
     void img2imgRunsIntStepsTimesStrength() {
         RgbImage init = sd.generate(small("init").steps(2).build(), StepListener.NONE).images().getFirst().image();
-        for (double[] c : new double[][] {{0.7, 7}, {0.4, 4}, {1.0, 10}}) {
-            List<Integer> steps = new ArrayList<>();
-            GenerationResult r = sd.generate(small("a cat").steps(10).initImage(init).strength(c[0]).build(), e -> {
-                steps.add(e.step());
-                return StepListener.Action.CONTINUE;
-            });
-            assertEquals((int) c[1], r.stepsRun(), "strength " + c[0]);
-            assertEquals((int) c[1] + 1, steps.size(), "step 0 plus each step at strength " + c[0]);
+        for (Sampler sampler : new Sampler[] {Sampler.LMS, Sampler.DDIM}) {
+            for (double[] c : new double[][] {{0.7, 7}, {0.4, 4}, {1.0, 10}}) {
+                List<Integer> steps = new ArrayList<>();
+                GenerationResult r = sd.generate(small("a cat").steps(10).sampler(sampler).initImage(init).strength(c[0]).build(), e -> {
+                    steps.add(e.step());
+                    return StepListener.Action.CONTINUE;
+                });
+                assertEquals((int) c[1], r.stepsRun(), sampler + " strength " + c[0]);
+                assertEquals((int) c[1] + 1, steps.size(), sampler + ": step 0 plus each step at strength " + c[0]);
+            }
         }
     }
 

@@ -2,9 +2,11 @@ package dev.ember.engine.metadata;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.ember.engine.AddOns;
 import dev.ember.engine.Ember;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
@@ -50,6 +52,9 @@ import java.util.stream.Stream;
  * @param emberVersion    the Ember that made the image
  * @param modelFingerprint the model file's fingerprint when it was loaded ({@code StableDiffusion.fileFingerprint()}:
  *                        a SHA-256 of its size and sampled content); null when not known
+ * @param initLatent      img2img: {@code mean} or {@code sample} (the VAE posterior's mean or a draw from it); null
+ *                        for txt2img and in records made before the option existed (which used the mean)
+ * @param addOns          LoRAs, embeddings, a separate VAE, TAESD and tiling ({@link AddOnsRecord}); null when none were set
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -57,8 +62,32 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        int width, int height, String sampler, String schedule, String noise, int images,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
-                       String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
+                       String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                       String initLatent, AddOnsRecord addOns) {
     public static final String TXT2IMG = "txt2img";
+
+    /** Without add-ons. */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                           String initLatent) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, modelFingerprint, initLatent, null);
+    }
+
+    /** Without add-ons or an init-latent choice (as before they were recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, modelFingerprint, null, null);
+    }
 
     /** Without a model fingerprint (as before it was recorded). */
     public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
@@ -68,7 +97,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String device, int threads, Boolean flashAttention, String emberVersion) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, null);
+                flashAttention, emberVersion, null, null, null);
     }
     public static final String IMG2IMG = "img2img";
 
@@ -87,7 +116,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
                 tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
-                model.fileFingerprint());
+                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null, AddOnsRecord.of(request, model));
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -117,7 +146,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, modelFingerprint);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns);
+    }
+
+    /** These parameters with their add-ons (as {@link AddOnsRecord#of(GenerationRequest, StableDiffusion)} resolves them). */
+    public ImageParameters withAddOns(AddOnsRecord value) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, value);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -133,7 +169,11 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .schedule(Schedule.parse(schedule))
                 .noise(NoiseSource.parse(noise))
                 .images(images);
-        if (init != null) b.initImage(init).strength(strength).resize(InitResize.parse(resize));
+        if (addOns != null) b.loras(addOns.explicitLoras());
+        if (init != null) {
+            b.initImage(init).strength(strength).resize(InitResize.parse(resize))
+                    .initLatent(initLatent == null ? InitLatent.MEAN : InitLatent.parse(initLatent));
+        }
         return b.build();
     }
 
@@ -141,14 +181,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion, modelFingerprint);
+                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent, addOns);
     }
 
     /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
     public ImageParameters asRunBy(StableDiffusion model) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
-                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint());
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent, addOns);
     }
 
     /**
@@ -164,7 +204,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     private ImageParameters pixelsOnly() {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
-                weightType, null, 0, flashAttention, null, modelFingerprint);
+                weightType, null, 0, flashAttention, null, modelFingerprint, initLatent == null && isImg2Img() ? "mean" : initLatent,
+                addOns == null ? null : addOns.pixelsOnly());
     }
 
     public ModelOptions toModelOptions() {
@@ -173,8 +214,10 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .withDevice(device)
                 .withWeightType(WeightType.parse(weightType))
                 .withClipSkip(clipSkip)
-                .withFlashAttention(flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
-                .withPrediction(prediction == null ? null : Prediction.parse(prediction));
+                .withFlashAttention(addOns != null && addOns.attention() != null ? FlashAttention.parse(addOns.attention())
+                        : flashAttention == null ? FlashAttention.AUTO : FlashAttention.of(flashAttention))
+                .withPrediction(prediction == null ? null : Prediction.parse(prediction))
+                .withAddOns(addOns == null ? AddOns.none() : addOns.toAddOns());
     }
 
     public Path modelPath() {

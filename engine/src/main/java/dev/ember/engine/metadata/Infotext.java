@@ -33,9 +33,17 @@ public final class Infotext {
         params.put("Seed", Long.toString(p.seed()));
         params.put("Size", p.width() + "x" + p.height());
         params.put("Model", modelName(p.model()));
+        AddOnsRecord a = p.addOns();
+        if (a != null && a.vae() != null) {
+            if (a.vaeHash() != null) params.put("VAE hash", a.vaeHash().substring(0, 10));
+            Path vae = Path.of(a.vae()).getFileName();
+            params.put("VAE", vae == null ? a.vae() : vae.toString());
+        }
         if (p.strength() != null) params.put("Denoising strength", number(p.strength()));
         if (p.clipSkip() > 1) params.put("Clip skip", Integer.toString(p.clipSkip()));
         if ("mt19937".equals(p.noise())) params.put("RNG", "CPU");
+        if (a != null && !a.loras().isEmpty()) params.put("Lora hashes", hashes(a.loras()));
+        if (a != null && !a.embeddings().isEmpty()) params.put("TI hashes", hashes(a.embeddings()));
         params.put("Version", "ember " + p.emberVersion());
 
         StringBuilder out = new StringBuilder(p.prompt());
@@ -47,6 +55,17 @@ public final class Infotext {
             sep = ", ";
         }
         return out.toString().strip();
+    }
+
+    /** A1111's list "name: hash, name: hash" (its names lose ':' and ',', which would break the list). */
+    private static String hashes(java.util.List<AddOnsRecord.Resource> resources) {
+        StringBuilder out = new StringBuilder();
+        for (AddOnsRecord.Resource r : resources) {
+            if (r.shortHash() == null) continue;
+            if (!out.isEmpty()) out.append(", ");
+            out.append(r.name().replace(":", "").replace(",", "")).append(": ").append(r.shortHash());
+        }
+        return out.toString();
     }
 
     /** A1111's {@code quote}: JSON-quoted when the value would break the "k: v, k: v" list. */

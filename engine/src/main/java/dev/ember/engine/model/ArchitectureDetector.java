@@ -39,6 +39,20 @@ public final class ArchitectureDetector {
         return new ArchitectureDetector(path, tensors, metadata).detect(predictionOverride);
     }
 
+    /**
+     * The VAE config of canonical VAE tensors alone (a separate VAE file), from the same shapes and metadata
+     * {@link #detect} reads.
+     *
+     * @throws ModelFileException when a tensor it needs is missing or misshapen
+     */
+    public static VaeConfig detectVae(Path path, Map<String, TensorData> tensors, Map<String, String> metadata) {
+        try {
+            return new ArchitectureDetector(path, tensors, metadata).vae();
+        } catch (IllegalArgumentException e) {
+            throw new ModelFileException(path, "inconsistent VAE: " + e.getMessage());
+        }
+    }
+
     private ModelSpec detect(Prediction override) {
         refuseSdxl();
         TensorData toK = need(U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 2);

@@ -48,6 +48,14 @@ public final class CanonicalNames {
         return new Result(out, unmapped);
     }
 
+    /**
+     * The diffusers name of a canonical UNet tensor given without its prefix ({@code input_blocks.1.1.proj_in.weight}
+     * -> {@code down_blocks.0.attentions.0.proj_in.weight}), for a UNet with {@code numResBlocks} res blocks per level.
+     */
+    public static String unetToDiffusers(String ldm, int numResBlocks) {
+        return DiffusersNames.unetToDiffusers(ldm, numResBlocks);
+    }
+
     private static boolean openClip(String rest, TensorData t, Map<String, TensorData> out) {
         String p = NetworkLayout.TEXT_PREFIX;
         switch (rest) {
@@ -66,7 +74,8 @@ public final class CanonicalNames {
                     case "mlp.c_proj.weight", "mlp.c_proj.bias" -> put(out, layer + "mlp.fc2." + suffix(part), t);
                     case "attn.out_proj.weight", "attn.out_proj.bias" -> put(out, layer + "self_attn.out_proj." + suffix(part), t);
                     case "attn.in_proj_weight", "attn.in_proj_bias" -> {
-                        if (t.rank() < 1 || t.dim(0) % 3 != 0) return false;
+                        // Thirds of a block-quantised tensor (gguf) must be whole blocks.
+                        if (t.rank() < 1 || t.dim(0) % 3 != 0 || t.elementCount() / 3 % t.dtype().blockSize() != 0) return false;
                         long third = t.data().byteSize() / 3;
                         long[] shape = t.shape();
                         shape[0] /= 3;

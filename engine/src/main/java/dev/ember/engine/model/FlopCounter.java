@@ -121,6 +121,22 @@ public final class FlopCounter {
         return batch * flops;
     }
 
+    /**
+     * One TAESD decode of an {@code imageH x imageW} image (3x3 convolutions only; the ReLUs, adds and upsamples are
+     * not counted): conv(4 -> C) and nine block convolutions at the latent's size, ten per level after each 2x
+     * upsample (the upsample's conv and three blocks'), the last level's being one block and conv(C -> 3).
+     */
+    public static double taesdDecoder(int imageH, int imageW) {
+        long c = TaesdConfig.STANDARD.channels(), h = imageH / TaesdConfig.DOWNSCALE, w = imageW / TaesdConfig.DOWNSCALE;
+        double flops = conv(TaesdConfig.STANDARD.latentChannels(), c, 3, h, w) + 9 * conv(c, c, 3, h, w);
+        for (int level = 0; level < 3; level++) {
+            h *= 2;
+            w *= 2;
+            flops += (level < 2 ? 10 : 4) * conv(c, c, 3, h, w);
+        }
+        return flops + conv(c, TaesdConfig.STANDARD.imageChannels(), 3, h, w);
+    }
+
     /** One VAE encode of a {@code batch} of images {@code imageH x imageW} to the moments. */
     public static double vaeEncoder(VaeConfig c, int batch, int imageH, int imageW) {
         long h = imageH, w = imageW, ch = c.baseChannels(), z = c.latentChannels();

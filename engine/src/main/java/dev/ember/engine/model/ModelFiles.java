@@ -1,5 +1,6 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.ModelFileException;
 import java.io.IOException;
@@ -66,6 +67,7 @@ public final class ModelFiles {
             } catch (IllegalArgumentException e) {
                 throw new ModelFileException(path, e.getMessage());
             }
+            refuseUnetOnly(path, canon.tensors());
             ModelSpec spec = ArchitectureDetector.detect(path, canon.tensors(), raw.metadata(), predictionOverride);
             ModelValidator.Result v = ModelValidator.validate(spec, canon.tensors());
 
@@ -90,11 +92,39 @@ public final class ModelFiles {
             List<String> unused = new ArrayList<>(canon.unmapped());
             for (String name : canon.tensors().keySet()) if (!used.contains(name)) unused.add(name);
             ModelReport report = new ModelReport(raw.format(), stats, unused, v.missing(), v.wrongShape());
+            TensorData alphas = raw.tensors().tensors().get(TrainingSchedule.ALPHAS_CUMPROD);
+            DiffusionSchedule schedule = DiffusionSchedule.stableDiffusion();
+            String scheduleSource = Checkpoint.DEFAULT_SCHEDULE;
+            if (alphas != null) {
+                String problem = TrainingSchedule.problem(alphas);
+                if (problem == null) {
+                    schedule = TrainingSchedule.read(alphas);
+                    scheduleSource = "the file's alphas_cumprod (" + alphas.dtype().name().toLowerCase(Locale.ROOT) + ", " + schedule.trainSteps() + " steps)";
+                } else {
+                    scheduleSource = Checkpoint.DEFAULT_SCHEDULE + "; the file's alphas_cumprod is not used: " + problem;
+                }
+            }
             // The canonical dict takes over the raw one's arena: both views share the one mapping.
-            return new Checkpoint(path, spec, new StateDict(required, raw.tensors().arena()), report);
+            return new Checkpoint(path, spec, new StateDict(required, raw.tensors().arena()), report, schedule, scheduleSource);
         } catch (RuntimeException e) {
             raw.close();
             throw e;
+        }
+    }
+
+    /**
+     * A file holding a UNet and nothing else (city96's ComfyUI-GGUF files; ComfyUI loads the text encoder and
+     * VAE from other files) cannot make a model on its own: say so instead of naming a missing tensor.
+     */
+    private static void refuseUnetOnly(Path path, Map<String, TensorData> tensors) {
+        boolean unet = false, other = false;
+        for (String name : tensors.keySet()) {
+            if (name.startsWith(NetworkLayout.UNET_PREFIX)) unet = true;
+            else if (name.startsWith(NetworkLayout.VAE_PREFIX) || name.startsWith(NetworkLayout.TEXT_PREFIX)) other = true;
+        }
+        if (unet && !other) {
+            throw new ModelFileException(path, "holds only a UNet (as city96's ComfyUI-GGUF files do); Ember needs the text encoder "
+                    + "and the VAE in the same file");
         }
     }
 
@@ -106,10 +136,11 @@ public final class ModelFiles {
             case SAFETENSORS -> SafetensorsReader.open(path);
             case CKPT -> TorchCheckpointReader.open(path);
             case DIFFUSERS -> DiffusersReader.open(path);
+            case GGUF -> GgufReader.open(path);
         };
     }
 
-    /** The format of a file: a zip is a PyTorch checkpoint whatever its name; otherwise the extension decides. */
+    /** The format of a file: a zip is a PyTorch checkpoint and a GGUF magic a gguf whatever its name; otherwise the extension decides. */
     static ModelFormat formatOf(Path file) {
         byte[] magic = new byte[4];
         int n;
@@ -119,8 +150,10 @@ public final class ModelFiles {
             throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
         }
         if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) return ModelFormat.CKPT;
+        if (n == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F') return ModelFormat.GGUF;
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin")) return ModelFormat.CKPT;
+        if (name.endsWith(".gguf")) return ModelFormat.GGUF;
         return ModelFormat.SAFETENSORS;
     }
 }

@@ -7,7 +7,9 @@ public enum ModelFormat {
     /** A PyTorch zip checkpoint ({@code .ckpt}, {@code .pt}, {@code .pth}, {@code .bin}) read by a restricted unpickler. */
     CKPT("ckpt"),
     /** A diffusers folder: {@code model_index.json}, {@code unet/}, {@code vae/}, {@code text_encoder/}. */
-    DIFFUSERS("diffusers");
+    DIFFUSERS("diffusers"),
+    /** A gguf file (ggml's format; stable-diffusion.cpp's and city96's), f16/f32 or block-quantised tensors. */
+    GGUF("gguf");
 
     private final String label;
 
@@ -23,6 +25,6 @@ public enum ModelFormat {
     /** Parses safetensors, ckpt or diffusers (case-insensitive). */
     public static ModelFormat parse(String s) {
         for (ModelFormat f : values()) if (f.label.equalsIgnoreCase(s)) return f;
-        throw new IllegalArgumentException("unknown format '" + s + "' (expected safetensors, ckpt or diffusers)");
+        throw new IllegalArgumentException("unknown format '" + s + "' (expected safetensors, ckpt, diffusers or gguf)");
     }
 }

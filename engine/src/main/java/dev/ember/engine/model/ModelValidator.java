@@ -46,7 +46,7 @@ public final class ModelValidator {
                 TensorData d = tensors.get(s.name());
                 if (d == null) missing.add(s.name());
                 else if (!s.sameShape(d.shape())) wrong.add(s.name() + " is " + Arrays.toString(d.shape()) + ", expected " + Arrays.toString(s.shape()));
-                else if (!d.dtype().isFloat()) wrong.add(s.name() + " is " + d.dtype() + ", expected a float type");
+                else if (!d.dtype().reachesNetworks()) wrong.add(s.name() + " is " + d.dtype() + ", expected f32, f16, bf16 or a ggml block type");
             }
         }
         return new Result(missing, wrong);

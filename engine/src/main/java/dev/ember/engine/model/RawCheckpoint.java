@@ -1,6 +1,11 @@
 package dev.ember.engine.model;
 
+import dev.ember.engine.ModelFileException;
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 
@@ -23,6 +28,17 @@ public record RawCheckpoint(ModelFormat format, StateDict tensors, Map<String, S
     @FunctionalInterface
     interface Reader {
         Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata);
+    }
+
+    /** Maps all of {@code file} read-only into {@code arena}; an empty or unreadable file is a {@link ModelFileException}. */
+    static MemorySegment mapWhole(Path file, Arena arena) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size == 0) throw new ModelFileException(file, "empty file");
+            return MappedFiles.map(ch, file, arena); // registered, so COPIED models can find each tensor's file region
+        } catch (IOException e) {
+            throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
+        }
     }
 
     /** Reads one file into a fresh arena that the result owns; the arena is closed if reading fails. */

@@ -16,11 +16,15 @@ import java.util.function.Function;
  * A pickle reader for PyTorch state dicts that never executes anything. It implements only the
  * opcodes {@code torch.save} emits for dicts of tensors, and resolves only an allow-list of globals
  * to fixed Java behaviour: {@code collections.OrderedDict} (a map), {@code torch._utils._rebuild_tensor_v2}
- * and {@code _rebuild_parameter} (a {@link TensorRef}), {@code torch.*Storage} (an element type) and
- * {@code torch.Size} (a tuple). Any other global is refused when it is named, with its {@code module.name}.
+ * and {@code _rebuild_parameter} (a {@link TensorRef}), {@code torch.*Storage} (an element type),
+ * {@code torch.Size} (a tuple), and what old checkpoints' training metadata ({@code global_step},
+ * {@code epoch}, callback scores) pickles numpy scalars with: {@code numpy.core.multiarray.scalar}
+ * (also {@code numpy._core}, numpy 2's name), {@code numpy.dtype} and {@code _codecs.encode} (protocol 2's
+ * spelling of a bytes object), each decoded by Java code (a number, a {@link NumpyScalar} for other
+ * dtypes, bytes). Any other global is refused when it is named, with its {@code module.name}.
  *
  * <p>Values: {@code String}, {@code Long}, {@code Double}, {@code Boolean}, {@code null}, {@code byte[]},
- * {@link Tuple}, {@code List}, {@code Map}, {@link TensorRef}.
+ * {@link Tuple}, {@code List}, {@code Map}, {@link TensorRef}, {@link NumpyDtype}, {@link NumpyScalar}.
  */
 final class RestrictedUnpickler {
     /** A pickle that cannot be read: bad opcode, forbidden global, truncated data. */
@@ -43,6 +47,23 @@ final class RestrictedUnpickler {
     /** A tensor: a strided view (offset and strides in elements) of a storage. */
     record TensorRef(StorageRef storage, long offset, long[] size, long[] stride) {}
 
+    /**
+     * {@code numpy.dtype(code, align, copy)}: its type code ({@code f8}, {@code i8}, ...) and, once BUILD
+     * has given it its state, its byte order ({@code <}, {@code >}, {@code |}, {@code =}). Mutable because
+     * BUILD arrives after the object may already be in the memo.
+     */
+    static final class NumpyDtype {
+        final String code;
+        String order = "=";
+
+        NumpyDtype(String code) {
+            this.code = code;
+        }
+    }
+
+    /** A numpy scalar of a dtype Ember does not decode, kept as its raw bytes. */
+    record NumpyScalar(String dtype, byte[] data) {}
+
     /** A global the pickle named: only allow-listed ones are ever created. */
     private record Global(String module, String name) {
         String qualified() {
@@ -56,7 +77,8 @@ final class RestrictedUnpickler {
             Map.entry("ShortStorage", DType.I16), Map.entry("CharStorage", DType.I8), Map.entry("ByteStorage", DType.U8),
             Map.entry("BoolStorage", DType.BOOL));
     private static final Set<String> CALLABLES = Set.of("collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
-            "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size");
+            "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size",
+            "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype", "_codecs.encode");
 
     private static final Object MARK = new Object();
 
@@ -153,7 +175,7 @@ final class RestrictedUnpickler {
                     Object args = pop(), callable = pop();
                     push(reduce(callable, args));
                 }
-                case 'b' -> pop(); // BUILD: only OrderedDict's _metadata arrives here; Ember has no use for it
+                case 'b' -> build(pop(), peek());
                 case 'Q' -> {
                     Object pid = pop();
                     if (!(pid instanceof Tuple t)) throw new PickleException("persistent id is not a tuple");
@@ -170,12 +192,57 @@ final class RestrictedUnpickler {
         throw new PickleException("pickle refers to forbidden global " + q + " (only tensors and dicts are allowed)");
     }
 
+    /**
+     * BUILD: a numpy dtype takes its byte order from its state tuple {@code (version, order, ...)}; anything
+     * else (OrderedDict's {@code _metadata}) is of no use to Ember and left as it is.
+     */
+    private static void build(Object state, Object target) {
+        if (target instanceof NumpyDtype d && state instanceof Tuple t && t.items().size() > 1 && t.items().get(1) instanceof String order) {
+            d.order = order;
+        }
+    }
+
+    /** {@code numpy.core.multiarray.scalar(dtype, data)}: the value the bytes hold, for the plain numeric dtypes. */
+    private static Object numpyScalar(List<Object> a) {
+        if (a.size() < 2 || !(a.get(0) instanceof NumpyDtype d) || !(a.get(1) instanceof byte[] data)) {
+            throw new PickleException("numpy scalar with unexpected arguments");
+        }
+        ByteBuffer b = ByteBuffer.wrap(data).order(d.order.equals(">") ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN);
+        int size = switch (d.code.substring(1)) {
+            case "1", "2", "4", "8" -> Integer.parseInt(d.code.substring(1));
+            default -> -1;
+        };
+        if (size != data.length || d.code.length() != 2) return new NumpyScalar(d.code, data.clone());
+        return switch (d.code.charAt(0)) {
+            case 'f' -> size == 8 ? (Object) b.getDouble() : size == 4 ? (Object) (double) b.getFloat()
+                    : size == 2 ? (Object) (double) Float.float16ToFloat(b.getShort()) : new NumpyScalar(d.code, data.clone());
+            case 'i' -> size == 8 ? b.getLong() : size == 4 ? (long) b.getInt() : size == 2 ? (long) b.getShort() : (long) b.get();
+            case 'u' -> size == 8 && b.getLong(0) < 0 ? new NumpyScalar(d.code, data.clone())
+                    : size == 8 ? b.getLong() : size == 4 ? b.getInt() & 0xffffffffL : size == 2 ? b.getShort() & 0xffffL : b.get() & 0xffL;
+            case 'b' -> size == 1 ? (Object) (b.get() != 0) : new NumpyScalar(d.code, data.clone());
+            default -> new NumpyScalar(d.code, data.clone());
+        };
+    }
+
     private Object reduce(Object callable, Object args) {
         if (!(callable instanceof Global g)) throw new PickleException("REDUCE on a non-callable " + describe(callable));
         if (!(args instanceof Tuple t)) throw new PickleException(g.qualified() + " called without an argument tuple");
         List<Object> a = t.items();
         return switch (g.qualified()) {
             case "collections.OrderedDict" -> new LinkedHashMap<>();
+            case "numpy.dtype" -> {
+                if (a.isEmpty() || !(a.get(0) instanceof String code)) throw new PickleException("numpy.dtype without a type code");
+                yield new NumpyDtype(code);
+            }
+            case "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar" -> numpyScalar(a);
+            case "_codecs.encode" -> {
+                // Protocol 2 pickles bytes as _codecs.encode(str, "latin1"): each char is one byte.
+                if (a.size() != 2 || !(a.get(0) instanceof String text) || !(a.get(1) instanceof String enc)
+                        || !Set.of("latin1", "latin-1", "iso-8859-1").contains(enc.toLowerCase(java.util.Locale.ROOT))) {
+                    throw new PickleException("_codecs.encode is only read as latin1 text");
+                }
+                yield text.getBytes(StandardCharsets.ISO_8859_1);
+            }
             case "torch.Size" -> a.isEmpty() ? new Tuple(List.of()) : a.get(0);
             case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state" -> {
                 if (a.isEmpty() || !(a.get(0) instanceof TensorRef r)) throw new PickleException(g.qualified() + " without a tensor");

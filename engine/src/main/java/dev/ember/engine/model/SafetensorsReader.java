@@ -9,9 +9,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -39,16 +37,9 @@ public final class SafetensorsReader {
 
     /** Maps {@code file} into {@code arena} (which the caller owns); fills {@code metadata} from {@code __metadata__}. */
     public static Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) throw new ModelFileException(file, "empty file");
-            if (size < 8) throw new ModelFileException(file, "truncated: " + size + " bytes, too short for a safetensors header");
-            all = MappedFiles.map(ch, file, arena);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
-        }
+        MemorySegment all = RawCheckpoint.mapWhole(file, arena);
         long size = all.byteSize();
+        if (size < 8) throw new ModelFileException(file, "truncated: " + size + " bytes, too short for a safetensors header");
         long headerLength = all.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
         if (headerLength < 0 || headerLength > size - 8) {
             throw new ModelFileException(file, "header length " + Long.toUnsignedString(headerLength) + " exceeds the file size ("

@@ -12,22 +12,37 @@ import java.util.List;
 public final class SyntheticCheckpoint {
     private SyntheticCheckpoint() {}
 
-    /** The canonical tensors of {@code spec}: UNet, VAE, text encoder, each in layout order. */
+    /** The canonical tensors of {@code spec}: UNet, VAE, text encoder, each in layout order; norms random. */
     public static List<TensorSource> tensors(ModelSpec spec, long seed, DType dtype) {
+        return tensors(spec, seed, dtype, SyntheticWeights.Norms.RANDOM);
+    }
+
+    /** The canonical tensors of {@code spec}: UNet, VAE, text encoder, each in layout order. */
+    public static List<TensorSource> tensors(ModelSpec spec, long seed, DType dtype, SyntheticWeights.Norms norms) {
         List<TensorSource> out = new ArrayList<>();
         for (Component c : List.of(Component.UNET, Component.VAE, Component.TEXT_ENCODER)) {
-            for (TensorSpec s : c.layout(spec)) out.add(TensorSource.synthetic(s, seed, dtype));
+            for (TensorSpec s : c.layout(spec)) out.add(TensorSource.synthetic(s, seed, dtype, norms));
         }
         return out;
     }
 
-    /** Writes a preset. SD 2.x single files get OpenCLIP text names, as real SD 2.x checkpoints have. */
+    /** Writes a preset, norms random. SD 2.x single files get OpenCLIP text names, as real SD 2.x checkpoints have. */
     public static void write(ModelPreset preset, Path out, ModelFormat format, DType dtype, long seed) {
-        write(preset.spec(), preset.label(), out, format, dtype, seed);
+        write(preset, out, format, dtype, seed, SyntheticWeights.Norms.RANDOM);
+    }
+
+    /** Writes a preset. SD 2.x single files get OpenCLIP text names, as real SD 2.x checkpoints have. */
+    public static void write(ModelPreset preset, Path out, ModelFormat format, DType dtype, long seed, SyntheticWeights.Norms norms) {
+        write(preset.spec(), preset.label(), out, format, dtype, seed, norms);
     }
 
     public static void write(ModelSpec spec, String presetName, Path out, ModelFormat format, DType dtype, long seed) {
-        List<TensorSource> tensors = tensors(spec, seed, dtype);
+        write(spec, presetName, out, format, dtype, seed, SyntheticWeights.Norms.RANDOM);
+    }
+
+    public static void write(ModelSpec spec, String presetName, Path out, ModelFormat format, DType dtype, long seed,
+                             SyntheticWeights.Norms norms) {
+        List<TensorSource> tensors = tensors(spec, seed, dtype, norms);
         boolean openClip = spec.architecture() == Architecture.SD2 && format != ModelFormat.DIFFUSERS;
         write(spec, presetName, out, format, openClip ? withOpenClipText(tensors) : tensors);
     }
@@ -37,6 +52,7 @@ public final class SyntheticCheckpoint {
         switch (format) {
             case SAFETENSORS -> SafetensorsWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
             case CKPT -> TorchCheckpointWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
+            case GGUF -> GgufWriter.write(out, ModelMetadata.describe(spec, presetName), tensors);
             case DIFFUSERS -> DiffusersWriter.write(out, spec, canonicalText(tensors));
         }
     }

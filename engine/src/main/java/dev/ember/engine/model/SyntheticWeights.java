@@ -11,7 +11,10 @@ import java.util.Map;
 /**
  * Seeded values for synthetic checkpoints, the same on every run and machine: conv/linear weights
  * ~ N(0, 1/fan_in) (keeps activations at unit scale through deep stacks), biases ~ N(0, 0.02^2),
- * norm weights 1 and biases 0, embeddings ~ N(0, 0.02^2).
+ * embeddings ~ N(0, 0.02^2), and norm scales ~ N(1, 0.25^2) and shifts ~ N(0, 0.25^2)
+ * ({@link Norms#RANDOM}, the default: a GroupNorm or LayerNorm whose scale or shift is dropped,
+ * swapped or read from the wrong layer then changes the output) or exactly 1 and 0
+ * ({@link Norms#IDENTITY}, as freshly initialised PyTorch modules).
  *
  * <p>Each tensor draws from its own stream, keyed by the seed and its name, so tensors can be made
  * in any order or in parallel and a tensor's values do not depend on which others exist. The
@@ -20,34 +23,65 @@ import java.util.Map;
 public final class SyntheticWeights {
     private SyntheticWeights() {}
 
-    /** Standard deviation used for a spec of this kind. */
+    /** How norm layers (GroupNorm, LayerNorm) get their scale and shift. */
+    public enum Norms {
+        /** Scale ~ N(1, 0.25^2), shift ~ N(0, 0.25^2): every norm's affine part shows in the output. */
+        RANDOM,
+        /** Scale 1, shift 0, as PyTorch initialises them (norms then do nothing beyond normalising). */
+        IDENTITY;
+
+        /** Case-insensitive: random or identity. */
+        public static Norms parse(String name) {
+            for (Norms n : values()) if (n.name().equalsIgnoreCase(name.strip())) return n;
+            throw new IllegalArgumentException("unknown norms '" + name + "' (expected random or identity)");
+        }
+    }
+
+    /** Standard deviation of a norm layer's random scale and shift. */
+    public static final double NORM_SPREAD = 0.25;
+
+    /** Standard deviation used for a spec of this kind (norms: {@link Norms#RANDOM}'s). */
     public static double stddev(TensorSpec spec) {
+        return stddev(spec, Norms.RANDOM);
+    }
+
+    static double stddev(TensorSpec spec, Norms norms) {
         return switch (spec.kind()) {
             case WEIGHT -> 1.0 / Math.sqrt(spec.fanIn());
             case BIAS, EMBEDDING -> 0.02;
-            case NORM_WEIGHT, NORM_BIAS -> 0.0;
+            case NORM_WEIGHT, NORM_BIAS -> norms == Norms.RANDOM ? NORM_SPREAD : 0.0;
         };
     }
 
-    /** Writes the spec's values into {@code out} (shape x dtype bytes) in the given element type. */
+    /** Writes the spec's values into {@code out} (shape x dtype bytes) in the given element type, norms random. */
     public static void fill(TensorSpec spec, long seed, DType dtype, MemorySegment out) {
+        fill(spec, seed, dtype, Norms.RANDOM, out);
+    }
+
+    /** Writes the spec's values into {@code out} (shape x dtype bytes) in the given element type. */
+    public static void fill(TensorSpec spec, long seed, DType dtype, Norms norms, MemorySegment out) {
         long n = spec.elementCount();
-        if (out.byteSize() != n * dtype.byteSize()) throw new IllegalArgumentException(spec.name() + ": wrong buffer size");
-        double std = stddev(spec);
-        double constant = spec.kind() == TensorSpec.Kind.NORM_WEIGHT ? 1.0 : 0.0;
+        if (out.byteSize() != dtype.byteSize(n)) throw new IllegalArgumentException(spec.name() + ": wrong buffer size");
+        double std = stddev(spec, norms);
+        double mean = spec.kind() == TensorSpec.Kind.NORM_WEIGHT ? 1.0 : 0.0;
         Gaussian g = new Gaussian(streamSeed(seed, spec.name()));
         for (long i = 0; i < n; i++) {
-            double v = std == 0 ? constant : std * g.next();
+            double v = std == 0 ? mean : mean + std * g.next();
             write(out, i, dtype, (float) v);
         }
     }
 
-    /** Makes every spec as a heap-free native tensor in {@code arena}. */
+    /** Makes every spec as a heap-free native tensor in {@code arena}, norms random. */
     public static StateDict generate(List<TensorSpec> specs, long seed, DType dtype, Arena arena) {
+        return generate(specs, seed, dtype, Norms.RANDOM, arena);
+    }
+
+    /** Makes every spec as a heap-free native tensor in {@code arena}. */
+    public static StateDict generate(List<TensorSpec> specs, long seed, DType dtype, Norms norms, Arena arena) {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         for (TensorSpec spec : specs) {
-            MemorySegment data = arena.allocate(spec.elementCount() * dtype.byteSize(), 8);
-            fill(spec, seed, dtype, data);
+            MemorySegment data = arena.allocate(dtype.byteSize(spec.elementCount()), 8);
+            fill(spec, seed, dtype, norms, data);
             tensors.put(spec.name(), new TensorData(spec.name(), dtype, spec.shape(), data));
         }
         return new StateDict(tensors, arena);

@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * One tensor of a checkpoint: its canonical name, element type, shape (outermost first, as in
- * PyTorch) and data. The data is normally a slice of a memory-mapped file, valid while the
+ * PyTorch) and data (for a block type, the blocks of the flattened elements in row-major order). The data is normally a slice of a memory-mapped file, valid while the
  * {@link StateDict} that handed it out is open.
  */
 public record TensorData(String name, DType dtype, long[] shape, MemorySegment data) {
@@ -15,7 +15,7 @@ public record TensorData(String name, DType dtype, long[] shape, MemorySegment d
         Objects.requireNonNull(dtype, "dtype");
         shape = shape.clone();
         Objects.requireNonNull(data, "data");
-        if (data.byteSize() != elementCount(shape) * dtype.byteSize()) {
+        if (data.byteSize() != dtype.byteSize(elementCount(shape))) {
             throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes for shape "
                     + Arrays.toString(shape) + " of " + dtype);
         }

@@ -25,7 +25,7 @@ public record TensorSource(String name, DType dtype, long[] shape, Consumer<Memo
     }
 
     public long byteSize() {
-        return TensorData.elementCount(shape) * dtype.byteSize();
+        return dtype.byteSize(TensorData.elementCount(shape));
     }
 
     /** The same bytes under another name and shape (element count must match). */
@@ -36,9 +36,14 @@ public record TensorSource(String name, DType dtype, long[] shape, Consumer<Memo
         return new TensorSource(newName, dtype, newShape, filler);
     }
 
-    /** Seeded synthetic values ({@link SyntheticWeights}) for a layout entry. */
+    /** Seeded synthetic values ({@link SyntheticWeights}, norms random) for a layout entry. */
     public static TensorSource synthetic(TensorSpec spec, long seed, DType dtype) {
-        return new TensorSource(spec.name(), dtype, spec.shape(), out -> SyntheticWeights.fill(spec, seed, dtype, out));
+        return synthetic(spec, seed, dtype, SyntheticWeights.Norms.RANDOM);
+    }
+
+    /** Seeded synthetic values ({@link SyntheticWeights}) for a layout entry. */
+    public static TensorSource synthetic(TensorSpec spec, long seed, DType dtype, SyntheticWeights.Norms norms) {
+        return new TensorSource(spec.name(), dtype, spec.shape(), out -> SyntheticWeights.fill(spec, seed, dtype, norms, out));
     }
 
     /** The bytes of existing tensor data (which must stay valid until written). */

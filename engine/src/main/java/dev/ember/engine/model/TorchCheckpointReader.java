@@ -1,14 +1,11 @@
 package dev.ember.engine.model;
 
 import dev.ember.engine.ModelFileException;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,14 +28,19 @@ public final class TorchCheckpointReader {
     /** Maps {@code file} into {@code arena} (owned by the caller) and returns its tensors under their stored names;
      * Ember's own metadata, when present, goes into {@code metadata}. */
     public static Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) throw new ModelFileException(file, "empty file");
-            all = MappedFiles.map(ch, file, arena);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e.getMessage(), e);
-        }
+        return read(file, arena, metadata, false);
+    }
+
+    /**
+     * As {@link #read}, with the tensors of nested dicts too, named {@code outer.inner} (textual-inversion files
+     * keep their vectors in {@code string_to_param}).
+     */
+    public static Map<String, TensorData> readNested(Path file, Arena arena) {
+        return read(file, arena, new HashMap<>(), true);
+    }
+
+    private static Map<String, TensorData> read(Path file, Arena arena, Map<String, String> metadata, boolean nested) {
+        MemorySegment all = RawCheckpoint.mapWhole(file, arena);
         if (all.byteSize() < 4 || all.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0) != 0x04034b50) {
             throw new ModelFileException(file, "not a zip-format PyTorch checkpoint (legacy torch.save files are not supported)");
         }
@@ -73,19 +75,30 @@ public final class TorchCheckpointReader {
         if (root instanceof Map<?, ?> m && m.get("state_dict") instanceof Map<?, ?> inner) root = inner;
         if (!(root instanceof Map<?, ?> dict)) throw new ModelFileException(file, "data.pkl does not hold a dict of tensors");
 
-        Map<String, MemorySegment> storages = new HashMap<>();
         Map<String, TensorData> out = new LinkedHashMap<>();
+        collect(file, zip, arena, prefix, dict, "", nested, new HashMap<>(), out);
+        return out;
+    }
+
+    /** The tensors of {@code dict} under {@code names} + key, and of its nested dicts when {@code nested}. */
+    private static void collect(Path file, ZipIndex zip, Arena arena, String prefix, Map<?, ?> dict, String names, boolean nested,
+                                Map<String, MemorySegment> storages, Map<String, TensorData> out) {
         for (var e : dict.entrySet()) {
-            if (!(e.getKey() instanceof String name) || !(e.getValue() instanceof RestrictedUnpickler.TensorRef ref)) continue;
-            String key = prefix + "data/" + ref.storage().key();
-            MemorySegment storage = storages.computeIfAbsent(key, k -> {
+            if (!(e.getKey() instanceof String key)) continue;
+            String name = names + key;
+            if (nested && e.getValue() instanceof Map<?, ?> inner) {
+                collect(file, zip, arena, prefix, inner, name + ".", true, storages, out);
+                continue;
+            }
+            if (!(e.getValue() instanceof RestrictedUnpickler.TensorRef ref)) continue;
+            String storageKey = prefix + "data/" + ref.storage().key();
+            MemorySegment storage = storages.computeIfAbsent(storageKey, k -> {
                 ZipIndex.Entry entry = zip.entries().get(k);
                 if (entry == null) throw new ModelFileException(file, "tensor " + name + ": storage " + k + " is not in the zip");
                 return zip.data(entry, arena);
             });
             out.put(name, tensor(file, name, ref, storage));
         }
-        return out;
     }
 
     private static RestrictedUnpickler.StorageRef storage(RestrictedUnpickler.Tuple pid) {

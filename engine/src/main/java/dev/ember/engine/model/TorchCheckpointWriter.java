@@ -4,14 +4,12 @@ import java.io.BufferedOutputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.LocalDateTime;
 import java.util.List;
 import java.util.Map;
@@ -40,11 +38,50 @@ public final class TorchCheckpointWriter {
 
     /** Writes {@code tensors}; non-empty {@code metadata} goes into a top-level {@value #METADATA_KEY} dict of strings. */
     public static void write(Path file, Map<String, String> metadata, List<TensorSource> tensors) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
+        write(file, tensors, pickle(metadata, tensors));
+    }
+
+    /**
+     * Writes a pickled tree of plain dicts: values are {@link TensorSource}s, strings, integers or nested maps (how
+     * A1111's textual-inversion {@code .pt} files hold {@code string_to_param}). Keys keep the map's order.
+     */
+    public static void writeTree(Path file, Map<String, ?> root) {
+        List<TensorSource> tensors = new java.util.ArrayList<>();
+        PickleWriter p = new PickleWriter().proto();
+        dict(p, root, tensors);
+        write(file, tensors, p.stop().bytes());
+    }
+
+    private static void dict(PickleWriter p, Map<String, ?> d, List<TensorSource> tensors) {
+        p.emptyDict();
+        if (d.isEmpty()) return;
+        p.mark();
+        for (var e : d.entrySet()) {
+            p.string(e.getKey());
+            switch (e.getValue()) {
+                case TensorSource t -> {
+                    tensor(p, t, tensors.size());
+                    tensors.add(t);
+                }
+                case String v -> p.string(v);
+                case Integer v -> p.integer(v);
+                case Long v -> p.integer(v);
+                case Map<?, ?> m -> {
+                    @SuppressWarnings("unchecked")
+                    Map<String, ?> inner = (Map<String, ?>) m;
+                    dict(p, inner, tensors);
+                }
+                default -> throw new IllegalArgumentException("cannot pickle " + e.getValue().getClass().getSimpleName() + " at " + e.getKey());
+            }
+        }
+        p.setItems();
+    }
+
+    private static void write(Path file, List<TensorSource> tensors, byte[] pickle) {
+        ReplacedFile.write(file, tmp -> {
             try (Counting counting = new Counting(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20));
                     ZipOutputStream zip = new ZipOutputStream(counting)) {
-                stored(zip, counting, FOLDER + "data.pkl", pickle(metadata, tensors));
+                stored(zip, counting, FOLDER + "data.pkl", pickle);
                 stored(zip, counting, FOLDER + "byteorder", "little".getBytes(StandardCharsets.US_ASCII));
                 for (int i = 0; i < tensors.size(); i++) {
                     TensorSource t = tensors.get(i);
@@ -66,15 +103,7 @@ public final class TorchCheckpointWriter {
                 }
                 stored(zip, counting, FOLDER + "version", "3\n".getBytes(StandardCharsets.US_ASCII));
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // report the original failure
-            }
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     /** The state dict pickle: tensor i is a view of storage "i" (offset 0, contiguous strides). */
@@ -88,24 +117,29 @@ public final class TorchCheckpointWriter {
         p.string("state_dict");
         p.global("collections", "OrderedDict").emptyTuple().reduce().mark();
         for (int i = 0; i < tensors.size(); i++) {
-            TensorSource t = tensors.get(i);
-            String storage = STORAGE.get(t.dtype());
-            if (storage == null) throw new IllegalArgumentException("no torch storage type for " + t.dtype());
-            long[] shape = t.shape();
-            long[] stride = new long[shape.length];
-            long s = 1;
-            for (int d = shape.length - 1; d >= 0; d--) {
-                stride[d] = s;
-                s *= shape[d];
-            }
-            p.string(t.name()).global("torch._utils", "_rebuild_tensor_v2").mark();
-            p.mark().string("storage").global("torch", storage).string(Integer.toString(i)).string("cpu")
-                    .integer(TensorData.elementCount(shape)).tuple().persistentId();
-            p.integer(0).longTuple(shape).longTuple(stride).bool(false);
-            p.global("collections", "OrderedDict").emptyTuple().reduce();
-            p.tuple().reduce();
+            p.string(tensors.get(i).name());
+            tensor(p, tensors.get(i), i);
         }
         return p.setItems().setItem().stop().bytes();
+    }
+
+    /** Tensor {@code t} as a contiguous view of storage {@code index} (offset 0). */
+    private static void tensor(PickleWriter p, TensorSource t, int index) {
+        String storage = STORAGE.get(t.dtype());
+        if (storage == null) throw new IllegalArgumentException("no torch storage type for " + t.dtype());
+        long[] shape = t.shape();
+        long[] stride = new long[shape.length];
+        long s = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            stride[d] = s;
+            s *= shape[d];
+        }
+        p.global("torch._utils", "_rebuild_tensor_v2").mark();
+        p.mark().string("storage").global("torch", storage).string(Integer.toString(index)).string("cpu")
+                .integer(TensorData.elementCount(shape)).tuple().persistentId();
+        p.integer(0).longTuple(shape).longTuple(stride).bool(false);
+        p.global("collections", "OrderedDict").emptyTuple().reduce();
+        p.tuple().reduce();
     }
 
     private static void stored(ZipOutputStream zip, Counting counting, String name, byte[] data) throws IOException {

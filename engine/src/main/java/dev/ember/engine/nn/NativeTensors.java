@@ -5,6 +5,7 @@ import dev.ember.engine.model.TensorData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Collection;
+import java.util.Objects;
 
 /** Builds the {@code ember_tensor} array that the native {@code *_create} calls read. */
 public final class NativeTensors {
@@ -28,5 +29,25 @@ public final class NativeTensors {
             ember_tensor.dtype(e, t.dtype().nativeCode());
         }
         return array;
+    }
+
+    /** A native {@code *_set_weights} call on a described tensor list. */
+    interface SetWeights {
+        int apply(MemorySegment list, int count);
+    }
+
+    /**
+     * Hands {@code tensors} to a network's {@code *_set_weights} under the context's lock; an empty list is a
+     * no-op. {@code what} names the network in a failure.
+     */
+    static void setWeights(NativeContext context, Collection<TensorData> tensors, SetWeights call, String what) {
+        Objects.requireNonNull(tensors, "tensors");
+        if (tensors.isEmpty()) return;
+        context.lock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            context.check(call.apply(describe(tensors, arena), tensors.size()), "replacing " + what + " weights");
+        } finally {
+            context.lock().unlock();
+        }
     }
 }

@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 
@@ -85,7 +86,23 @@ public final class TextEncoder implements AutoCloseable {
      * @throws dev.ember.engine.NativeException for ids outside the vocabulary, a bad clip skip or token count
      */
     public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip) {
+        return encode(tokens, batch, nTokens, clipSkip, new float[0]);
+    }
+
+    /**
+     * As {@link #encode(int[], int, int, int)}, with extra token embeddings (textual inversion): an id
+     * {@code v >= vocabSize} takes row {@code v - vocabSize} of {@code extra} ([rows, hiddenSize], row-major, used
+     * exactly as given) in place of a token embedding row.
+     *
+     * @throws IllegalArgumentException if {@code extra} is not a whole number of rows
+     */
+    public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip, float[] extra) {
         Objects.requireNonNull(tokens, "tokens");
+        Objects.requireNonNull(extra, "extra");
+        if (extra.length % config.hiddenSize() != 0) {
+            throw new IllegalArgumentException(extra.length + " extra values are not rows of " + config.hiddenSize());
+        }
+        int extraRows = extra.length / config.hiddenSize();
         if (batch <= 0 || nTokens <= 0) throw new IllegalArgumentException("batch and nTokens must be positive, got " + batch + ", " + nTokens);
         if (tokens.length != Math.multiplyExact(batch, nTokens)) {
             throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " x " + nTokens);
@@ -96,14 +113,23 @@ public final class TextEncoder implements AutoCloseable {
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
+            MemorySegment rows = extraRows == 0 ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_FLOAT, extra);
             MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outCount);
-            int status = ember_h.ember_text_encoder_encode(handle(), in, batch, nTokens, clipSkip, out);
+            int status = ember_h.ember_text_encoder_encode_extra(handle(), in, batch, nTokens, clipSkip, rows, extraRows, out);
             context.check(status, "encoding text");
             MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, result, 0, result.length);
         } finally {
             context.lock().unlock();
         }
         return result;
+    }
+
+    /**
+     * Replaces some weights by new values, stored as loading them would store them (LoRA merges); the
+     * rules of {@link Unet#setWeights} apply.
+     */
+    public void setWeights(Collection<TensorData> tensors) {
+        NativeTensors.setWeights(context, tensors, (list, n) -> ember_h.ember_text_encoder_set_weights(handle(), list, n), "text encoder");
     }
 
     public NetworkStats stats() {

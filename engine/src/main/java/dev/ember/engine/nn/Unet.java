@@ -105,6 +105,18 @@ public final class Unet implements AutoCloseable {
         }
     }
 
+    /**
+     * Replaces some weights (canonical names and shapes of {@link NetworkLayout#unet}) by new values, stored as
+     * loading them would store them: how a LoRA is merged in and taken out again. With weights in place on the
+     * CPU, a tensor that already has its stored type is used where it lies, so its memory must stay valid until
+     * that tensor is replaced again or this UNet is closed; others are copied. Nothing changes when one is refused.
+     *
+     * @throws NativeException naming an unknown or misshapen tensor
+     */
+    public void setWeights(Collection<TensorData> tensors) {
+        NativeTensors.setWeights(context, tensors, (list, n) -> ember_h.ember_unet_set_weights(handle(), list, n), "UNet");
+    }
+
     public NetworkStats stats() {
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {

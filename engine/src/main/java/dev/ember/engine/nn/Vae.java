@@ -140,6 +140,62 @@ public final class Vae implements AutoCloseable {
         return call(latent, outLength, "VAE decode", (h, in, out) -> ember_h.ember_vae_decode(h, in, batch, height, width, out));
     }
 
+    /** Values of a GroupNorm statistics record of the encoder ({@code encode}) or the decoder: 2 x layers x groups. */
+    public int groupStatsSize(boolean encode) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment n = arena.allocate(ValueLayout.JAVA_INT);
+            context.lock().lock();
+            try {
+                context.check(ember_h.ember_vae_group_stats_size(handle(), encode ? 1 : 0, n), "sizing VAE group statistics");
+            } finally {
+                context.lock().unlock();
+            }
+            return n.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * The statistics of every GroupNorm of one pass (batch 1) over {@code input}: an image [imageChannels, height, width]
+     * for the encoder, a latent [latentChannels, height, width] for the decoder. Per layer in graph order: the groups'
+     * means, then their variances. Tiles run with {@link #decodeWithGroupStats} / {@link #encodeWithGroupStats} and
+     * one record normalise alike.
+     */
+    public float[] recordGroupStats(boolean encode, float[] input, int height, int width) {
+        positive(1, height, width);
+        checkLength(encode ? "image" : "latent", input, 1, encode ? config.imageChannels() : config.latentChannels(), height, width);
+        return call(input, groupStatsSize(encode), "recording VAE group statistics",
+                (h, in, out) -> ember_h.ember_vae_record_group_stats(h, encode ? 1 : 0, in, height, width, out));
+    }
+
+    /** As {@link #decode} (batch 1), its GroupNorms using {@code stats} from {@link #recordGroupStats}. */
+    public float[] decodeWithGroupStats(float[] latent, int height, int width, float[] stats) {
+        int f = config.downscale();
+        positive(1, height, width);
+        checkLength("latent", latent, 1, config.latentChannels(), height, width);
+        return withStats(false, latent, height, width, stats, elements(1, config.imageChannels(), height * f, width * f));
+    }
+
+    /** As {@link #encode} (batch 1), its GroupNorms using {@code stats} from {@link #recordGroupStats}. */
+    public float[] encodeWithGroupStats(float[] image, int height, int width, float[] stats) {
+        int f = config.downscale();
+        positive(1, height, width);
+        if (height % f != 0 || width % f != 0) throw new IllegalArgumentException("image size " + height + " x " + width + " is not a multiple of " + f);
+        checkLength("image", image, 1, config.imageChannels(), height, width);
+        return withStats(true, image, height, width, stats, elements(1, 2 * config.latentChannels(), height / f, width / f));
+    }
+
+    private float[] withStats(boolean encode, float[] input, int height, int width, float[] stats, int outLength) {
+        Objects.requireNonNull(stats, "stats");
+        if (stats.length != groupStatsSize(encode)) {
+            throw new IllegalArgumentException("group statistics have " + stats.length + " values, expected " + groupStatsSize(encode));
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocateFrom(ValueLayout.JAVA_FLOAT, stats);
+            return call(input, outLength, encode ? "VAE encode with group statistics" : "VAE decode with group statistics",
+                    (h, in, out) -> ember_h.ember_vae_run_with_group_stats(h, encode ? 1 : 0, in, height, width, s, out));
+        }
+    }
+
     public NetworkStats stats() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = ember_model_stats.allocate(arena);

@@ -5,12 +5,13 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * Where initial latents and ancestral noise come from. Both reproduce PyTorch bit for bit (up to a
- * last-place rounding difference in the transcendental functions), so a seed gives the same image as
- * in the Python tools that use the same generator.
+ * Where initial latents and ancestral noise come from. mt19937 reproduces torch on the CPU (up to a
+ * last-place rounding difference in the transcendental functions); Philox reproduces AUTOMATIC1111's
+ * {@code rng_philox.py} bit for bit, and torch on a GPU to within 3e-7 (its hardware sine), so a seed
+ * gives the same image as in the Python tools that use the same generator.
  */
 public enum NoiseSource {
-    /** {@code torch.randn} on a CUDA device (Philox4x32-10 + Box-Muller), as AUTOMATIC1111's "GPU" seeds. */
+    /** {@code torch.randn} on a CUDA device (Philox4x32-10 + Box-Muller), as AUTOMATIC1111's "GPU" seeds ({@link PhiloxNoise}). */
     PHILOX("philox", "cuda", "gpu"),
     /** {@code torch.randn} on the CPU (mt19937), as AUTOMATIC1111's "CPU" seeds and diffusers on CPU. */
     MT19937("mt19937", "cpu", "torch-cpu");

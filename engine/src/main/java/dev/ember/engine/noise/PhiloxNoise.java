@@ -2,10 +2,18 @@ package dev.ember.engine.noise;
 
 /**
  * {@code torch.randn} as a CUDA device computes it, in the formulation of AUTOMATIC1111's
- * {@code modules/rng_philox.py} (also stable-diffusion.cpp's {@code rng_philox.hpp}): element
- * {@code i} of call number {@code offset} runs Philox4x32-10 with counter
- * {@code (offset, 0, i, 0)} and key {@code (seed low 32 bits, seed high 32 bits)}, then Box-Muller
- * on the first two output words (only the sine branch is used).
+ * {@code modules/rng_philox.py} (also ComfyUI's and stable-diffusion.cpp's ports): element {@code i}
+ * of call number {@code offset} runs Philox4x32-10 with counter {@code (offset, 0, i, 0)} and key
+ * {@code (seed low 32 bits, seed high 32 bits)}, then Box-Muller on the first two output words (only
+ * the sine branch is used).
+ *
+ * <p>Box-Muller is rng_philox.py's, bit for bit: its float32 constants {@code 2^-32} and
+ * {@code float32(2.3283064e-10 * 6.2831855)} (the 2 pi / 2^32 of curand, which differs from the exact
+ * value in the 8th digit), {@code u = x * c + c / 2} and {@code v = y * c2pi + c2pi / 2} evaluated as
+ * numpy does (uint32 times a float32 array promotes to float64), float64 log, sqrt and sine, and one
+ * rounding to float32 at the end. torch on a GPU evaluates the same formula in float32 with the
+ * hardware's approximate sine ({@code __sinf}), which no CPU reproduces bit for bit; rng_philox.py's
+ * values agree with it to about 1e-7.
  */
 public final class PhiloxNoise implements NoiseGenerator {
 
@@ -14,7 +22,11 @@ public final class PhiloxNoise implements NoiseGenerator {
     private static final int W0 = 0x9E3779B9;
     private static final int W1 = 0xBB67AE85;
     private static final int ROUNDS = 10;
-    private static final double TWO_POW_32_INV = 1.0 / 4294967296.0;
+    // rng_philox.py's float32 constants; "c / 2" is a float32 division there too.
+    private static final float TWO_POW_32_INV = 2.3283064e-10f;
+    private static final float TWO_POW_32_INV_HALF = TWO_POW_32_INV / 2;
+    private static final float TWO_POW_32_INV_2PI = (float) (2.3283064e-10 * 6.2831855);
+    private static final float TWO_POW_32_INV_2PI_HALF = TWO_POW_32_INV_2PI / 2;
 
     private final long seed;
     private int offset;
@@ -50,12 +62,11 @@ public final class PhiloxNoise implements NoiseGenerator {
     }
 
     private void philox(int callOffset, int index, int[] out) {
-        int c0 = callOffset;
-        int c1 = 0;
-        int c2 = index;
-        int c3 = 0;
-        int k0 = (int) seed;
-        int k1 = (int) (seed >>> 32);
+        philox4x32_10(callOffset, 0, index, 0, (int) seed, (int) (seed >>> 32), out);
+    }
+
+    /** Philox4x32-10 (Salmon et al. 2011) of counter {@code c0..c3} under key {@code k0, k1}, into {@code out[0..3]}. */
+    static void philox4x32_10(int c0, int c1, int c2, int c3, int k0, int k1, int[] out) {
         for (int r = 0; r < ROUNDS; r++) {
             if (r > 0) {
                 k0 += W0;
@@ -78,10 +89,11 @@ public final class PhiloxNoise implements NoiseGenerator {
         out[3] = c3;
     }
 
-    /** Uniforms are taken at cell centres ({@code (x + 0.5) / 2^32}), so log never sees 0. */
-    private static float boxMuller(int x, int y) {
-        double u = ((x & 0xFFFFFFFFL) + 0.5) * TWO_POW_32_INV;
-        double v = ((y & 0xFFFFFFFFL) + 0.5) * TWO_POW_32_INV * 2 * Math.PI;
+    /** rng_philox.py's {@code box_muller(x, y)}: see the class comment. */
+    static float boxMuller(int x, int y) {
+        // In double, as numpy promotes uint32 x float32 arrays (Java would otherwise multiply long x float in float).
+        double u = (double) (x & 0xFFFFFFFFL) * (double) TWO_POW_32_INV + (double) TWO_POW_32_INV_HALF;
+        double v = (double) (y & 0xFFFFFFFFL) * (double) TWO_POW_32_INV_2PI + (double) TWO_POW_32_INV_2PI_HALF;
         return (float) (StrictMath.sqrt(-2.0 * StrictMath.log(u)) * StrictMath.sin(v));
     }
 }

@@ -19,6 +19,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * The denoising loop of one image, as the papers tell it:
  * <ol>
+ *   <li>img2img: take the init latent from the encoded init image (its posterior's mean, or a draw
+ *       from it made with the image's own noise generator, which then goes on to the next step);</li>
  *   <li>draw the image's noise from its own seed;</li>
  *   <li>txt2img: start from that noise at the first sigma of the schedule;
  *       img2img: skip the first {@code steps - int(steps * strength)} sigmas and start from the init
@@ -53,11 +55,19 @@ public final class Generation {
      *
      * @param context    the text contexts, [cond, uncond] when guidance is on, else [cond]
      * @param tokens     context tokens per prompt
-     * @param initLatent img2img's scaled init latent, or null
+     * @param init       img2img's encoded init image, or null
      */
-    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, float[] initLatent,
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
                          StepListener listener) {
+        return sample(request, imageIndex, seed, context, tokens, init, listener, unet::forward);
+    }
+
+    /** As {@link #sample(GenerationRequest, int, long, float[], int, EncodedInit, StepListener)}, calling the UNet through {@code call}. */
+    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
+                         StepListener listener, UnetCall call) {
         NoiseGenerator noise = request.noise().generator(seed);
+        // diffusers' order: the posterior draw (if any) comes before the sampling noise.
+        float[] initLatent = init == null ? null : init.latent(request.initLatent(), noise);
         float[] eps = noise.next(channels * latentHeight * latentWidth);
         double[] full = request.sampler().sigmas(schedule, request.steps(), request.schedule());
 
@@ -76,10 +86,14 @@ public final class Generation {
         int totalSteps = sigmas.length - 1;
 
         ListenerBridge bridge = new ListenerBridge(listener, imageIndex, seed, totalSteps);
-        bridge.deliver(0, sigmas[0], x, null);
-        if (totalSteps == 0) return new Result(x, 0);
+        if (totalSteps == 0) {
+            bridge.deliver(0, sigmas[0], x, null);
+            return new Result(x, 0);
+        }
+        // Step 0 in the scale the sampler reports its steps in (DDIM's variance-preserving latents).
+        bridge.deliver(0, sigmas[0], scaled(x, request.sampler().latentScale(sigmas[0])), null);
 
-        try (GuidedUnet network = new GuidedUnet(unet, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+        try (GuidedUnet network = new GuidedUnet(unet, call, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
             return new Result(out, totalSteps);
@@ -87,6 +101,13 @@ public final class Generation {
             if (bridge.failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + bridge.failure, bridge.failure);
             throw e;
         }
+    }
+
+    private static float[] scaled(float[] x, double scale) {
+        if (scale == 1) return x;
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) out[i] = (float) (x[i] * scale);
+        return out;
     }
 
     /** Copies each step into GC-managed segments and hands it to the listener; remembers a listener failure. */

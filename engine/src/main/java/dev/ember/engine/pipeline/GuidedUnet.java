@@ -13,10 +13,12 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>The native input and output buffers are made once per image and reused by every step; the text
  * context is copied into them once. On a CUDA device they are pinned host memory ({@link HostBuffer}).
- * {@link #close()} frees them.
+ * {@link #close()} frees them. The UNet is called through a {@link UnetCall}: the network itself, or a
+ * {@link UnetBatcher.Seat} that runs these rows together with other generations'.
  */
 final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private final Unet unet;
+    private final UnetCall call;
     private final float[] context;     // [cond, uncond] or [cond], each [tokens, hidden]
     private final int contextTokens;
     private final double scale;
@@ -28,8 +30,9 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private HostBuffer textContext;
     private HostBuffer out;
 
-    GuidedUnet(Unet unet, float[] context, int contextTokens, double scale, int height, int width) {
+    GuidedUnet(Unet unet, UnetCall call, float[] context, int contextTokens, double scale, int height, int width) {
         this.unet = unet;
+        this.call = call;
         this.context = context;
         this.contextTokens = contextTokens;
         this.scale = scale;
@@ -57,7 +60,7 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
             MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, (long) b * n * Float.BYTES, n);
             t.setAtIndex(ValueLayout.JAVA_FLOAT, b, (float) timestep);
         }
-        unet.forward(x, batch, height, width, t, textContext.segment(), contextTokens, o);
+        call.forward(x, batch, height, width, t, textContext.segment(), contextTokens, o);
         float[] result = new float[n];
         if (batch == 1) {
             MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, 0, result, 0, n);

@@ -143,21 +143,15 @@ final class KSamplers {
     }
 
     float[] ddim() {
-        // A1111's DDIM returns sqrt(alpha_prev) * (pred_x0 + sigma_prev * eps): the variance-preserving
-        // latent, which in k-diffusion's variables is x / sqrt(1 + sigma^2) at the last sigma. Its steps
-        // are Euler steps; the last one is rescaled before it is reported, so its event shows the result.
-        double last = sigmas[steps];
+        // diffusers' DDIMScheduler.step with eta 0 is an Euler step in these variables (Ddim). Its latents
+        // are variance-preserving: every step is reported, and the result returned, in that one scale.
         for (int i = 0; i < steps; i++) {
             double s = sigmas[i], next = sigmas[i + 1];
             double[] denoised = denoise(x, s, i);
             axpy(x, next - s, derivative(x, denoised, s));
-            if (i == steps - 1 && last > 0) {
-                double scale = 1 / Math.sqrt(1 + last * last);
-                for (int k = 0; k < x.length; k++) x[k] *= scale;
-            }
-            stepDone(i, denoised);
+            stepDone(i, denoised, Ddim.varianceScale(next));
         }
-        return toFloat(x);
+        return scaled(x, Ddim.varianceScale(sigmas[steps]));
     }
 
     /** The step's main model call. */
@@ -171,7 +165,12 @@ final class KSamplers {
      * cancel costs no extra call.
      */
     private void stepDone(int i, double[] denoised) {
-        if (!callback.onStep(new SamplerStep(i + 1, steps, sigmas[i], sigmas[i + 1], toFloat(x), toFloat(denoised)))) {
+        stepDone(i, denoised, 1);
+    }
+
+    /** As {@link #stepDone(int, double[])}, reporting the latent times {@code latentScale} (the sampler's own scale). */
+    private void stepDone(int i, double[] denoised, double latentScale) {
+        if (!callback.onStep(new SamplerStep(i + 1, steps, sigmas[i], sigmas[i + 1], scaled(x, latentScale), toFloat(denoised)))) {
             throw new GenerationCancelledException("sampling cancelled after step " + (i + 1) + " of " + steps);
         }
     }
@@ -198,6 +197,12 @@ final class KSamplers {
 
     private static void axpy(double[] y, double a, double[] v) {
         for (int k = 0; k < y.length; k++) y[k] += a * v[k];
+    }
+
+    private static float[] scaled(double[] v, double scale) {
+        float[] out = new float[v.length];
+        for (int k = 0; k < v.length; k++) out[k] = (float) (v[k] * scale);
+        return out;
     }
 
     private static double[] toDouble(float[] v) {

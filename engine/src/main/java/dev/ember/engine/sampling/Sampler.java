@@ -8,13 +8,15 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * The samplers, as k-diffusion's {@code sampling.py} (and AUTOMATIC1111 for DDIM) define them, each
+ * The samplers, as k-diffusion's {@code sampling.py} (and diffusers for DDIM) define them, each
  * accepted under its own name and InvokeAI's {@code k_*} alias.
  *
  * <p>Typical use: {@code sigmas = sampler.sigmas(model, steps, schedule)}, start from
  * {@code noise * sampler.initialNoiseScale(sigmas[0])} (txt2img) or
  * {@link StrengthSchedule#initialLatent} (img2img), then {@link #sample}. Any tail of a sigma list
- * may be sampled, which is how img2img starts part-way.
+ * may be sampled, which is how img2img starts part-way. Latents go in k-diffusion's scale
+ * ({@code x = x0 + sigma * noise}); what a sampler reports and returns is in its own scale,
+ * {@link #latentScale} times that.
  */
 public enum Sampler {
     /** Linear multistep, order 4 ({@code sample_lms}). */
@@ -30,12 +32,10 @@ public enum Sampler {
     /** DPM-Solver++(2M) ({@code sample_dpmpp_2m}): second-order multistep, one call per step. */
     DPMPP_2M("dpmpp_2m", "k_dpmpp_2m", "dpm++_2m"),
     /**
-     * Deterministic DDIM (eta 0) as AUTOMATIC1111 runs it ({@code sd_samplers_timesteps_impl.ddim}):
-     * timesteps {@code range(0, 1000, 1000 // steps) + 1}, stepping from the largest down to timestep 1
-     * (so {@code steps} requested gives one model call fewer when 1000 is a multiple of it), and
-     * returning the latent in the model's variance-preserving scale. In k-diffusion's variables a DDIM
-     * step is exactly an Euler step, which is how it runs here; its own timesteps replace the
-     * {@link Schedule}.
+     * Deterministic DDIM (eta 0) as InvokeAI runs it: diffusers' {@code DDIMScheduler} with SD's config
+     * ({@link Ddim}): timesteps {@code k * (1000 // steps) + 1}, one model call per step, the last step
+     * ending at timestep 0's noise level, latents in the variance-preserving scale. Its own timesteps
+     * replace the {@link Schedule}.
      */
     DDIM("ddim");
 
@@ -75,23 +75,11 @@ public enum Sampler {
     }
 
     /**
-     * The sigma list for {@code steps} steps: the {@link Schedule}'s list, except for DDIM, which uses
-     * its own timesteps (and then ignores {@code schedule}).
+     * The sigma list for {@code steps} steps ({@code steps + 1} entries): the {@link Schedule}'s list,
+     * except for DDIM, which uses its own timesteps (and then ignores {@code schedule}).
      */
     public double[] sigmas(DiffusionSchedule model, int steps, Schedule schedule) {
-        if (this != DDIM) return schedule.sigmas(model, steps);
-        int trainSteps = model.trainSteps();
-        if (steps < 2 || steps > trainSteps) {
-            throw new IllegalArgumentException("DDIM needs 2.." + trainSteps + " steps, got " + steps);
-        }
-        int stride = trainSteps / steps;
-        int count = (trainSteps + stride - 1) / stride; // len(range(0, T, stride))
-        double[] sigmas = new double[count];
-        for (int k = 0; k < count; k++) {
-            int t = Math.min(k * stride + 1, trainSteps - 1);
-            sigmas[count - 1 - k] = model.sigma(t);
-        }
-        return sigmas;
+        return this == DDIM ? Ddim.sigmas(model, steps) : schedule.sigmas(model, steps);
     }
 
     /**
@@ -100,7 +88,17 @@ public enum Sampler {
      * {@code sqrt(1 + sigma^2)} in k-diffusion's variables.
      */
     public double initialNoiseScale(double sigma) {
-        return this == DDIM ? Math.sqrt(1 + sigma * sigma) : sigma;
+        return this == DDIM ? 1 / Ddim.varianceScale(sigma) : sigma;
+    }
+
+    /**
+     * The scale of the latents this sampler reports and returns, relative to k-diffusion's
+     * {@code x0 + sigma * noise} at the same {@code sigma}: 1, except DDIM's variance-preserving
+     * {@code 1 / sqrt(1 + sigma^2)} (what diffusers' scheduler hands to InvokeAI's step callback). One
+     * run reports every step in the same scale, and its last step's latent is the result.
+     */
+    public double latentScale(double sigma) {
+        return this == DDIM ? Ddim.varianceScale(sigma) : 1;
     }
 
     /** Model calls a run over {@code sigmas} makes (for progress bars): second-order methods call twice but on the last step to 0. */
@@ -113,8 +111,9 @@ public enum Sampler {
     }
 
     /**
-     * Runs the sampler from latent {@code x} (at noise level {@code sigmas[0]}) down the sigma list and
-     * returns the final latent. {@code x} is not modified.
+     * Runs the sampler from latent {@code x} (at noise level {@code sigmas[0]}, k-diffusion's scale) down
+     * the sigma list and returns the final latent, in the sampler's {@link #latentScale} (as the callback
+     * sees every step). {@code x} is not modified.
      *
      * @param denoiser the model
      * @param x        the starting latent (any length: a batch is just a longer array)

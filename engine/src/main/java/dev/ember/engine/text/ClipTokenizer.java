@@ -193,8 +193,15 @@ public final class ClipTokenizer {
 
     /** As {@link #encode(String, PadStyle)} with an explicit padding id. */
     public TokenizedPrompt encode(String text, int padId) {
+        return encode(tokenize(text), padId);
+    }
+
+    /**
+     * As {@link #encode(String, int)} from content tokens already made (by {@link #tokenize}, then perhaps
+     * edited: ids from {@link #vocabSize()} on stand for textual-inversion vectors and pass through).
+     */
+    public TokenizedPrompt encode(int[] content, int padId) {
         if (padId < 0 || padId >= decoder.length) throw new IllegalArgumentException("pad id " + padId + " outside the vocabulary");
-        int[] content = tokenize(text);
         int kept = Math.min(content.length, MAX_CONTENT_TOKENS);
         int[] ids = new int[CONTEXT_LENGTH];
         Arrays.fill(ids, padId);
@@ -202,7 +209,15 @@ public final class ClipTokenizer {
         System.arraycopy(content, 0, ids, 1, kept);
         ids[kept + 1] = endOfText;
         int[] dropped = Arrays.copyOfRange(content, kept, content.length);
-        return new TokenizedPrompt(ids, kept, dropped.length, decode(dropped));
+        StringBuilder droppedText = new StringBuilder();
+        int from = 0;
+        for (int i = 0; i <= dropped.length; i++) {
+            if (i < dropped.length && dropped[i] < decoder.length) continue;
+            if (i > from) droppedText.append(droppedText.isEmpty() ? "" : " ").append(decode(Arrays.copyOfRange(dropped, from, i)));
+            if (i < dropped.length) droppedText.append(droppedText.isEmpty() ? "" : " ").append("<embedding vector>");
+            from = i + 1;
+        }
+        return new TokenizedPrompt(ids, kept, dropped.length, droppedText.toString());
     }
 
     /** The content token ids of a prompt, without start/end tokens, padding or truncation. */

@@ -25,7 +25,7 @@ class MetadataTest {
     static ImageParameters sample(String mode, String negative, Double strength) {
         return new ImageParameters(mode, "a cat, on a mat: photo", negative, 1592514025L, 30, 7.5, 512, 768, "euler_a", "karras",
                 "mt19937", 1, strength, strength == null ? null : "crop", null, null, 2, null, "/models/v1-5-pruned.safetensors",
-                4_265_146_304L, null, "f16", "cpu", 0, true, "0.1.0");
+                4_265_146_304L, null, "f16", "cpu", 0, true, "0.1.0", null, strength == null ? null : "sample");
     }
 
     @Test

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Random damage to the parts readers interpret (headers, pickle, zip directory) ends in a
+ * Random damage to the parts readers interpret (headers, pickle, zip directory, gguf key-values and tensor infos) ends in a
  * ModelFileException or a successful load, never another exception or a crash.
  */
 class CorruptionTest {
@@ -22,7 +22,7 @@ class CorruptionTest {
     @Test
     void corruptedFilesFailCleanly() throws IOException {
         SplittableRandom rnd = new SplittableRandom(1234);
-        for (ModelFormat f : new ModelFormat[] {ModelFormat.SAFETENSORS, ModelFormat.CKPT}) {
+        for (ModelFormat f : new ModelFormat[] {ModelFormat.SAFETENSORS, ModelFormat.CKPT, ModelFormat.GGUF}) {
             Path src = dir.resolve("src." + f.label());
             SyntheticCheckpoint.write(ModelPreset.TINY, src, f, DType.F16, 0);
             byte[] good = Files.readAllBytes(src);

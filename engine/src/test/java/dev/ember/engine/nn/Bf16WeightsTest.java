@@ -34,7 +34,7 @@ class Bf16WeightsTest {
              NativeContext ctx = new NativeContext(new NativeContext.Options(1, -1, false, false));
              Unet unet = new Unet(ctx, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_BF16())) {
             assertEquals(ember_h.EMBER_WEIGHT_BF16(), unet.stats().weightType());
-            double[] reference = new UnetReference(UnetConfig.TINY, w).forward(latent, 2, 8, 8, timesteps, context, 77);
+            double[] reference = new UnetReference(w, UnetConfig.TINY.numHeads(), UnetConfig.TINY.headDim()).forward(latent, 2, 8, 8, timesteps, context, 77);
             double err = Ops.relativeL2(unet.forward(latent, 2, 8, 8, timesteps, context, 77), reference);
             System.out.printf("UNet bf16 2x4x8x8: relative L2 %.3g%n", err);
             assertTrue(err <= BF16_BOUND, "bf16: relative L2 " + err + " > " + BF16_BOUND);

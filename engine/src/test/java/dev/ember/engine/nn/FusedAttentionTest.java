@@ -18,14 +18,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Ember's fused CPU attention (native/src/cpu_attention.cpp), through a UNet whose shapes hit every edge of
- * its tiling: heads of 10 and 20 (not multiples of the 8-float vectors, so rows are padded), 3 heads, 100
+ * its tiling: heads of 10 and 20 (not multiples of the 8-float vectors, so rows are padded), 16 heads, 100
  * queries (a full tile of 96 and a partial one), 70 context keys and 100 self-attention keys (full and
- * partial key tiles of 64), 25-token middle block, batch 2. The kernel computes in f32, so with f32 weights
+ * partial key tiles of 64), 25-token middle block, batch 2. Channels are multiples of 32 because the
+ * reference's GroupNorm is LDM's 32 groups. The kernel computes in f32, so with f32 weights
  * it must meet the f32 bound against the float64 reference, like the exact path.
  */
 class FusedAttentionTest {
-    /** 30 channels in 3 heads (D = 10) on level 0, 60 in 3 heads (D = 20) in the middle block; context 12. */
-    private static final UnetConfig ODD_HEADS = new UnetConfig(4, 4, 30, 1, new int[] {1, 2}, 0b01, 3, 0, 1, 12, false, 6);
+    /** 160 channels in 16 heads (D = 10) on level 0, 320 in 16 heads (D = 20) in the middle block; context 12. */
+    private static final UnetConfig ODD_HEADS = new UnetConfig(4, 4, 160, 1, new int[] {1, 2}, 0b01, 16, 0, 1, 12, false, 32);
     private static final int BATCH = 2, SIDE = 10, TOKENS = 70;
 
     @Test
@@ -39,7 +40,7 @@ class FusedAttentionTest {
              NativeContext exactContext = new NativeContext(new NativeContext.Options(2, -1, false, false));
              Unet fused = new Unet(fusedContext, ODD_HEADS, w, ember_h.EMBER_WEIGHT_F32());
              Unet exact = new Unet(exactContext, ODD_HEADS, w, ember_h.EMBER_WEIGHT_F32())) {
-            double[] reference = new UnetReference(ODD_HEADS, w).forward(latent, BATCH, SIDE, SIDE, timesteps, context, TOKENS);
+            double[] reference = new UnetReference(w, ODD_HEADS.numHeads(), ODD_HEADS.headDim()).forward(latent, BATCH, SIDE, SIDE, timesteps, context, TOKENS);
             float[] a = fused.forward(latent, BATCH, SIDE, SIDE, timesteps, context, TOKENS);
             float[] b = exact.forward(latent, BATCH, SIDE, SIDE, timesteps, context, TOKENS);
             double fusedError = Ops.relativeL2(a, reference), exactError = Ops.relativeL2(b, reference);

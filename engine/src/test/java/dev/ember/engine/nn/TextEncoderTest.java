@@ -96,10 +96,14 @@ class TextEncoderTest {
 
     private static double error(TextEncoder encoder, StateDict referenceWeights, int[] tokens, int batch, int n, int clipSkip) {
         float[] actual = encoder.encode(tokens, batch, n, clipSkip);
-        double[] expected = TextEncoderReference.encode(referenceWeights, encoder.config(), tokens, batch, n, clipSkip);
+        double[] expected = TextEncoderReference.encode(referenceWeights, encoder.config().numHeads(), quickGelu(encoder.config()), tokens, batch, n, clipSkip);
         assertEquals(expected.length, actual.length);
         for (float v : actual) assertTrue(Float.isFinite(v), "non-finite output");
         return Ops.relativeL2(actual, expected);
+    }
+
+    private static boolean quickGelu(TextEncoderConfig config) {
+        return config.activation() == TextEncoderConfig.Activation.QUICK_GELU;
     }
 
     private static void report(String what, double err) {
@@ -183,8 +187,8 @@ class TextEncoderTest {
             double[] graph = new double[3], total = new double[3];
             for (int clipSkip = 1; clipSkip <= 2; clipSkip++) {
                 float[] actual = enc.encode(tokens, B, T, clipSkip);
-                graph[clipSkip] = Ops.relativeL2(actual, TextEncoderReference.encode(rounded, TINY, tokens, B, T, clipSkip));
-                total[clipSkip] = Ops.relativeL2(actual, TextEncoderReference.encode(f32, TINY, tokens, B, T, clipSkip));
+                graph[clipSkip] = Ops.relativeL2(actual, TextEncoderReference.encode(rounded, TINY.numHeads(), quickGelu(TINY), tokens, B, T, clipSkip));
+                total[clipSkip] = Ops.relativeL2(actual, TextEncoderReference.encode(f32, TINY.numHeads(), quickGelu(TINY), tokens, B, T, clipSkip));
                 report("q8_0 clip_skip " + clipSkip + " vs reference on q8_0-rounded weights", graph[clipSkip]);
                 report("q8_0 clip_skip " + clipSkip + " vs reference on unquantised weights", total[clipSkip]);
             }

@@ -78,7 +78,7 @@ class UnetTest {
         }
 
         double[] reference(UnetConfig config, StateDict weights) {
-            return new UnetReference(config, weights).forward(latent, batch, height, width, timesteps, context, tokens);
+            return new UnetReference(weights, config.numHeads(), config.headDim()).forward(latent, batch, height, width, timesteps, context, tokens);
         }
     }
 

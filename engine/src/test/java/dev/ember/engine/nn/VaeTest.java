@@ -81,7 +81,7 @@ class VaeTest {
 
     static void checkAgainstReference(NativeContext on, StateDict weights, StateDict referenceWeights, int weightType, double bound,
                                       String label) {
-        VaeReference ref = new VaeReference(TINY, referenceWeights);
+        VaeReference ref = new VaeReference(referenceWeights);
         try (Vae vae = new Vae(on, TINY, weights, weightType, Vae.Parts.BOTH)) {
             int[][] images = {{2, 32, 32}, {1, 16, 32}};
             for (int[] s : images) {
@@ -121,7 +121,7 @@ class VaeTest {
         // rounding of its input: measured 1.0e-3 to 2.1e-3 at 1x3 and up to 3.4e-2 at 1x1 over five
         // latents, against 0.85e-3 to 1.3e-3 from 2x2 up (0.9e-3 at 8x8). PyTorch's f16 has the same
         // conditioning; f32 weights keep everything f32.
-        VaeReference ref32 = new VaeReference(TINY, f32Weights), ref16 = new VaeReference(TINY, f16Weights);
+        VaeReference ref32 = new VaeReference(f32Weights), ref16 = new VaeReference(f16Weights);
         try (Vae exact = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.DECODER);
              Vae half = new Vae(context, TINY, f16Weights, ember_h.EMBER_WEIGHT_F16(), Vae.Parts.DECODER)) {
             for (int[] s : new int[][] {{1, 1, 1}, {1, 1, 3}, {1, 3, 1}}) {
@@ -185,7 +185,7 @@ class VaeTest {
         try (StateDict decoderOnly = SyntheticWeights.generate(NetworkLayout.vaeDecoder(TINY), SEED, DType.F32, Arena.ofShared());
              Vae vae = new Vae(context, TINY, decoderOnly, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.DECODER)) {
             float[] z = latent(7, 1, 4, 4);
-            double err = Ops.relativeL2(vae.decode(z, 1, 4, 4), new VaeReference(TINY, f32Weights).decode(z, 1, 4, 4));
+            double err = Ops.relativeL2(vae.decode(z, 1, 4, 4), new VaeReference(f32Weights).decode(z, 1, 4, 4));
             assertTrue(err <= F32_BOUND, "decoder-only decode: " + err);
             NativeException e = assertThrows(NativeException.class, () -> vae.encode(image(1, 1, 32, 32), 1, 32, 32));
             assertEquals(ember_h.EMBER_ERROR_INVALID_ARGUMENT(), e.status());
@@ -198,7 +198,7 @@ class VaeTest {
         try (StateDict encoderOnly = SyntheticWeights.generate(NetworkLayout.vaeEncoder(TINY), SEED, DType.F32, Arena.ofShared());
              Vae vae = new Vae(context, TINY, encoderOnly, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.ENCODER)) {
             float[] x = image(8, 1, 16, 16);
-            double err = Ops.relativeL2(vae.encode(x, 1, 16, 16), new VaeReference(TINY, f32Weights).encode(x, 1, 16, 16));
+            double err = Ops.relativeL2(vae.encode(x, 1, 16, 16), new VaeReference(f32Weights).encode(x, 1, 16, 16));
             assertTrue(err <= F32_BOUND, "encoder-only encode: " + err);
             NativeException e = assertThrows(NativeException.class, () -> vae.decode(latent(1, 1, 2, 2), 1, 2, 2));
             assertTrue(e.getMessage().contains("without its decoder"), e.getMessage());
@@ -211,7 +211,7 @@ class VaeTest {
         // image has 288 x 16384 floats (18 MiB) of im2col in its full-resolution 3x3 convolutions and
         // 288 x 4096 (4.5 MiB) in the stride-2 downsample; an 8 x 8 latent decodes through 64 x 64
         // convolutions with 4.5 MiB each. All must still match the reference.
-        VaeReference ref = new VaeReference(TINY, f32Weights);
+        VaeReference ref = new VaeReference(f32Weights);
         try (Vae vae = new Vae(context, TINY, f32Weights, ember_h.EMBER_WEIGHT_F32(), Vae.Parts.BOTH)) {
             float[] x = image(41, 1, 128, 128);
             double encodeErr = Ops.relativeL2(vae.encode(x, 1, 128, 128), ref.encode(x, 1, 128, 128));
@@ -232,7 +232,7 @@ class VaeTest {
         // f16 kernels take an f16 im2col (2 bytes per element): a 16 x 16 latent decodes through 128 x 128
         // convolutions with 9 MiB of im2col each, cut into bands, here for two batch elements (the second
         // element's bands start at its own offset in the input).
-        VaeReference ref = new VaeReference(TINY, f16Weights);
+        VaeReference ref = new VaeReference(f16Weights);
         try (Vae vae = new Vae(context, TINY, f16Weights, ember_h.EMBER_WEIGHT_F16(), Vae.Parts.DECODER)) {
             float[] z = latent(43, 2, 16, 16);
             float[] actual = vae.decode(z, 2, 16, 16);

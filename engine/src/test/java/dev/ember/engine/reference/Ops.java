@@ -1,5 +1,6 @@
 package dev.ember.engine.reference;
 
+import dev.ember.engine.model.GgmlBlocks;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import java.lang.foreign.ValueLayout;
@@ -11,11 +12,16 @@ import java.lang.foreign.ValueLayout;
 public final class Ops {
     private Ops() {}
 
-    /** A tensor of the state dict as doubles (f32, f16 and bf16 sources). */
+    /** A tensor of the state dict as doubles (f32, f16 and bf16 sources, and ggml's block types through {@link GgmlBlocks}). */
     public static double[] load(StateDict weights, String name) {
         TensorData t = weights.get(name);
         int n = Math.toIntExact(t.elementCount());
         double[] out = new double[n];
+        if (t.dtype().isBlock()) {
+            float[] values = GgmlBlocks.dequantize(t.dtype(), t.data(), n);
+            for (int i = 0; i < n; i++) out[i] = values[i];
+            return out;
+        }
         for (int i = 0; i < n; i++) {
             out[i] = switch (t.dtype()) {
                 case F32 -> t.data().getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);

@@ -1,8 +1,6 @@
 package dev.ember.engine.reference;
 
-import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.StateDict;
-import dev.ember.engine.model.TextEncoderConfig;
 
 /**
  * float64 CLIP text transformer, written from Hugging Face's {@code CLIPTextTransformer} (the module
@@ -21,30 +19,49 @@ import dev.ember.engine.model.TextEncoderConfig;
  *
  * with {@code act} quick-GELU (OpenAI CLIP) or exact GELU (OpenCLIP), LayerNorm eps 1e-5. clip_skip k
  * takes {@code hidden_states[-k]} and applies the final layer norm to it, as A1111 and LDM's
- * penultimate-layer OpenCLIP embedder do.
+ * penultimate-layer OpenCLIP embedder do. Widths and the layer count come from the raw tensors
+ * ({@link LdmTensors}, SD 1.x's {@code cond_stage_model.transformer.text_model.} names); the head count
+ * and the activation, which no tensor tells, are given.
  */
 public final class TextEncoderReference {
     private static final double EPS = 1e-5;
-    private static final String P = NetworkLayout.TEXT_PREFIX;
+    private static final String P = "cond_stage_model.transformer.text_model.";
 
     private TextEncoderReference() {}
 
-    /** tokens [batch, nTokens] -> hidden [batch, nTokens, hiddenSize], row-major. */
-    public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip) {
-        int d = c.hiddenSize(), f = c.intermediateSize(), heads = c.numHeads(), dh = c.headDim();
-        double[] tok = Ops.load(weights, P + "embeddings.token_embedding.weight");
-        double[] pos = Ops.load(weights, P + "embeddings.position_embedding.weight");
-        Layer[] layers = new Layer[c.numLayers()];
-        for (int i = 0; i < layers.length; i++) layers[i] = new Layer(weights, P + "encoder.layers." + i + ".");
-        double[] lnW = Ops.load(weights, P + "final_layer_norm.weight"), lnB = Ops.load(weights, P + "final_layer_norm.bias");
-        int run = c.numLayers() - (clipSkip - 1);
+    /**
+     * tokens [batch, nTokens] -> hidden [batch, nTokens, hiddenSize], row-major.
+     *
+     * @param heads     attention heads (SD 1.x: 12, SD 2.x: 16)
+     * @param quickGelu quick-GELU (OpenAI CLIP, SD 1.x) or exact GELU (OpenCLIP, SD 2.x)
+     */
+    public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip) {
+        return encode(weights, heads, quickGelu, tokens, batch, nTokens, clipSkip, null);
+    }
+
+    /**
+     * As {@link #encode(StateDict, int, boolean, int[], int, int, int)}, with the input rows of some slots given
+     * (textual inversion): {@code rows[b * nTokens + t]}, when not null, replaces that token's embedding row.
+     */
+    public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip,
+                                  double[][] rows) {
+        LdmTensors w = new LdmTensors(weights, P);
+        int d = w.dim("embeddings.token_embedding.weight", 1), f = w.dim("encoder.layers.0.mlp.fc1.weight", 0);
+        int dh = d / heads;
+        double[] tok = w.load("embeddings.token_embedding.weight");
+        double[] pos = w.load("embeddings.position_embedding.weight");
+        Layer[] layers = new Layer[w.count("encoder.layers.")];
+        for (int i = 0; i < layers.length; i++) layers[i] = new Layer(w, "encoder.layers." + i + ".");
+        double[] lnW = w.load("final_layer_norm.weight"), lnB = w.load("final_layer_norm.bias");
+        int run = layers.length - (clipSkip - 1);
 
         double[] out = new double[batch * nTokens * d];
         for (int b = 0; b < batch; b++) {
             double[] x = new double[nTokens * d];
             for (int t = 0; t < nTokens; t++) {
                 int id = tokens[b * nTokens + t];
-                for (int i = 0; i < d; i++) x[t * d + i] = tok[id * d + i] + pos[t * d + i];
+                double[] given = rows == null ? null : rows[b * nTokens + t];
+                for (int i = 0; i < d; i++) x[t * d + i] = (given != null ? given[i] : tok[id * d + i]) + pos[t * d + i];
             }
             for (int l = 0; l < run; l++) {
                 Layer L = layers[l];
@@ -58,7 +75,7 @@ public final class TextEncoderReference {
                 h = Ops.layerNorm(x, nTokens, d, EPS, L.ln2w, L.ln2b);
                 h = Ops.linear(h, nTokens, d, L.fc1w, L.fc1b, f);
                 for (int i = 0; i < h.length; i++) {
-                    h[i] = c.activation() == TextEncoderConfig.Activation.GELU ? Ops.gelu(h[i]) : Ops.quickGelu(h[i]);
+                    h[i] = quickGelu ? Ops.quickGelu(h[i]) : Ops.gelu(h[i]);
                 }
                 x = Ops.add(x, Ops.linear(h, nTokens, f, L.fc2w, L.fc2b, d));
             }
@@ -70,24 +87,24 @@ public final class TextEncoderReference {
     private static final class Layer {
         final double[] qw, qb, kw, kb, vw, vb, ow, ob, ln1w, ln1b, fc1w, fc1b, fc2w, fc2b, ln2w, ln2b;
 
-        Layer(StateDict w, String p) {
+        Layer(LdmTensors w, String p) {
             String a = p + "self_attn.";
-            qw = Ops.load(w, a + "q_proj.weight");
-            qb = Ops.load(w, a + "q_proj.bias");
-            kw = Ops.load(w, a + "k_proj.weight");
-            kb = Ops.load(w, a + "k_proj.bias");
-            vw = Ops.load(w, a + "v_proj.weight");
-            vb = Ops.load(w, a + "v_proj.bias");
-            ow = Ops.load(w, a + "out_proj.weight");
-            ob = Ops.load(w, a + "out_proj.bias");
-            ln1w = Ops.load(w, p + "layer_norm1.weight");
-            ln1b = Ops.load(w, p + "layer_norm1.bias");
-            fc1w = Ops.load(w, p + "mlp.fc1.weight");
-            fc1b = Ops.load(w, p + "mlp.fc1.bias");
-            fc2w = Ops.load(w, p + "mlp.fc2.weight");
-            fc2b = Ops.load(w, p + "mlp.fc2.bias");
-            ln2w = Ops.load(w, p + "layer_norm2.weight");
-            ln2b = Ops.load(w, p + "layer_norm2.bias");
+            qw = w.load(a + "q_proj.weight");
+            qb = w.load(a + "q_proj.bias");
+            kw = w.load(a + "k_proj.weight");
+            kb = w.load(a + "k_proj.bias");
+            vw = w.load(a + "v_proj.weight");
+            vb = w.load(a + "v_proj.bias");
+            ow = w.load(a + "out_proj.weight");
+            ob = w.load(a + "out_proj.bias");
+            ln1w = w.load(p + "layer_norm1.weight");
+            ln1b = w.load(p + "layer_norm1.bias");
+            fc1w = w.load(p + "mlp.fc1.weight");
+            fc1b = w.load(p + "mlp.fc1.bias");
+            fc2w = w.load(p + "mlp.fc2.weight");
+            fc2b = w.load(p + "mlp.fc2.bias");
+            ln2w = w.load(p + "layer_norm2.weight");
+            ln2b = w.load(p + "layer_norm2.bias");
         }
     }
 }

@@ -1,8 +1,6 @@
 package dev.ember.engine.reference;
 
-import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.StateDict;
-import dev.ember.engine.model.UnetConfig;
 import java.util.ArrayDeque;
 import java.util.Deque;
 
@@ -10,21 +8,37 @@ import java.util.Deque;
  * LDM's {@code UNetModel.forward} (ldm/modules/diffusionmodules/openaimodel.py with
  * ldm/modules/attention.py) in float64, written from the PyTorch code, not from the ggml graph.
  * Tensors are NCHW images and [N, T, D] token arrays. Only for tiny configs.
+ *
+ * <p>The structure comes from the raw LDM tensors themselves ({@link LdmTensors}): channels from weight
+ * shapes, which input and output blocks hold a ResBlock, a SpatialTransformer, a downsampler or an
+ * upsampler from the names present, linear or 1x1-conv projections from proj_in's rank, transformer depth
+ * from the block count. Only what no tensor tells is given: the head count (SD 1.x) or head width (SD 2.x).
+ * GroupNorm is LDM's {@code normalization()}: 32 groups.
  */
 public final class UnetReference {
-    private final UnetConfig c;
-    private final StateDict weights;
+    private static final String P = "model.diffusion_model.";
+    private static final int GROUPS = 32;
 
-    public UnetReference(UnetConfig config, StateDict weights) {
-        this.c = config;
-        this.weights = weights;
+    private final LdmTensors w;
+    private final int numHeads;
+    private final int headDim;
+
+    /**
+     * @param numHeads heads of every transformer (SD 1.x: 8), or 0 when {@code headDim} is given
+     * @param headDim  channels per head (SD 2.x: 64), or 0 when {@code numHeads} is given
+     */
+    public UnetReference(StateDict weights, int numHeads, int headDim) {
+        if ((numHeads == 0) == (headDim == 0)) throw new IllegalArgumentException("give exactly one of numHeads and headDim");
+        this.w = new LdmTensors(weights, P);
+        this.numHeads = numHeads;
+        this.headDim = headDim;
     }
 
     /** An NCHW image with its dimensions. */
     private record Image(double[] v, int n, int ch, int h, int w) {}
 
     private double[] p(String name) {
-        return Ops.load(weights, NetworkLayout.UNET_PREFIX + name);
+        return w.load(name);
     }
 
     /**
@@ -39,53 +53,49 @@ public final class UnetReference {
         double[] ctx = new double[context.length];
         for (int i = 0; i < ctx.length; i++) ctx[i] = context[i];
 
-        // emb = time_embed(timestep_embedding(t, model_channels))
-        int mc = c.modelChannels(), ted = c.timeEmbedDim();
+        // emb = time_embed(timestep_embedding(t, model_channels)): model_channels is conv_in's output.
+        int mc = this.w.dim("input_blocks.0.0.weight", 0), inChannels = this.w.dim("input_blocks.0.0.weight", 1);
+        int ted = this.w.dim("time_embed.0.weight", 0);
         double[] tEmb = timestepEmbedding(timesteps, mc);
         double[] emb = Ops.linear(tEmb, n, mc, p("time_embed.0.weight"), p("time_embed.0.bias"), ted);
         for (int i = 0; i < emb.length; i++) emb[i] = Ops.silu(emb[i]);
         emb = Ops.linear(emb, n, ted, p("time_embed.2.weight"), p("time_embed.2.bias"), ted);
 
         Deque<Image> hs = new ArrayDeque<>();
-        Image h0 = new Image(x, n, c.inChannels(), h, w);
-        Image cur = conv(h0, "input_blocks.0.0", mc, 3, 1, 1);
+        Image cur = conv(new Image(x, n, inChannels, h, w), "input_blocks.0.0", 3, 1, 1);
         hs.push(cur);
-        int block = 1;
-        for (int level = 0; level < c.numLevels(); level++) {
-            for (int i = 0; i < c.numResBlocks(); i++, block++) {
-                cur = resBlock(cur, emb, "input_blocks." + block + ".0.", c.channels(level));
-                if (c.hasAttention(level)) cur = spatialTransformer(cur, ctx, tokens, "input_blocks." + block + ".1.");
-                hs.push(cur);
+        int inputs = this.w.count("input_blocks.");
+        for (int block = 1; block < inputs; block++) {
+            String b = "input_blocks." + block + ".";
+            if (this.w.has(b + "0.op.weight")) {
+                cur = conv(cur, b + "0.op", 3, 2, 1); // Downsample: 3x3, stride 2, padding 1
+            } else {
+                cur = resBlock(cur, emb, b + "0.");
+                if (this.w.has(b + "1.norm.weight")) cur = spatialTransformer(cur, ctx, tokens, b + "1.");
             }
-            if (level != c.numLevels() - 1) {
-                cur = conv(cur, "input_blocks." + block + ".0.op", cur.ch, 3, 2, 1);
-                hs.push(cur);
-                block++;
-            }
+            hs.push(cur);
         }
-        cur = resBlock(cur, emb, "middle_block.0.", cur.ch);
+        cur = resBlock(cur, emb, "middle_block.0.");
         cur = spatialTransformer(cur, ctx, tokens, "middle_block.1.");
-        cur = resBlock(cur, emb, "middle_block.2.", cur.ch);
-        block = 0;
-        for (int level = c.numLevels() - 1; level >= 0; level--) {
-            for (int i = 0; i <= c.numResBlocks(); i++, block++) {
-                cur = catChannels(cur, hs.pop());
-                cur = resBlock(cur, emb, "output_blocks." + block + ".0.", c.channels(level));
-                int sub = 1;
-                if (c.hasAttention(level)) cur = spatialTransformer(cur, ctx, tokens, "output_blocks." + block + "." + sub++ + ".");
-                if (level != 0 && i == c.numResBlocks()) {
-                    // diffusers' rule: nearest upsampling to the size of the skip that comes next (2x when sizes halve evenly).
-                    Image next = hs.peek();
-                    Image up = new Image(Ops.upsampleNearest(cur.v, cur.n, cur.ch, cur.h, cur.w, next.h, next.w), cur.n, cur.ch, next.h, next.w);
-                    cur = conv(up, "output_blocks." + block + "." + sub + ".conv", cur.ch, 3, 1, 1);
-                }
+        cur = resBlock(cur, emb, "middle_block.2.");
+        int outputs = this.w.count("output_blocks.");
+        for (int block = 0; block < outputs; block++) {
+            String b = "output_blocks." + block + ".";
+            cur = resBlock(catChannels(cur, hs.pop()), emb, b + "0.");
+            int sub = 1;
+            if (this.w.has(b + "1.norm.weight")) cur = spatialTransformer(cur, ctx, tokens, b + sub++ + ".");
+            if (this.w.has(b + sub + ".conv.weight")) {
+                // diffusers' rule: nearest upsampling to the size of the skip that comes next (2x when sizes halve evenly).
+                Image next = hs.peek();
+                Image up = new Image(Ops.upsampleNearest(cur.v, cur.n, cur.ch, cur.h, cur.w, next.h, next.w), cur.n, cur.ch, next.h, next.w);
+                cur = conv(up, b + sub + ".conv", 3, 1, 1);
             }
         }
         if (!hs.isEmpty()) throw new IllegalStateException("unused skip connections");
-        Image out = new Image(Ops.groupNorm(cur.v, cur.n, cur.ch, cur.h * cur.w, c.normGroups(), 1e-5, p("out.0.weight"), p("out.0.bias")),
+        Image out = new Image(Ops.groupNorm(cur.v, cur.n, cur.ch, cur.h * cur.w, GROUPS, 1e-5, p("out.0.weight"), p("out.0.bias")),
                 cur.n, cur.ch, cur.h, cur.w);
         out = silu(out);
-        return conv(out, "out.2", c.outChannels(), 3, 1, 1).v;
+        return conv(out, "out.2", 3, 1, 1).v;
     }
 
     /** LDM timestep_embedding: freqs = exp(-ln(10000) * i / half), [cos(t f), sin(t f)], zero pad for odd dim. */
@@ -102,14 +112,17 @@ public final class UnetReference {
         return out;
     }
 
-    private Image conv(Image x, String name, int outCh, int k, int stride, int pad) {
+    /** A k x k convolution whose output channels are its weight's first dimension. */
+    private Image conv(Image x, String name, int k, int stride, int pad) {
+        int outCh = w.dim(name + ".weight", 0);
+        if (w.dim(name + ".weight", 1) != x.ch) throw new IllegalStateException(name + " takes " + w.dim(name + ".weight", 1) + " channels, gets " + x.ch);
         double[] y = Ops.conv2d(x.v, x.n, x.ch, x.h, x.w, p(name + ".weight"), p(name + ".bias"), outCh, k, stride, pad);
         int oh = (x.h + 2 * pad - k) / stride + 1, ow = (x.w + 2 * pad - k) / stride + 1;
         return new Image(y, x.n, outCh, oh, ow);
     }
 
     private Image groupNormSilu(Image x, String name, double eps) {
-        double[] y = Ops.groupNorm(x.v, x.n, x.ch, x.h * x.w, c.normGroups(), eps, p(name + ".weight"), p(name + ".bias"));
+        double[] y = Ops.groupNorm(x.v, x.n, x.ch, x.h * x.w, GROUPS, eps, p(name + ".weight"), p(name + ".bias"));
         return silu(new Image(y, x.n, x.ch, x.h, x.w));
     }
 
@@ -120,9 +133,10 @@ public final class UnetReference {
     }
 
     /** ResBlock._forward without scale-shift norm: skip(x) + out_layers(in_layers(x) + emb_layers(emb)). */
-    private Image resBlock(Image x, double[] emb, String pre, int out) {
-        Image h = conv(groupNormSilu(x, pre + "in_layers.0", 1e-5), pre + "in_layers.2", out, 3, 1, 1);
-        int ted = c.timeEmbedDim();
+    private Image resBlock(Image x, double[] emb, String pre) {
+        Image h = conv(groupNormSilu(x, pre + "in_layers.0", 1e-5), pre + "in_layers.2", 3, 1, 1);
+        int out = h.ch;
+        int ted = w.dim(pre + "emb_layers.1.weight", 1);
         double[] siluEmb = new double[emb.length];
         for (int i = 0; i < emb.length; i++) siluEmb[i] = Ops.silu(emb[i]);
         double[] e = Ops.linear(siluEmb, x.n, ted, p(pre + "emb_layers.1.weight"), p(pre + "emb_layers.1.bias"), out);
@@ -133,31 +147,36 @@ public final class UnetReference {
                 for (int i = 0; i < hw; i++) hv[(b * out + o) * hw + i] += e[b * out + o];
         h = new Image(hv, h.n, out, h.h, h.w);
         // out_layers: GroupNorm, SiLU, Dropout (identity), conv
-        h = conv(groupNormSilu(h, pre + "out_layers.0", 1e-5), pre + "out_layers.3", out, 3, 1, 1);
-        Image skip = x.ch == out ? x : conv(x, pre + "skip_connection", out, 1, 1, 0);
+        h = conv(groupNormSilu(h, pre + "out_layers.0", 1e-5), pre + "out_layers.3", 3, 1, 1);
+        // skip_connection is the identity when the channels stay, else a 1x1 convolution (present in the file).
+        Image skip = w.has(pre + "skip_connection.weight") ? conv(x, pre + "skip_connection", 1, 1, 0) : x;
         return new Image(Ops.add(skip.v, h.v), x.n, out, x.h, x.w);
     }
 
     /** SpatialTransformer: x + proj_out(blocks(proj_in(norm(x)))), tokens in (h w) order. */
     private Image spatialTransformer(Image x, double[] ctx, int tokens, String pre) {
         int ch = x.ch, hw = x.h * x.w, n = x.n;
-        double[] normed = Ops.groupNorm(x.v, n, ch, hw, c.normGroups(), 1e-6, p(pre + "norm.weight"), p(pre + "norm.bias"));
+        double[] normed = Ops.groupNorm(x.v, n, ch, hw, GROUPS, 1e-6, p(pre + "norm.weight"), p(pre + "norm.bias"));
+        // SD 2.x (use_linear_in_transformer) stores proj_in/proj_out as [C, C] linear layers, SD 1.x as [C, C, 1, 1] convolutions.
+        boolean linear = w.rank(pre + "proj_in.weight") == 2;
+        int inner = w.dim(pre + "proj_in.weight", 0);
         double[] t;
-        if (c.linearProjection()) {
-            t = Ops.linear(toTokens(normed, n, ch, hw), n * hw, ch, p(pre + "proj_in.weight"), p(pre + "proj_in.bias"), ch);
+        if (linear) {
+            t = Ops.linear(toTokens(normed, n, ch, hw), n * hw, ch, p(pre + "proj_in.weight"), p(pre + "proj_in.bias"), inner);
         } else {
-            double[] conv = Ops.conv2d(normed, n, ch, x.h, x.w, p(pre + "proj_in.weight"), p(pre + "proj_in.bias"), ch, 1, 1, 0);
-            t = toTokens(conv, n, ch, hw);
+            double[] conv = Ops.conv2d(normed, n, ch, x.h, x.w, p(pre + "proj_in.weight"), p(pre + "proj_in.bias"), inner, 1, 1, 0);
+            t = toTokens(conv, n, inner, hw);
         }
-        int heads = c.headsAt(ch);
-        for (int d = 0; d < c.transformerDepth(); d++) {
-            t = transformerBlock(t, n, hw, ch, heads, ctx, tokens, pre + "transformer_blocks." + d + ".");
+        int heads = numHeads != 0 ? numHeads : inner / headDim;
+        int depth = w.count(pre + "transformer_blocks.");
+        for (int d = 0; d < depth; d++) {
+            t = transformerBlock(t, n, hw, inner, heads, ctx, tokens, pre + "transformer_blocks." + d + ".");
         }
         double[] img;
-        if (c.linearProjection()) {
-            img = fromTokens(Ops.linear(t, n * hw, ch, p(pre + "proj_out.weight"), p(pre + "proj_out.bias"), ch), n, ch, hw);
+        if (linear) {
+            img = fromTokens(Ops.linear(t, n * hw, inner, p(pre + "proj_out.weight"), p(pre + "proj_out.bias"), ch), n, ch, hw);
         } else {
-            img = Ops.conv2d(fromTokens(t, n, ch, hw), n, ch, x.h, x.w, p(pre + "proj_out.weight"), p(pre + "proj_out.bias"), ch, 1, 1, 0);
+            img = Ops.conv2d(fromTokens(t, n, inner, hw), n, inner, x.h, x.w, p(pre + "proj_out.weight"), p(pre + "proj_out.bias"), ch, 1, 1, 0);
         }
         return new Image(Ops.add(img, x.v), n, ch, x.h, x.w);
     }
@@ -168,9 +187,9 @@ public final class UnetReference {
         double[] h = Ops.layerNorm(x, rows, ch, 1e-5, p(pre + "norm1.weight"), p(pre + "norm1.bias"));
         x = Ops.add(x, attention(h, n, t, ch, h, t, ch, heads, pre + "attn1."));
         h = Ops.layerNorm(x, rows, ch, 1e-5, p(pre + "norm2.weight"), p(pre + "norm2.bias"));
-        x = Ops.add(x, attention(h, n, t, ch, ctx, tokens, c.contextDim(), heads, pre + "attn2."));
+        x = Ops.add(x, attention(h, n, t, ch, ctx, tokens, w.dim(pre + "attn2.to_k.weight", 1), heads, pre + "attn2."));
         h = Ops.layerNorm(x, rows, ch, 1e-5, p(pre + "norm3.weight"), p(pre + "norm3.bias"));
-        int inner = ch * 4;
+        int inner = w.dim(pre + "ff.net.2.weight", 1); // GEGLU's width: ff.net.0.proj has twice as many rows
         double[] proj = Ops.linear(h, rows, ch, p(pre + "ff.net.0.proj.weight"), p(pre + "ff.net.0.proj.bias"), inner * 2);
         // GEGLU: x, gate = proj(x).chunk(2, dim=-1); x * gelu(gate)
         double[] geglu = new double[rows * inner];

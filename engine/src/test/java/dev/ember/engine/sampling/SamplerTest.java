@@ -79,12 +79,13 @@ class SamplerTest {
     }
 
     @Test
-    void ddimIsEulerInTheseVariables() {
+    void ddimIsEulerInTheseVariablesReturnedVariancePreserving() {
         float[] x0 = DATA.start(Z, SIGMA_MAX);
         double[] sig = sigmas(15);
         float[] euler = Sampler.EULER.sample(DATA.denoiser(), x0, sig, null, null);
         float[] ddim = Sampler.DDIM.sample(DATA.denoiser(), x0, sig, null, null);
         double scale = 1 / Math.sqrt(1 + SIGMA_END * SIGMA_END);
+        assertEquals(scale, Sampler.DDIM.latentScale(SIGMA_END));
         for (int i = 0; i < x0.length; i++) assertEquals(euler[i] * scale, ddim[i], 1e-6);
     }
 
@@ -250,20 +251,24 @@ class SamplerTest {
     }
 
     @Test
-    void ddimUsesA1111Timesteps() {
+    void ddimUsesDiffusersLeadingTimesteps() {
         DiffusionSchedule sd = DiffusionSchedule.stableDiffusion();
-        // 20 steps: timesteps 1, 51, ..., 951, run from 951 down to 1 (19 model calls).
+        // 20 steps: timesteps 951, 901, ..., 1 and the final step to timestep 0's level: 20 model calls.
         double[] s20 = Sampler.DDIM.sigmas(sd, 20, Schedule.KARRAS);
-        assertEquals(20, s20.length);
+        assertEquals(21, s20.length);
         assertEquals(sd.sigma(951), s20[0]);
         assertEquals(sd.sigma(901), s20[1]);
         assertEquals(sd.sigma(1), s20[19]);
-        // 30 steps: stride 33 gives 31 timesteps 1..991, so 30 calls.
+        assertEquals(sd.sigma(0), s20[20]);
+        // 30 steps: stride 33 gives timesteps 958, 925, ..., 1.
         double[] s30 = Sampler.DDIM.sigmas(sd, 30, Schedule.DISCRETE);
         assertEquals(31, s30.length);
-        assertEquals(sd.sigma(991), s30[0]);
-        assertEquals(Math.sqrt(1 + s30[0] * s30[0]), Sampler.DDIM.initialNoiseScale(s30[0]));
+        assertEquals(sd.sigma(958), s30[0]);
+        assertEquals(Math.sqrt(1 + s30[0] * s30[0]), Sampler.DDIM.initialNoiseScale(s30[0]), 1e-12);
         assertEquals(s30[0], Sampler.EULER.initialNoiseScale(s30[0]));
+        // 999 steps is the most "leading" spacing allows (1000 would need timestep 1000).
+        assertEquals(1000, Sampler.DDIM.sigmas(sd, 999, Schedule.DISCRETE).length);
+        assertThrows(IllegalArgumentException.class, () -> Sampler.DDIM.sigmas(sd, 1000, Schedule.DISCRETE));
     }
 
     @Test

@@ -1,0 +1,126 @@
+package dev.ember.engine.embedding;
+
+import dev.ember.engine.ModelFileException;
+import dev.ember.engine.model.NamedFiles;
+import dev.ember.engine.text.ClipTokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The embeddings of a folder, found in prompts as A1111 finds them: each file's name is tokenised, and
+ * wherever a prompt's tokens contain that sequence (the longest name first, where names overlap) the
+ * embedding's vectors take those token slots, one slot per vector. Files are read the first time their
+ * name appears, and kept. Thread-safe.
+ */
+public final class EmbeddingLibrary {
+    private record Name(String name, Path file, int[] tokens) {}
+
+    private final Path dir;
+    private final int width;
+    private final String modelLabel;
+    /** Names by their first token, longest first. */
+    private final Map<Integer, List<Name>> byFirstToken = new HashMap<>();
+    private final Map<Path, Embedding> loaded = new ConcurrentHashMap<>();
+
+    /**
+     * Lists {@code dir}'s embeddings (subfolders included) for a text encoder of {@code width}.
+     *
+     * @param modelLabel how messages name the model ("SD 1.x")
+     */
+    public EmbeddingLibrary(Path dir, ClipTokenizer tokenizer, int width, String modelLabel) {
+        this.dir = dir;
+        this.width = width;
+        this.modelLabel = modelLabel;
+        for (var e : NamedFiles.list(dir, EmbeddingFiles.EXTENSIONS).entrySet()) {
+            int[] tokens = tokenizer.tokenize(e.getKey());
+            if (tokens.length == 0) continue;
+            // Two files with one name: the first in path order, as the listing sorts them.
+            byFirstToken.computeIfAbsent(tokens[0], k -> new ArrayList<>()).add(new Name(e.getKey(), e.getValue().getFirst(), tokens));
+        }
+        for (List<Name> names : byFirstToken.values()) names.sort(Comparator.comparingInt((Name n) -> -n.tokens.length));
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * A prompt's content tokens with each embedding name replaced by its vectors: the ids of those slots are
+     * {@code vocabSize + i} for row i of {@code extra}.
+     *
+     * @param ids   the prompt's tokens, embedding slots marked as above
+     * @param extra the vectors of those slots, [rows, width], row-major
+     * @param used  the embeddings found, each once, in order of appearance
+     */
+    public record Substitution(int[] ids, float[] extra, List<Embedding> used) {
+        public int rows(int width) {
+            return extra.length / width;
+        }
+    }
+
+    /**
+     * Replaces the embedding names in {@code tokens}.
+     *
+     * @throws ModelFileException when a named embedding cannot be read or does not fit this model's text encoder
+     */
+    public Substitution substitute(int[] tokens, int vocabSize) {
+        List<Integer> ids = new ArrayList<>();
+        List<float[]> rows = new ArrayList<>();
+        LinkedHashSet<Embedding> used = new LinkedHashSet<>();
+        for (int i = 0; i < tokens.length; ) {
+            Name hit = match(tokens, i);
+            if (hit == null) {
+                ids.add(tokens[i++]);
+                continue;
+            }
+            Embedding e = load(hit);
+            used.add(e);
+            for (int v = 0; v < e.count(); v++) {
+                ids.add(vocabSize + rows.size());
+                float[] row = new float[width];
+                System.arraycopy(e.vectors(), v * width, row, 0, width);
+                rows.add(row);
+            }
+            i += hit.tokens.length;
+        }
+        float[] extra = new float[rows.size() * width];
+        for (int r = 0; r < rows.size(); r++) System.arraycopy(rows.get(r), 0, extra, r * width, width);
+        return new Substitution(ids.stream().mapToInt(Integer::intValue).toArray(), extra, List.copyOf(used));
+    }
+
+    /** The embeddings whose names appear in {@code tokens} (read and checked like {@link #substitute}). */
+    public List<Embedding> find(int[] tokens) {
+        return substitute(tokens, 0).used();
+    }
+
+    private Name match(int[] tokens, int at) {
+        List<Name> candidates = byFirstToken.get(tokens[at]);
+        if (candidates == null) return null;
+        for (Name n : candidates) {
+            if (at + n.tokens.length > tokens.length) continue;
+            boolean same = true;
+            for (int k = 0; k < n.tokens.length && same; k++) same = tokens[at + k] == n.tokens[k];
+            if (same) return n;
+        }
+        return null;
+    }
+
+    private Embedding load(Name n) {
+        Embedding e = loaded.computeIfAbsent(n.file, EmbeddingFiles::read);
+        if (e.isSdxl()) {
+            throw new ModelFileException(n.file, "is an SDXL embedding (clip_l and clip_g vectors); this model is " + modelLabel);
+        }
+        if (e.width() != width) {
+            String arch = e.width() == 768 ? " (SD 1.x)" : e.width() == 1024 ? " (SD 2.x)" : "";
+            throw new ModelFileException(n.file, "embedding '" + n.name + "' has " + e.width() + "-wide vectors" + arch
+                    + ", but this " + modelLabel + " model's text encoder is " + width + " wide");
+        }
+        return e;
+    }
+}

@@ -84,6 +84,9 @@ extern "C" {
 #define EMBER_WEIGHT_Q4_K 10
 #define EMBER_WEIGHT_Q5_K 11
 #define EMBER_WEIGHT_Q6_K 12
+/* bf16 matrix weights (CPU only): products in bf16 (AVX-512 BF16's dot-product instructions in the zen4
+ * variant, converted to f32 elsewhere); the VAE keeps f16 (docs/performance.md, "bf16"). */
+#define EMBER_WEIGHT_BF16 13
 
 /* ---- text encoder activations ----------------------------------------------------------------- */
 #define EMBER_ACT_QUICK_GELU 0
@@ -97,6 +100,10 @@ extern "C" {
 EMBER_API const char * ember_version(void);
 EMBER_API const char * ember_ggml_version(void);
 EMBER_API const char * ember_status_name(int32_t status);
+/* The CPU instruction-set variant this library was built for: "sse42", "haswell" (AVX2), "skylakex"
+ * (AVX-512), "zen4" (AVX-512 with VNNI/BF16) in a variants build, "native" (-march=native) or "default"
+ * for a one-library build. */
+EMBER_API const char * ember_cpu_variant(void);
 
 /* ---- devices ---------------------------------------------------------------------------------- */
 typedef struct ember_device_info {
@@ -119,7 +126,8 @@ typedef struct ember_context ember_context;
 typedef struct ember_context_params {
     int32_t n_threads;       /* CPU threads for compute; 0 = number of cores */
     int32_t device;          /* index in the device list; -1 = the CPU device */
-    int32_t flash_attention; /* fused attention (ggml_flash_attn_ext; K and V rounded to f16): 1 = on, 0 = off,
+    int32_t flash_attention; /* fused attention (on the CPU Ember's f32 kernel; elsewhere ggml_flash_attn_ext with K
+                              * and V rounded to f16): 1 = on, 0 = off,
                               * EMBER_FLASH_ATTENTION_AUTO (the default) = on for networks whose matrix
                               * weights are not f32 (f32 weights keep every product exact) */
     int32_t use_blas;        /* 1 = let ggml's BLAS backend take matrix products on the CPU, if built in
@@ -305,6 +313,14 @@ EMBER_API int32_t ember_taesd_stats(const ember_taesd * model, ember_model_stats
  * theirs (same backends, threads, BLAS if used): the best of `repeats` runs, in seconds. Benchmarks
  * divide network FLOP rates by 2*m*n*k / seconds to get a fraction of this machine's peak. */
 EMBER_API int32_t ember_benchmark_matmul(ember_context * ctx, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds);
+/* The same for operands of EMBER_DTYPE_F32, _F16 or _BF16, in a convolution's orientation: [m x k] is the
+ * im2col (m output pixels), [k x n] the kernel (n output channels). */
+EMBER_API int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds);
+/* Times the attention the networks run (softmax(q k^T / sqrt(head_dim)) v over one batch element, q/k/v f32
+ * [n x heads*head_dim]): flash = 1 the fused path they use by default (on the CPU Ember's own kernel), 0 the
+ * exact products and softmax, 2 ggml's fused kernel (ggml_flash_attn_ext, K and V in f16) on any device.
+ * The best of `repeats` runs, in seconds; the work is 4 * n_queries * n_keys * heads * head_dim FLOP. */
+EMBER_API int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds);
 
 #ifdef __cplusplus
 }

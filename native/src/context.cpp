@@ -64,9 +64,8 @@ void ember_context_params_init(ember_context_params * params) {
     std::memset(params, 0, sizeof(*params));
     params->n_threads = 0;
     params->device = -1;
-    // Fused attention is ~22% faster per UNet step on the CPU at 256 and 512 and needs a fifth of the
-    // compute memory at 512, for ~4e-4 relative error from its f16 K/V (docs/performance.md); networks
-    // with f32 weights keep the exact path.
+    // Fused attention is faster per UNet step on the CPU at 256 and 512 and needs a fifth of the compute
+    // memory at 512 (docs/performance.md); networks with f32 weights keep the exact path.
     params->flash_attention = EMBER_FLASH_ATTENTION_AUTO;
     // Off by default: OpenBLAS splits work by thread count, so its sums (and the images) would change
     // with --threads. Determinism across thread counts is a promise; BLAS speed is an opt-in.

@@ -86,8 +86,8 @@ void im2col_kernel(ggml_tensor * dst, int ith, int nth, void * userdata) {
     const int64_t K = dst->ne[0], OW = dst->ne[1], rows = dst->ne[2], per_image = OW * rows;
     const int64_t pixels = per_image * dst->ne[3];
     const int64_t begin = pixels * ith / nth, end = pixels * (ith + 1) / nth;
-    const bool f16 = dst->type == GGML_TYPE_F16;
-    // f16: each piece is gathered in f32 here, then converted in one vectorised pass while still in cache.
+    const bool f16 = dst->type == GGML_TYPE_F16 || dst->type == GGML_TYPE_BF16;
+    // f16 and bf16: each piece is gathered in f32 here, then converted in one vectorised pass while still in cache.
     constexpr int64_t F16_PIECE = 16;
     thread_local std::vector<float> scratch;
     if (f16) scratch.resize((size_t) (F16_PIECE * K));
@@ -99,7 +99,12 @@ void im2col_kernel(ggml_tensor * dst, int ith, int nth, void * userdata) {
         const char * source = (const char *) x->data + image * x->nb[3];
         if (f16) {
             im2col_run(x, source, p, p.r0 + row, ox0, ox1, scratch.data(), K);
-            ggml_cpu_fp32_to_fp16(scratch.data(), (ggml_fp16_t *) ((char *) dst->data + i * dst->nb[1]), (ox1 - ox0) * K);
+            void * out = (char *) dst->data + i * dst->nb[1];
+            if (dst->type == GGML_TYPE_F16) {
+                ggml_cpu_fp32_to_fp16(scratch.data(), (ggml_fp16_t *) out, (ox1 - ox0) * K);
+            } else {
+                ggml_cpu_fp32_to_bf16(scratch.data(), (ggml_bf16_t *) out, (ox1 - ox0) * K);
+            }
         } else {
             im2col_run(x, source, p, p.r0 + row, ox0, ox1, (float *) ((char *) dst->data + i * dst->nb[1]), K);
         }
@@ -121,7 +126,7 @@ void broadcast_planes_kernel(ggml_tensor * dst, int ith, int nth, void *) {
 ggml_tensor * im2col_rows(ggml_context * g, ggml_tensor * x, int k, int stride, int pad, int64_t n0, int64_t count, int64_t r0,
                           int64_t rows, ggml_type type) {
     GGML_ASSERT(x->type == GGML_TYPE_F32 && ggml_is_contiguous(x));
-    GGML_ASSERT(type == GGML_TYPE_F32 || type == GGML_TYPE_F16);
+    GGML_ASSERT(type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16);
     GGML_ASSERT(n0 >= 0 && count > 0 && n0 + count <= x->ne[3] && rows > 0);
     const int64_t OW = (x->ne[0] + 2 * pad - k) / stride + 1;
     ggml_tensor * args[] = {x};

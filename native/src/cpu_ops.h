@@ -10,7 +10,7 @@ namespace ember {
 
 // The im2col of output rows [r0, r0 + rows) of batch elements [n0, n0 + count) of x [W, H, C, N] (f32,
 // contiguous) for a square k x k kernel with the given stride and zero padding on every side: a tensor
-// [k*k*C, OW, rows, count] of `type` (f32, or f16 rounded to nearest even as ggml rounds), each output
+// [k*k*C, OW, rows, count] of `type` (f32, or f16/bf16 rounded to nearest even as ggml rounds), each output
 // pixel's row ordered channel, kernel row, kernel column (ggml's im2col order, so a kernel [k, k, C, OC]
 // reshaped to [k*k*C, OC] multiplies it).
 //

@@ -1,5 +1,6 @@
 #include "model_common.h"
 
+#include "cpu_attention.h"
 #include "cpu_ops.h"
 #include "quantize.h"
 
@@ -65,6 +66,7 @@ ggml_type weight_ggml_type(int32_t weight_type) {
         case EMBER_WEIGHT_Q4_K: return GGML_TYPE_Q4_K;
         case EMBER_WEIGHT_Q5_K: return GGML_TYPE_Q5_K;
         case EMBER_WEIGHT_Q6_K: return GGML_TYPE_Q6_K;
+        case EMBER_WEIGHT_BF16: return GGML_TYPE_BF16;
         default: return GGML_TYPE_COUNT;
     }
 }
@@ -116,12 +118,14 @@ void release_source(const void * data, size_t bytes) {
 #endif
 }
 
-// Whether a tensor can be used where the caller's data lies: same type as stored (f32, f16 or a block
-// type), and aligned for the values read from it (ggml's CPU kernels load vectors unaligned but read
+// Whether a tensor can be used where the caller's data lies: same type as stored (f32, f16, bf16 or a
+// block type), and aligned for the values read from it (ggml's CPU kernels load vectors unaligned but read
 // scalars as typed values: floats, halves, and a block's f16 scales).
 bool usable_in_place(const ember_tensor & src, const ggml_tensor * dst) {
     const ggml_type type = source_type(src.dtype);
-    if (type != dst->type || (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && !ggml_is_quantized(type))) return false;
+    if (type != dst->type || (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16 && !ggml_is_quantized(type))) {
+        return false;
+    }
     const uintptr_t alignment = ggml_is_quantized(type) ? 2 : ggml_type_size(type);
     return (uintptr_t) src.data % alignment == 0;
 }
@@ -145,6 +149,10 @@ void store_converted(ember_context * ctx, const ember_tensor & src, ggml_tensor 
         } else if (dst->type == GGML_TYPE_F16) {
             converted.resize(ggml_nbytes(dst));
             ggml_fp32_to_fp16_row(f32.data(), (ggml_fp16_t *) converted.data(), n);
+            ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
+        } else if (dst->type == GGML_TYPE_BF16) {
+            converted.resize(ggml_nbytes(dst));
+            ggml_fp32_to_bf16_row_ref(f32.data(), (ggml_bf16_t *) converted.data(), n);  // round to nearest even
             ggml_backend_tensor_set(dst, converted.data(), 0, ggml_nbytes(dst));
         } else {
             converted.resize(ggml_nbytes(dst));
@@ -216,8 +224,12 @@ int32_t weight_store::place(ember_context * ctx, const ember_tensor & src, ggml_
 
 int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> & specs, const ember_tensor * tensors,
                            int32_t n_tensors, int32_t weight_type) {
-    if (weight_type < EMBER_WEIGHT_AUTO || weight_type > EMBER_WEIGHT_Q6_K) {
+    if (weight_type != EMBER_WEIGHT_AUTO && weight_ggml_type(weight_type) == GGML_TYPE_COUNT) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "unknown weight type " + std::to_string(weight_type));
+    }
+    if (weight_type == EMBER_WEIGHT_BF16 && ctx->backend != ctx->cpu_backend) {
+        // The convolutions' im2col has a bf16 output only in Ember's CPU kernel (cpu_ops.h).
+        return ctx->fail(EMBER_ERROR_UNSUPPORTED, "bf16 weights run on the CPU only");
     }
     if (tensors == nullptr && n_tensors > 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "tensor list is null");
     std::unordered_map<std::string, const ember_tensor *> by_name;
@@ -319,7 +331,7 @@ int32_t weight_store::load(ember_context * ctx, const std::vector<tensor_spec> &
 }
 
 int32_t weight_code(ggml_type type) {
-    for (int32_t code = EMBER_WEIGHT_F32; code <= EMBER_WEIGHT_Q6_K; code++) {
+    for (int32_t code = EMBER_WEIGHT_F32; code <= EMBER_WEIGHT_BF16; code++) {
         if (weight_ggml_type(code) == type) return code;
     }
     return -1;
@@ -451,14 +463,25 @@ void route_f16_products_to_cpu(ggml_context * g, ggml_tensor * root) {
         stack.pop_back();
         if (t == nullptr || seen[t]) continue;
         seen[t] = true;
-        if (t->op == GGML_OP_MUL_MAT && t->src[0]->type == GGML_TYPE_F16 && t->src[1]->type == GGML_TYPE_F32) {
-            t->src[1] = ggml_cast(g, t->src[1], GGML_TYPE_F16);
+        const ggml_type weight = t->op == GGML_OP_MUL_MAT ? t->src[0]->type : GGML_TYPE_F32;
+        if ((weight == GGML_TYPE_F16 || weight == GGML_TYPE_BF16) && t->src[1]->type == GGML_TYPE_F32) {
+            t->src[1] = ggml_cast(g, t->src[1], weight);
         }
         for (ggml_tensor * src : t->src) {
             if (src != nullptr) stack.push_back(src);
         }
         if (t->view_src != nullptr) stack.push_back(t->view_src);
     }
+}
+
+// EMBER_CPU_ATTENTION=ggml: fused attention on the CPU through ggml_flash_attn_ext instead of Ember's kernel
+// (a diagnostic, for measuring one against the other; docs/performance.md).
+bool ggml_attention_on_cpu() {
+    static const bool on = [] {
+        const char * v = std::getenv("EMBER_CPU_ATTENTION");
+        return v != nullptr && std::strcmp(v, "ggml") == 0;
+    }();
+    return on;
 }
 
 bool profiling() {
@@ -620,8 +643,9 @@ ggml_tensor * conv2d(ggml_context * g, ggml_tensor * x, ggml_tensor * w, ggml_te
     // [OW*OH*N, OC]: the image layout, no transposing copy. The im2col's element type is the one the
     // CPU product would convert it to anyway (f16 for an f16 kernel, whose product rounds activations
     // to f16; f32 otherwise), so no element is rounded twice and there is no conversion pass.
-    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16);
-    const ggml_type cols_type = w->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    // bf16 kernels (CPU only, weight_store::load) take a bf16 im2col the same way.
+    GGML_ASSERT(w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || (w->type == GGML_TYPE_BF16 && cpu_ops && kw == kh));
+    const ggml_type cols_type = w->type;
     ggml_tensor * cols;  // [KW*KH*IC, OW, OH, N]
     if (cpu_ops && kw == kh) {
         const int64_t out_h = (x->ne[1] + 2 * pad - kh) / stride + 1;
@@ -661,7 +685,8 @@ ggml_tensor * quick_gelu(ggml_context * g, ggml_tensor * x) {
 }
 
 ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml_tensor * v, int heads, bool causal,
-                        bool flash) {
+                        bool flash, bool cpu_ops) {
+    if (flash && !causal && cpu_ops && !ggml_attention_on_cpu()) return attention_fused_cpu(g, q, k, v, heads);
     const int64_t width = q->ne[0], tq = q->ne[1], tk = k->ne[1], n = q->ne[2];
     const int64_t d = width / heads;
     const float scale = 1.0f / std::sqrt((float) d);

@@ -170,8 +170,10 @@ ggml_tensor * layer_norm(ggml_context * g, ggml_tensor * x, float eps, ggml_tens
 ggml_tensor * gelu(ggml_context * g, ggml_tensor * x);
 ggml_tensor * quick_gelu(ggml_context * g, ggml_tensor * x);
 // Scaled dot-product attention. q [D*H, Tq, N], k/v [D*H, Tk, N] -> [D*H, Tq, N]; causal masks the future.
+// flash: fused (no Tq x Tk score matrix in memory): on the CPU (cpu_ops) Ember's own f32 kernel
+// (cpu_attention.h), elsewhere ggml_flash_attn_ext with K and V in f16.
 ggml_tensor * attention(ggml_context * g, ggml_tensor * q, ggml_tensor * k, ggml_tensor * v, int heads, bool causal,
-                        bool flash);
+                        bool flash, bool cpu_ops = false);
 
 // Convenience: "prefix" + "name".
 inline std::string cat(const std::string & a, const std::string & b) { return a + b; }

@@ -174,6 +174,8 @@ int32_t ember_taesd_create(ember_context * ctx, const ember_taesd_config * confi
     auto * m = new (std::nothrow) ember_taesd(ctx);
     if (m == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "TAESD: out of host memory");
     m->config = *config;
+    // bf16 is for the UNet's and text encoder's products; a decoder keeps f16, as the VAE does.
+    if (weight_type == EMBER_WEIGHT_BF16) weight_type = EMBER_WEIGHT_F16;
     int32_t status = m->weights.load(ctx, layers.specs, tensors, n_tensors, weight_type);
     if (status != EMBER_OK) {
         ctx->last_error = "TAESD: " + ctx->last_error;

@@ -233,7 +233,7 @@ struct builder {
         ggml_tensor * q = lin(x, p + "to_q", false);
         ggml_tensor * k = lin(ctx, p + "to_k", false);
         ggml_tensor * v = lin(ctx, p + "to_v", false);
-        ggml_tensor * o = attention(g, q, k, v, heads, false, flash);
+        ggml_tensor * o = attention(g, q, k, v, heads, false, flash, cpu_ops);
         return lin(o, p + "to_out.0", true);
     }
 

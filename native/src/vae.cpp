@@ -304,7 +304,7 @@ struct vae_builder {
         ggml_tensor * q = pointwise(t, p + "q");
         ggml_tensor * k = pointwise(t, p + "k");
         ggml_tensor * v = pointwise(t, p + "v");
-        ggml_tensor * o = attention(g, q, k, v, 1, false, flash);                               // [C, HW, N]
+        ggml_tensor * o = attention(g, q, k, v, 1, false, flash, cpu_ops);                      // [C, HW, N]
         o = pointwise(o, p + "proj_out");
         o = ggml_cont(g, ggml_transpose(g, o));                                                  // [HW, C, N]
         return ggml_add(g, x, ggml_reshape_4d(g, o, W, H, C, N));
@@ -435,6 +435,9 @@ int32_t ember_vae_create(ember_context * ctx, const ember_vae_config * config, c
     auto * m = new (std::nothrow) ember_vae(ctx);
     if (m == nullptr) return ctx->fail(EMBER_ERROR_OUT_OF_MEMORY, "VAE: out of host memory");
     m->config = *config;
+    // bf16 is for the UNet's and text encoder's products; the VAE keeps f16 (its small convolutions use
+    // ggml's im2col, which has no bf16 output, and an image shows its rounding most directly).
+    if (weight_type == EMBER_WEIGHT_BF16) weight_type = EMBER_WEIGHT_F16;
     int32_t status = m->weights.load(ctx, specs.specs, tensors, n_tensors, weight_type);
     if (status != EMBER_OK) {
         ctx->last_error = "VAE: " + ctx->last_error;

@@ -14,18 +14,21 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Finds and loads libember once for the life of the JVM.
  *
  * <p>Places tried, in order, each reported in the error if all fail:
  * <ol>
- *   <li>the system property {@value #LIBRARY_PROPERTY}: a path to the library file;</li>
- *   <li>the environment variable {@value #LIBRARY_ENV}: a path to the library file;</li>
+ *   <li>the system property {@value #LIBRARY_PROPERTY}: a path to the library file, or to a folder of CPU
+ *       variants (a build folder with {@value CpuVariant#MANIFEST});</li>
+ *   <li>the environment variable {@value #LIBRARY_ENV}: the same;</li>
  *   <li>each folder of {@code java.library.path};</li>
  *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
  *       folder of the current user's own: {@code <Ember cache>/native/<SHA-256 of the library>/}, else
- *       {@code <java.io.tmpdir>/ember-<uid>/native/<SHA-256>/} (see {@link #extract}).</li>
+ *       {@code <java.io.tmpdir>/ember-<uid>/native/<SHA-256>/} (see {@link #extract}). Where the jar packs
+ *       CPU variants, {@link CpuVariants} picks the one to extract and load.</li>
  * </ol>
  *
  * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
@@ -48,7 +51,15 @@ public final class NativeLibrary {
                 "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME), defaultExtractionPlaces());
     }
 
-    record Loaded(SymbolLookup lookup, String from) {}
+    /**
+     * @param choice   how the CPU variant was picked; null for a one-library build or a library file named directly
+     * @param variants the variant set it was picked from, or null
+     */
+    record Loaded(SymbolLookup lookup, String from, CpuVariants.Choice choice, VariantSet variants) {
+        Loaded(SymbolLookup lookup, String from) {
+            this(lookup, from, null, null);
+        }
+    }
 
     /**
      * Where the packed library may be extracted: {@code base/below.../<sha256>/}, every folder from
@@ -73,6 +84,26 @@ public final class NativeLibrary {
     /** Where the library was loaded from (a path, for messages and {@code ember --version}). */
     public static String loadedFrom() {
         return Holder.LOADED.from();
+    }
+
+    /** How the loaded library's CPU variant was chosen; empty for a one-library build or a library file named directly. */
+    public static Optional<CpuVariants.Choice> cpuVariantChoice() {
+        return Optional.ofNullable(Holder.LOADED.choice());
+    }
+
+    /**
+     * Measures every CPU variant this machine can run again and remembers the fastest for the runs that
+     * follow (this process keeps the library it loaded).
+     *
+     * @param threads threads to measure with, 0 = all cores
+     * @throws IllegalStateException where the library did not come from a set of CPU variants
+     */
+    public static CpuVariants.Choice recalibrate(int threads) {
+        VariantSet set = Holder.LOADED.variants();
+        if (set == null) {
+            throw new IllegalStateException("libember was loaded from " + loadedFrom() + ", not from a set of CPU variants: nothing to choose");
+        }
+        return CpuVariants.choose(set, CpuFeatures.ofThisMachine(), null, cacheRoot(), true, threads, NativeLibrary::say);
     }
 
     /**
@@ -117,14 +148,14 @@ public final class NativeLibrary {
         String fileName = System.mapLibraryName(BASE_NAME);
 
         if (property != null && !property.isBlank()) {
-            Loaded loaded = tryPath(Path.of(property), "system property " + LIBRARY_PROPERTY, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(property), "system property " + LIBRARY_PROPERTY, places, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("system property " + LIBRARY_PROPERTY + ": not set");
         }
 
         if (env != null && !env.isBlank()) {
-            Loaded loaded = tryPath(Path.of(env), "environment variable " + LIBRARY_ENV, tried);
+            Loaded loaded = tryPathOrVariants(Path.of(env), "environment variable " + LIBRARY_ENV, places, tried);
             if (loaded != null) return loaded;
         } else {
             tried.add("environment variable " + LIBRARY_ENV + ": not set");
@@ -139,6 +170,17 @@ public final class NativeLibrary {
             }
         }
         tried.add("java.library.path (" + libraryPath + "): no " + fileName);
+
+        String resourceFolder = resource.substring(0, resource.lastIndexOf('/'));
+        try {
+            Optional<VariantSet> variants = VariantSet.inJar(resourceFolder, (bytes, name) -> extractToFirst(bytes, name, places));
+            if (variants.isPresent()) {
+                Loaded loaded = loadVariant(variants.get(), "jar resource " + resourceFolder, tried);
+                if (loaded != null) return loaded;
+            }
+        } catch (IOException e) {
+            tried.add("jar resource " + resourceFolder + ": " + e.getMessage());
+        }
 
         byte[] packed = null;
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
@@ -160,7 +202,7 @@ public final class NativeLibrary {
                 if (loaded != null) return loaded;
             }
         }
-        String hint = packed != null && tried.getLast().contains("not extracted to")
+        String hint = tried.stream().anyMatch(t -> t.contains("not extracted to"))
                 ? " (no folder of your own to extract it to: set " + CACHE_ENV + " to one only you can write, or " + LIBRARY_ENV + ")" : "";
         throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + hint + "; tried:\n  - " + String.join("\n  - ", tried));
     }
@@ -192,6 +234,19 @@ public final class NativeLibrary {
         return file;
     }
 
+    /** {@link #extract} to the first of {@code places} that works. */
+    private static Path extractToFirst(byte[] bytes, String fileName, List<Place> places) throws IOException {
+        List<String> failures = new ArrayList<>();
+        for (Place place : places) {
+            try {
+                return extract(bytes, fileName, place);
+            } catch (IOException e) {
+                failures.add(place + " (" + e.getMessage() + ")");
+            }
+        }
+        throw new IOException("not extracted to " + String.join(", ", failures));
+    }
+
     /** Whether {@code file} is a regular file (not a link) whose full content has SHA-256 {@code hash}. */
     private static boolean hasHash(Path file, String hash) throws IOException {
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
@@ -204,6 +259,44 @@ public final class NativeLibrary {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("no SHA-256 in this JDK", e);
         }
+    }
+
+    /** A library file, or a folder of CPU variants (files used where they are). */
+    private static Loaded tryPathOrVariants(Path path, String source, List<Place> places, List<String> tried) {
+        if (!Files.isDirectory(path)) return tryPath(path, source, tried);
+        try {
+            Optional<VariantSet> set = VariantSet.inFolder(path);
+            if (set.isPresent()) return loadVariant(set.get(), source + " " + path, tried);
+            tried.add(source + ": " + path + " is a folder without " + CpuVariant.MANIFEST);
+        } catch (IOException e) {
+            tried.add(source + ": " + e.getMessage());
+        }
+        return null;
+    }
+
+    /**
+     * Lets {@link CpuVariants} choose from {@code set} and loads the chosen variant. A variant that was named
+     * but cannot be used, or a CPU that runs none, fails right here with its own message.
+     */
+    private static Loaded loadVariant(VariantSet set, String source, List<String> tried) {
+        String forced = System.getProperty(CpuVariants.VARIANT_PROPERTY);
+        if (forced == null || forced.isBlank()) forced = System.getenv(CpuVariants.VARIANT_ENV);
+        CpuVariants.Choice choice = CpuVariants.choose(set, CpuFeatures.ofThisMachine(), forced, cacheRoot(), false, 0, NativeLibrary::say);
+        Path file;
+        try {
+            file = set.file(choice.variant());
+        } catch (IOException e) {
+            tried.add(source + ": CPU variant " + choice.variant().name() + " " + e.getMessage());
+            return null;
+        }
+        Loaded loaded = tryPath(file, source + " (CPU variant " + choice.variant().name() + ")", tried);
+        return loaded == null ? null : new Loaded(loaded.lookup(), loaded.from(), choice, set);
+    }
+
+    /** The CPU variant choice's one-line notices go to stderr: stdout may carry a command's output. */
+    private static void say(String line) {
+        System.err.println(line);
+        System.err.flush();
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

@@ -281,6 +281,13 @@ public final class ember_h {
         return EMBER_WEIGHT_Q6_K;
     }
 
+    private static final int EMBER_WEIGHT_BF16 = (int) 13L;
+
+    /** {@code #define EMBER_WEIGHT_BF16 13} */
+    public static int EMBER_WEIGHT_BF16() {
+        return EMBER_WEIGHT_BF16;
+    }
+
     private static final int EMBER_ACT_QUICK_GELU = (int) 0L;
 
     /** {@code #define EMBER_ACT_QUICK_GELU 0} */
@@ -404,6 +411,37 @@ public final class ember_h {
         var mh$ = ember_status_name.HANDLE;
         try {
             return (MemorySegment) mh$.invokeExact(status);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_cpu_variant {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_cpu_variant");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code const char * ember_cpu_variant(void)} */
+    public static FunctionDescriptor ember_cpu_variant$descriptor() {
+        return ember_cpu_variant.DESC;
+    }
+
+    /** Downcall method handle for {@code const char * ember_cpu_variant(void)} */
+    public static MethodHandle ember_cpu_variant$handle() {
+        return ember_cpu_variant.HANDLE;
+    }
+
+    /** Address for {@code const char * ember_cpu_variant(void)} */
+    public static MemorySegment ember_cpu_variant$address() {
+        return ember_cpu_variant.ADDR;
+    }
+
+    /** {@code const char * ember_cpu_variant(void)} */
+    public static MemorySegment ember_cpu_variant() {
+        var mh$ = ember_cpu_variant.HANDLE;
+        try {
+            return (MemorySegment) mh$.invokeExact();
         } catch (Throwable ex$) {
             throw new AssertionError("should not reach here", ex$);
         }
@@ -1489,6 +1527,68 @@ public final class ember_h {
         var mh$ = ember_benchmark_matmul.HANDLE;
         try {
             return (int) mh$.invokeExact(ctx, m, n, k, repeats, out_seconds);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_benchmark_matmul_typed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_benchmark_matmul_typed");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static FunctionDescriptor ember_benchmark_matmul_typed$descriptor() {
+        return ember_benchmark_matmul_typed.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static MethodHandle ember_benchmark_matmul_typed$handle() {
+        return ember_benchmark_matmul_typed.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static MemorySegment ember_benchmark_matmul_typed$address() {
+        return ember_benchmark_matmul_typed.ADDR;
+    }
+
+    /** {@code int32_t ember_benchmark_matmul_typed(ember_context * ctx, int32_t dtype, int32_t m, int32_t n, int32_t k, int32_t repeats, double * out_seconds)} */
+    public static int ember_benchmark_matmul_typed(MemorySegment ctx, int dtype, int m, int n, int k, int repeats, MemorySegment out_seconds) {
+        var mh$ = ember_benchmark_matmul_typed.HANDLE;
+        try {
+            return (int) mh$.invokeExact(ctx, dtype, m, n, k, repeats, out_seconds);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_benchmark_attention {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_benchmark_attention");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds)} */
+    public static FunctionDescriptor ember_benchmark_attention$descriptor() {
+        return ember_benchmark_attention.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds)} */
+    public static MethodHandle ember_benchmark_attention$handle() {
+        return ember_benchmark_attention.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds)} */
+    public static MemorySegment ember_benchmark_attention$address() {
+        return ember_benchmark_attention.ADDR;
+    }
+
+    /** {@code int32_t ember_benchmark_attention(ember_context * ctx, int32_t n_queries, int32_t n_keys, int32_t heads, int32_t head_dim, int32_t flash, int32_t repeats, double * out_seconds)} */
+    public static int ember_benchmark_attention(MemorySegment ctx, int n_queries, int n_keys, int heads, int head_dim, int flash, int repeats, MemorySegment out_seconds) {
+        var mh$ = ember_benchmark_attention.HANDLE;
+        try {
+            return (int) mh$.invokeExact(ctx, n_queries, n_keys, heads, head_dim, flash, repeats, out_seconds);
         } catch (Throwable ex$) {
             throw new AssertionError("should not reach here", ex$);
         }

@@ -32,7 +32,15 @@ import org.junit.jupiter.api.io.TempDir;
  * written atomically; a planted file is replaced, never loaded.
  */
 class LibraryExtractionTest {
-    static final String RESOURCE = "/dev/ember/native/" + NativeLibrary.platform() + "/" + System.mapLibraryName("ember");
+    static final String FOLDER = "/dev/ember/native/" + NativeLibrary.platform();
+    /**
+     * In a build of CPU variants the loader extracts the variant it chooses: these tests name the narrowest
+     * ({@value CpuVariants#VARIANT_PROPERTY}), so that nothing is measured and the file is known. Null for a
+     * one-library build (libember.so).
+     */
+    static final CpuVariant VARIANT = narrowestVariant();
+    static final String FILE_NAME = VARIANT == null ? System.mapLibraryName("ember") : VARIANT.fileName();
+    static final String RESOURCE = FOLDER + "/" + FILE_NAME;
     static byte[] packed;
 
     @TempDir
@@ -46,17 +54,37 @@ class LibraryExtractionTest {
         }
     }
 
+    private static CpuVariant narrowestVariant() {
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(FOLDER + "/" + CpuVariant.MANIFEST)) {
+            return in == null ? null : CpuVariant.parseManifest(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)).getFirst();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static NativeLibrary.Place place(Path base) {
         return new NativeLibrary.Place(base, List.of("native"));
     }
 
     private static NativeLibrary.Loaded loadFrom(Path base) {
-        return NativeLibrary.load(null, null, "", RESOURCE, List.of(place(base)));
+        return load(List.of(place(base)));
+    }
+
+    /** The loader on the packed library alone, with the narrowest CPU variant named (see {@link #VARIANT}). */
+    static NativeLibrary.Loaded load(List<NativeLibrary.Place> places) {
+        String before = System.getProperty(CpuVariants.VARIANT_PROPERTY);
+        if (VARIANT != null) System.setProperty(CpuVariants.VARIANT_PROPERTY, VARIANT.name());
+        try {
+            return NativeLibrary.load(null, null, "", RESOURCE, places);
+        } finally {
+            if (before == null) System.clearProperty(CpuVariants.VARIANT_PROPERTY);
+            else System.setProperty(CpuVariants.VARIANT_PROPERTY, before);
+        }
     }
 
     /** Where the loader will put the library under {@code base}. */
     private static Path expected(Path base) throws IOException {
-        return base.toRealPath().resolve("native").resolve(NativeLibrary.sha256(packed)).resolve(System.mapLibraryName("ember"));
+        return base.toRealPath().resolve("native").resolve(NativeLibrary.sha256(packed)).resolve(FILE_NAME);
     }
 
     /**
@@ -146,7 +174,7 @@ class LibraryExtractionTest {
                 for (int i = 0; i < threads; i++) {
                     runs.add(pool.submit(() -> {
                         start.await();
-                        Path file = NativeLibrary.extract(packed, System.mapLibraryName("ember"), place(base));
+                        Path file = NativeLibrary.extract(packed, FILE_NAME, place(base));
                         assertArrayEquals(packed, Files.readAllBytes(file));
                         results.add(file);
                         return null;
@@ -169,7 +197,7 @@ class LibraryExtractionTest {
         List<Process> processes = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             processes.add(new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                    ExtractAndLoad.class.getName(), base.toString()).redirectErrorStream(true).start());
+                    ExtractAndLoad.class.getName(), base.toString()).redirectErrorStream(true).start());  // names the variant itself
         }
         for (Process p : processes) {
             String output = new String(p.getInputStream().readAllBytes());
@@ -184,7 +212,7 @@ class LibraryExtractionTest {
     /** A first run of its own, for {@link #concurrentFirstRunsInProcessesEachLoadTheLibrary}. */
     public static final class ExtractAndLoad {
         public static void main(String[] args) {
-            NativeLibrary.Loaded l = NativeLibrary.load(null, null, "", RESOURCE, List.of(place(Path.of(args[0]))));
+            NativeLibrary.Loaded l = load(List.of(place(Path.of(args[0]))));
             if (l.lookup().find("ember_version").isEmpty()) throw new IllegalStateException("no ember_version in " + l.from());
             System.out.println("loaded " + l.from());
         }
@@ -194,24 +222,24 @@ class LibraryExtractionTest {
     void aFolderOthersCanWriteIsRefusedAndTheNextPlaceUsed() throws Exception {
         Path open = Files.createDirectory(temp.resolve("open"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
-        IOException e = assertThrows(IOException.class, () -> NativeLibrary.extract(packed, "libember.so", place(open)));
+        IOException e = assertThrows(IOException.class, () -> NativeLibrary.extract(packed, FILE_NAME, place(open)));
         assertEquals(open.toRealPath() + " is writable by others (mode 777)", e.getMessage());
         assertFalse(Files.exists(open.resolve("native")), "nothing written into the unsafe place");
 
         Path groupWritable = Files.createDirectory(temp.resolve("group"));
         Files.setPosixFilePermissions(groupWritable, PosixFilePermissions.fromString("rwxrwxr-x"));
         Path below = Files.createDirectories(groupWritable.resolve("deeper/cache"));
-        e = assertThrows(IOException.class, () -> NativeLibrary.extract(packed, "libember.so", place(below)));
+        e = assertThrows(IOException.class, () -> NativeLibrary.extract(packed, FILE_NAME, place(below)));
         assertTrue(e.getMessage().startsWith(groupWritable.toRealPath() + " is writable by its group"), e.getMessage());
 
         Path good = temp.resolve("good");
-        NativeLibrary.Loaded loaded = NativeLibrary.load(null, null, "", RESOURCE, List.of(place(open), place(good)));
+        NativeLibrary.Loaded loaded = load(List.of(place(open), place(good)));
         assertEquals(expected(good).toString(), loaded.from());
 
         // A sticky world-writable folder (like /tmp) is fine: others cannot rename what is ours there.
         Path sticky = Files.createDirectory(temp.resolve("sticky"));
         Files.setAttribute(sticky, "unix:mode", 01777);
-        assertEquals(expected(sticky), NativeLibrary.extract(packed, "libember.so", place(sticky)));
+        assertEquals(expected(sticky), NativeLibrary.extract(packed, FILE_NAME, place(sticky)));
     }
 
     @Test

@@ -1,5 +1,8 @@
 package dev.ember.cli;
 
+import dev.ember.engine.CpuKernels;
+import dev.ember.engine.Ember;
+import dev.ember.engine.EmberException;
 import dev.ember.engine.AddOns;
 import dev.ember.engine.FlashAttention;
 import dev.ember.engine.GenerationRequest;
@@ -68,7 +71,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores; default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weight-type", defaultValue = "auto", description = "auto, f32, f16, q8_0, q4_0, bf16 (CPU only), or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: ${DEFAULT-VALUE}).")
     String weightType;
 
     @Option(names = "--component", defaultValue = "all",
@@ -97,11 +100,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--split-cfg", description = "Also time the CFG step as two batch-1 UNet calls (the lever 'cond+uncond in one batch').")
     boolean splitCfg;
 
+    @Option(names = "--images", defaultValue = "1", description = "With the UNet: also time N images' CFG step as one call of batch 2N "
+            + "and as N calls of batch 2 (how -n N and server batches could run; default: ${DEFAULT-VALUE}).")
+    int images;
+
     @Option(names = "--json", description = "Print one JSON object instead of the table.")
     boolean json;
 
     @Option(names = "--flash-attention", arity = "0..1", fallbackValue = "on", defaultValue = "auto", paramLabel = "auto|on|off",
-            description = "ggml's fused attention: auto (on unless the weights are f32), on (also with no value) or off "
+            description = "Fused attention: auto (on unless the weights are f32), on (also with no value) or off "
                     + "(default: ${DEFAULT-VALUE}).")
     String flashAttention;
 
@@ -118,6 +125,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-weights-in-place",
             description = "Copy every weight instead of using the model file's mapping in place where the stored type matches (the CPU default).")
     boolean noWeightsInPlace;
+
+    @Option(names = "--calibrate", description = "Time this CPU's libember variants again (the f16 product and attention they are chosen by), "
+            + "remember the fastest for the runs that follow, print the figures and exit.")
+    boolean calibrate;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -137,9 +148,11 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (calibrate) return calibrate(spec.commandLine().getOut());
         if (size <= 0 || size % 64 != 0) throw new EmberCommand.UsageException("--size must be a positive multiple of 64, got " + size);
         if (repeat < 1) throw new EmberCommand.UsageException("--repeat must be at least 1");
         if (steps < 1) throw new EmberCommand.UsageException("--steps must be at least 1");
+        if (images < 1 || images > 16) throw new EmberCommand.UsageException("--images must be between 1 and 16");
         List<String> components = new ArrayList<>();
         for (String c : component.toLowerCase(Locale.ROOT).split(",")) {
             switch (c.strip()) {
@@ -237,6 +250,24 @@ final class BenchCommand implements Callable<Integer> {
                         float[] y = ms.unet().hasVectorConditioning() ? gaussian(random, 2 * ms.unet().admInChannels()) : null;
                         figures.add(time("unet CFG step (batch 2)", FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS),
                                 () -> unet.forward(x, 2, latent, latent, t, ctx, CONTEXT_TOKENS, y).length));
+                        if (images > 1) {
+                            int n = images;
+                            float[] xs = gaussian(random, 2 * n * ch * latent * latent);
+                            float[] cs = gaussian(random, 2 * n * CONTEXT_TOKENS * ms.unet().contextDim());
+                            float[] ts = new float[2 * n];
+                            Arrays.fill(ts, 500f);
+                            float[] ys = y != null ? gaussian(random, 2 * n * ms.unet().admInChannels()) : null;
+                            double work = n * FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS);
+                            Memory.resetPeak();
+                            figures.add(time("unet " + n + " images, 1 call of batch " + 2 * n, work,
+                                    () -> unet.forward(xs, 2 * n, latent, latent, ts, cs, CONTEXT_TOKENS, ys).length));
+                            Memory.resetPeak();
+                            figures.add(time("unet " + n + " images, " + n + " calls of batch 2", work, () -> {
+                                double total = 0;
+                                for (int i = 0; i < n; i++) total += unet.forward(x, 2, latent, latent, t, ctx, CONTEXT_TOKENS, y).length;
+                                return total;
+                            }));
+                        }
                         if (splitCfg) {
                             float[] x1 = Arrays.copyOf(x, ch * latent * latent);
                             float[] c1 = Arrays.copyOf(ctx, CONTEXT_TOKENS * ms.unet().contextDim());
@@ -311,6 +342,7 @@ final class BenchCommand implements Callable<Integer> {
             }
 
             result.put("model", path.toString());
+            result.put("cpu_variant", Ember.cpuKernels().variant());
             result.put("size", size);
             result.put("threads", effectiveThreads);
             result.put("weight_type", weightName(sd.unet().stats().weightType()));
@@ -336,6 +368,25 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 printTable(out, result, figures, sum, peak);
             }
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** {@code --calibrate}: the CPU variants measured again, one line each, and the one the next runs use. */
+    private int calibrate(PrintWriter out) {
+        CpuKernels before = Ember.cpuKernels();
+        CpuKernels after;
+        try {
+            after = Ember.calibrateCpuKernels(threads);
+        } catch (IllegalStateException e) {
+            throw new EmberException(e.getMessage());
+        }
+        for (CpuKernels.Measurement m : after.measurements()) out.println("measured  " + m.description());
+        out.printf(Locale.ROOT, "chosen    %s (%s)%n", after.variant(),
+                after.record() != null ? "remembered in " + after.record() : "could not be remembered: the next run measures again");
+        if (!after.variant().equals(before.variant())) {
+            out.printf(Locale.ROOT, "          this process ran %s; the runs that follow use %s%n", before.variant(), after.variant());
         }
         out.flush();
         return 0;
@@ -425,6 +476,8 @@ final class BenchCommand implements Callable<Integer> {
 
     private void printTable(PrintWriter out, Map<String, Object> r, List<Figure> figures, Figure sum, double peak) {
         out.printf(Locale.ROOT, "model          %s%n", r.get("model"));
+        CpuKernels cpu = Ember.cpuKernels();
+        out.printf(Locale.ROOT, "CPU kernels    %s (%s)%n", cpu.variant(), cpu.how());
         out.printf(Locale.ROOT, "setup          %dx%d, %s threads, weights %s (%s), flash attention %s, BLAS %s, %s mode%n", size, size,
                 r.get("threads"), r.get("weight_type"), (boolean) r.get("weights_in_place") ? "in place where the type matches" : "copied",
                 (boolean) r.get("flash_attention") ? "on" : "off", blas && !noBlas ? "on (if built)" : "off", lowMemory ? "low-memory" : "fast");

@@ -1,7 +1,8 @@
 package dev.ember.cli;
 
-import dev.ember.engine.EmberException;
+import dev.ember.engine.CpuKernels;
 import dev.ember.engine.Ember;
+import dev.ember.engine.EmberException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -89,7 +90,9 @@ public final class EmberCommand implements Callable<Integer> {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"ember " + Ember.version(), "ggml " + Ember.ggmlVersion(), "libember " + Ember.libraryPath()};
+            CpuKernels cpu = Ember.cpuKernels();
+            return new String[] {"ember " + Ember.version(), "ggml " + Ember.ggmlVersion(), "libember " + Ember.libraryPath(),
+                "CPU kernels " + cpu.variant() + " (" + cpu.how() + ")"};
         }
     }
 }

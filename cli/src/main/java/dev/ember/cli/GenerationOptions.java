@@ -95,15 +95,15 @@ final class GenerationOptions {
     String prediction;
 
     @Option(names = "--weight-type", paramLabel = "TYPE",
-            description = "auto, f32, f16, q8_0, q4_0, or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
+            description = "auto, f32, f16, q8_0, q4_0, bf16 (CPU only), or ggml's q4_1, q5_0, q5_1, q2_k ... q6_k (default: auto: as the file holds them).")
     String weightType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
     @Option(names = "--flash-attention", negatable = true,
-            description = "ggml's fused attention in the UNet: ~22%% faster per step and less memory; results differ slightly "
-                    + "(K and V in f16). Default: on unless the weights are f32 (--weight-type f32 keeps every product exact). "
+            description = "Fused attention: faster per step and less memory (on the CPU Ember's f32 kernel; on GPUs ggml's, whose "
+                    + "f16 K and V change results slightly). Default: on unless the weights are f32 (--weight-type f32 keeps every product exact). "
                     + "What was used is recorded in the image's metadata.")
     Boolean flashAttention;
 

@@ -27,6 +27,23 @@ public final class Ember {
         return NativeLibrary.loadedFrom();
     }
 
+    /** The CPU variant of libember in use here and how it was chosen. */
+    public static CpuKernels cpuKernels() {
+        return CpuKernels.of(ember_h.ember_cpu_variant().getString(0), NativeLibrary.cpuVariantChoice().orElse(null));
+    }
+
+    /**
+     * Times every CPU variant this machine can run again and remembers the fastest for the runs that follow
+     * (this process keeps the one it loaded).
+     *
+     * @param threads threads to measure with, 0 = all cores
+     * @throws IllegalStateException when libember was not loaded from a set of CPU variants
+     */
+    public static CpuKernels calibrateCpuKernels(int threads) {
+        ember_h.ember_version();  // loads the library (and makes the first choice) before measuring again
+        return CpuKernels.of(null, NativeLibrary.recalibrate(threads));
+    }
+
     /** Every ggml backend device, the CPU first. */
     public static List<DeviceInfo> devices() {
         int count = ember_h.ember_device_count();

@@ -4,9 +4,10 @@ import dev.ember.bindings.ember_h;
 import java.util.Locale;
 
 /**
- * Whether the networks use ggml's fused attention ({@code ggml_flash_attn_ext}). It rounds K and V to f16
- * (about 4e-4 relative error on the UNet's output) and in return runs a UNet step ~22% faster on the CPU
- * at 256 and 512 pixels and needs a fifth of the compute memory at 512 (docs/performance.md).
+ * Whether the networks use fused attention (no score matrix in memory: a fifth of the compute memory at
+ * 512 pixels, and faster). On the CPU it is Ember's own f32 kernel (~5e-7 relative error); on GPUs ggml's
+ * {@code ggml_flash_attn_ext}, which rounds K and V to f16 (about 4e-4 on the UNet's output).
+ * docs/performance.md has the figures.
  */
 public enum FlashAttention {
     /** On for networks whose matrix weights are not f32; f32 weights keep every product exact. */

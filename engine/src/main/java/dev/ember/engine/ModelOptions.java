@@ -11,7 +11,7 @@ import java.util.Locale;
  * @param device         {@code cpu}, or a GPU as {@code cuda:0}, {@code vulkan:0}, {@code metal:0}, or a
  *                       ggml device name or index from {@code ember devices}
  * @param weightType     how matrix weights are stored on the device
- * @param flashAttention ggml's fused attention: {@link FlashAttention#AUTO} (the default) uses it unless the
+ * @param flashAttention fused attention: {@link FlashAttention#AUTO} (the default) uses it unless the
  *                       weights are f32
  * @param prediction     overrides the model's prediction type (eps / v); null = from the model file
  * @param clipSkip       text encoder layer to use counted from the end (1 = last); 0 = the model's default

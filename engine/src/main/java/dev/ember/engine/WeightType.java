@@ -26,7 +26,13 @@ public enum WeightType {
     Q3_K(9),
     Q4_K(10),
     Q5_K(11),
-    Q6_K(12);
+    Q6_K(12),
+    /**
+     * bf16 matrix weights for the UNet and text encoder, CPU only (the VAE keeps f16): f16's memory, products
+     * in bf16 (8-bit mantissa: about 8x f16's rounding error), which AVX-512 BF16 CPUs run with their own
+     * dot-product instructions (docs/performance.md, "bf16").
+     */
+    BF16(13);
 
     private final int nativeCode;
 

@@ -173,12 +173,13 @@ class UnetTest {
 
     @Test
     void flashAttentionMatchesTheReference() {
-        // ggml_flash_attn_ext takes K and V in f16: the same order of error as f16 weights.
+        // On the CPU the fused attention is Ember's own f32 kernel (cpu_attention.h): the f32 bound holds.
+        // (ggml_flash_attn_ext, used on other devices, takes K and V in f16: the f16 bound, 2e-3.)
         try (StateDict w = weights(UnetConfig.TINY, DType.F32);
              NativeContext flash = new NativeContext(new NativeContext.Options(1, -1, true, false));
              Unet unet = new Unet(flash, UnetConfig.TINY, w, ember_h.EMBER_WEIGHT_F32())) {
             Case k = Case.of(UnetConfig.TINY, 2, 8, 8, 77, new float[] {999, 1}, 13);
-            assertWithin(2e-3, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
+            assertWithin(1e-4, report("flash attention f32 2x4x8x8", k.run(unet), k.reference(UnetConfig.TINY, w)), "flash attention");
         }
     }
 

@@ -75,7 +75,8 @@ class NativeLibraryTest {
         assertTrue(message.contains("java.library.path (/nonexistent-dir)"), message);
         assertTrue(message.contains("jar resource /no/such/resource/libember.so: not on the class path or module path"), message);
         // Names the artifact that is missing, with this build's version and the platform's classifier.
-        String coordinates = "dev.ember:ember-native:0.1.0:" + NativeLibrary.platform();
+        assertTrue(NativeLibrary.version().matches("\\d+\\.\\d+\\.\\d+.*"), "the build's version, filtered in: " + NativeLibrary.version());
+        String coordinates = "dev.ember:ember-native:" + NativeLibrary.version() + ":" + NativeLibrary.platform();
         assertTrue(message.startsWith("could not load libember (add " + coordinates + " (Maven: artifact ember-native, classifier "
                 + NativeLibrary.platform() + ")"), message);
     }

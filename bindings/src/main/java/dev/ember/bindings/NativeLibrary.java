@@ -211,10 +211,22 @@ public final class NativeLibrary {
         return "dev.ember.natives." + platform().replace('-', '.');
     }
 
+    /** The classifiers of the ember-native jars Ember publishes (bom/pom.xml has one entry for each). */
+    public static final List<String> PUBLISHED_PLATFORMS = List.of("linux-x86_64");
+
     /** What to add when no library was found: the Maven coordinates of this platform's native jar. */
     static String missingArtifact() {
-        return "add dev.ember:ember-native:" + version() + ":" + platform() + " (Maven: artifact ember-native, classifier "
-                + platform() + ") to the class path or module path, or set -D" + LIBRARY_PROPERTY + "=/path/to/" + System.mapLibraryName(BASE_NAME);
+        return missingArtifact(platform());
+    }
+
+    static String missingArtifact(String platform) {
+        String file = "/path/to/" + System.mapLibraryName(BASE_NAME);
+        if (!PUBLISHED_PLATFORMS.contains(platform)) {
+            return "Ember publishes no native jar for " + platform + " (only for " + String.join(", ", PUBLISHED_PLATFORMS)
+                    + "): build libember (scripts/build-native.sh) and set -D" + LIBRARY_PROPERTY + "=" + file;
+        }
+        return "add dev.ember:ember-native:" + version() + ":" + platform + " (Maven: artifact ember-native, classifier "
+                + platform + ") to the class path or module path, or set -D" + LIBRARY_PROPERTY + "=" + file;
     }
 
     /** Ember's version, from the build ({@code ember-version.properties} next to this class). */

@@ -81,6 +81,14 @@ class NativeLibraryTest {
                 + NativeLibrary.platform() + ")"), message);
     }
 
+    /** On a platform Ember publishes no jar for, the error says so instead of naming a jar that does not exist. */
+    @Test
+    void anUnpublishedPlatformIsNamedAsSuch() {
+        String message = NativeLibrary.missingArtifact("linux-riscv64");
+        assertTrue(message.startsWith("Ember publishes no native jar for linux-riscv64 (only for linux-x86_64): build libember"), message);
+        assertTrue(NativeLibrary.missingArtifact("linux-x86_64").startsWith("add dev.ember:ember-native:"), "a published one is named");
+    }
+
     /** A platform jar on the module path is read even though no module requires it (no --add-modules). */
     @Test
     void readsTheLibraryFromAnUnresolvedModuleOnTheModulePath(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {

@@ -67,12 +67,15 @@ class ApiSignatureTest {
         Files.write(RECORDED, out, StandardCharsets.UTF_8);
     }
 
-    /** The one BOM names the same version as the build. */
+    /** The BOM names the same version as the build, and every native jar the loader may ask for. */
     @Test
     void theBomNamesThisVersion() throws IOException {
         Path bom = Path.of(System.getProperty("ember.root", "..")).resolve("bom/pom.xml");
         String text = Files.readString(bom);
         assertTrue(text.contains("<ember.version>" + NativeLibrary.version() + "</ember.version>"), bom + " must say <ember.version>" + NativeLibrary.version());
+        for (String platform : NativeLibrary.PUBLISHED_PLATFORMS) {
+            assertTrue(text.contains("<classifier>" + platform + "</classifier>"), bom + " must manage ember-native:" + platform);
+        }
     }
 
     /** Members clients cannot use (their types live in packages the module does not export): only these. */

@@ -5,5 +5,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAVA_HOME=$("$root/scripts/find-jdk.sh")
 export JAVA_HOME
 cd "$root"
-mvn -q -DskipTests package "$@"
+# Sources and javadoc jars are for `mvn install` (docs/embedding.md); the launcher needs neither.
+mvn -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip package "$@"
 echo "built $root/cli/target/ember.jar (run ./ember --help)"

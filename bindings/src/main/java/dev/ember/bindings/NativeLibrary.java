@@ -2,7 +2,12 @@ package dev.ember.bindings;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.module.FindException;
+import java.lang.module.ModuleFinder;
+import java.lang.module.ModuleReader;
+import java.lang.module.ModuleReference;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -15,6 +20,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Properties;
 
 /**
  * Finds and loads libember once for the life of the JVM.
@@ -25,14 +31,18 @@ import java.util.Optional;
  *       variants (a build folder with {@value CpuVariant#MANIFEST});</li>
  *   <li>the environment variable {@value #LIBRARY_ENV}: the same;</li>
  *   <li>each folder of {@code java.library.path};</li>
- *   <li>the library packed in this jar under {@code /dev/ember/native/<platform>/}, extracted to a
- *       folder of the current user's own: {@code <Ember cache>/native/<SHA-256 of the library>/}, else
+ *   <li>the library in the platform jar {@code dev.ember:ember-native:<version>:<platform>} under
+ *       {@code dev/ember/native/<platform>/}: on the class path, in a resolved module, or in the module
+ *       {@code dev.ember.natives.<platform with dots>} on the module path even when nothing resolved it
+ *       ({@link #readPacked}); extracted to a folder of the current user's own:
+ *       {@code <Ember cache>/native/<SHA-256 of the library>/}, else
  *       {@code <java.io.tmpdir>/ember-<uid>/native/<SHA-256>/} (see {@link #extract}). Where the jar packs
  *       CPU variants, {@link CpuVariants} picks the one to extract and load.</li>
  * </ol>
  *
  * <p>The lookup lives in {@link Arena#global()}: the library is never unloaded, because ggml's
- * OpenMP worker threads would outlive it and crash the JVM at exit. Nothing here prints to stdout.
+ * OpenMP worker threads would outlive it and crash the JVM at exit. Nothing here prints: where the
+ * library came from goes to {@link System.Logger} (logger {@code dev.ember.bindings}, level DEBUG).
  */
 public final class NativeLibrary {
     public static final String LIBRARY_PROPERTY = "ember.library";
@@ -42,13 +52,19 @@ public final class NativeLibrary {
     public static final String CACHE_ENV = "EMBER_CACHE";
 
     private static final String BASE_NAME = "ember";
+    private static final System.Logger LOG = System.getLogger("dev.ember.bindings");
 
     private NativeLibrary() {}
 
     private static final class Holder {
-        static final Loaded LOADED = load(System.getProperty(LIBRARY_PROPERTY), System.getenv(LIBRARY_ENV),
+        static final Loaded LOADED = logged(load(System.getProperty(LIBRARY_PROPERTY), System.getenv(LIBRARY_ENV),
                 System.getProperty("java.library.path", ""),
-                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME), defaultExtractionPlaces());
+                "/dev/ember/native/" + platform() + "/" + System.mapLibraryName(BASE_NAME), defaultExtractionPlaces()));
+
+        private static Loaded logged(Loaded loaded) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "libember loaded from " + loaded.from());
+            return loaded;
+        }
     }
 
     /**
@@ -183,10 +199,10 @@ public final class NativeLibrary {
         }
 
         byte[] packed = null;
-        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
-            if (in == null) tried.add("jar resource " + resource + ": not packed in this jar");
-            else packed = in.readAllBytes();
-        } catch (IOException e) {
+        try {
+            packed = readPacked(resource).orElse(null);
+            if (packed == null) tried.add("jar resource " + resource + ": not on the class path or module path (" + missingArtifact() + ")");
+        } catch (IOException | UncheckedIOException | FindException e) {
             tried.add("jar resource " + resource + ": cannot read (" + e.getMessage() + ")");
         }
         if (packed != null) {
@@ -203,8 +219,67 @@ public final class NativeLibrary {
             }
         }
         String hint = tried.stream().anyMatch(t -> t.contains("not extracted to"))
-                ? " (no folder of your own to extract it to: set " + CACHE_ENV + " to one only you can write, or " + LIBRARY_ENV + ")" : "";
+                ? " (no folder of your own to extract it to: set " + CACHE_ENV + " to one only you can write, or " + LIBRARY_ENV + ")"
+                : packed == null ? " (" + missingArtifact() + ")" : "";
         throw new UnsatisfiedLinkError("could not load lib" + BASE_NAME + hint + "; tried:\n  - " + String.join("\n  - ", tried));
+    }
+
+    /**
+     * The bytes of the packed library {@code resource} (an absolute name): through this class's loader,
+     * which sees the class path and every resolved module (the folder is no package, so no module hides
+     * it), else from the platform module's jar on the module path ({@code jdk.module.path}), which nothing
+     * needs to resolve: an application names the engine and the native jar, not {@code --add-modules}.
+     */
+    static Optional<byte[]> readPacked(String resource) throws IOException {
+        String name = resource.startsWith("/") ? resource.substring(1) : resource;
+        ClassLoader loader = NativeLibrary.class.getClassLoader();
+        try (InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(name) : loader.getResourceAsStream(name)) {
+            if (in != null) return Optional.of(in.readAllBytes());
+        }
+        String modulePath = System.getProperty("jdk.module.path");
+        if (modulePath == null || modulePath.isBlank()) return Optional.empty();
+        Path[] entries = java.util.Arrays.stream(modulePath.split(java.io.File.pathSeparator))
+                .filter(e -> !e.isBlank()).map(Path::of).toArray(Path[]::new);
+        Optional<ModuleReference> module = ModuleFinder.of(entries).find(nativeModule());
+        if (module.isEmpty()) return Optional.empty();
+        try (ModuleReader reader = module.get().open(); var in = reader.open(name).orElse(null)) {
+            return in == null ? Optional.empty() : Optional.of(in.readAllBytes());
+        }
+    }
+
+    /** The module name of this platform's native jar, e.g. {@code dev.ember.natives.linux.x86_64}. */
+    static String nativeModule() {
+        return "dev.ember.natives." + platform().replace('-', '.');
+    }
+
+    /** The classifiers of the ember-native jars Ember publishes (bom/pom.xml has one entry for each). */
+    public static final List<String> PUBLISHED_PLATFORMS = List.of("linux-x86_64");
+
+    /** What to add when no library was found: the Maven coordinates of this platform's native jar. */
+    static String missingArtifact() {
+        return missingArtifact(platform());
+    }
+
+    static String missingArtifact(String platform) {
+        String file = "/path/to/" + System.mapLibraryName(BASE_NAME);
+        if (!PUBLISHED_PLATFORMS.contains(platform)) {
+            return "Ember publishes no native jar for " + platform + " (only for " + String.join(", ", PUBLISHED_PLATFORMS)
+                    + "): build libember (scripts/build-native.sh) and set -D" + LIBRARY_PROPERTY + "=" + file;
+        }
+        return "add dev.ember:ember-native:" + version() + ":" + platform + " (Maven: artifact ember-native, classifier "
+                + platform + ") to the class path or module path, or set -D" + LIBRARY_PROPERTY + "=" + file;
+    }
+
+    /** Ember's version, from the build ({@code ember-version.properties} next to this class). */
+    public static String version() {
+        try (InputStream in = NativeLibrary.class.getResourceAsStream("ember-version.properties")) {
+            if (in == null) return "<version>";
+            Properties p = new Properties();
+            p.load(in);
+            return p.getProperty("version", "<version>");
+        } catch (IOException e) {
+            return "<version>";
+        }
     }
 
     /**
@@ -294,9 +369,13 @@ public final class NativeLibrary {
     }
 
     /** The CPU variant choice's one-line notices go to stderr: stdout may carry a command's output. */
+    /**
+     * The CPU-variant choice's messages: a library prints nothing on its own, so they go to {@link System.Logger}
+     * (DEBUG: applications decide whether to show it;
+     * {@code ember --version} reports the variant and how it was chosen).
+     */
     private static void say(String line) {
-        System.err.println(line);
-        System.err.flush();
+        LOG.log(System.Logger.Level.DEBUG, line);
     }
 
     private static Loaded tryPath(Path path, String source, List<String> tried) {

@@ -1,7 +1,6 @@
 package dev.ember.bindings;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,11 +46,11 @@ final class VariantSet implements CpuVariants.Library {
     /** The set packed under {@code resourceFolder} (e.g. {@code /dev/ember/native/linux-x86_64}), if it has a manifest. */
     static Optional<VariantSet> inJar(String resourceFolder, Extractor extractor) throws IOException {
         String manifest = resourceFolder + "/" + CpuVariant.MANIFEST;
-        try (InputStream in = VariantSet.class.getResourceAsStream(manifest)) {
-            if (in == null) return Optional.empty();
-            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            return Optional.of(new VariantSet("jar resource " + resourceFolder, parse(text, "jar resource " + manifest), null, resourceFolder, extractor));
-        }
+        // Read as the single library is (class path, resolved modules, or the native jar on the module path).
+        Optional<byte[]> packed = NativeLibrary.readPacked(manifest);
+        if (packed.isEmpty()) return Optional.empty();
+        String text = new String(packed.get(), StandardCharsets.UTF_8);
+        return Optional.of(new VariantSet("jar resource " + resourceFolder, parse(text, "jar resource " + manifest), null, resourceFolder, extractor));
     }
 
     private static List<CpuVariant> parse(String text, String from) throws IOException {
@@ -79,10 +78,8 @@ final class VariantSet implements CpuVariants.Library {
         if (folder != null) {
             b = Files.readAllBytes(folder.resolve(v.fileName()));
         } else {
-            try (InputStream in = VariantSet.class.getResourceAsStream(resourceFolder + "/" + v.fileName())) {
-                if (in == null) throw new IOException(v.fileName() + " is listed in the manifest but not packed in this jar");
-                b = in.readAllBytes();
-            }
+            b = NativeLibrary.readPacked(resourceFolder + "/" + v.fileName())
+                    .orElseThrow(() -> new IOException(v.fileName() + " is listed in the manifest but not packed in this jar"));
         }
         bytes.put(v.name(), b);
         return b;

@@ -1,5 +1,6 @@
 package dev.ember.bindings;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,6 +73,45 @@ class NativeLibraryTest {
         assertTrue(message.contains("system property ember.library: /nonexistent/libember.so does not exist"), message);
         assertTrue(message.contains("environment variable EMBER_LIBRARY: not set"), message);
         assertTrue(message.contains("java.library.path (/nonexistent-dir)"), message);
-        assertTrue(message.contains("jar resource /no/such/resource/libember.so: not packed in this jar"), message);
+        assertTrue(message.contains("jar resource /no/such/resource/libember.so: not on the class path or module path"), message);
+        // Names the artifact that is missing, with this build's version and the platform's classifier.
+        assertTrue(NativeLibrary.version().matches("\\d+\\.\\d+\\.\\d+.*"), "the build's version, filtered in: " + NativeLibrary.version());
+        String coordinates = "dev.ember:ember-native:" + NativeLibrary.version() + ":" + NativeLibrary.platform();
+        assertTrue(message.startsWith("could not load libember (add " + coordinates + " (Maven: artifact ember-native, classifier "
+                + NativeLibrary.platform() + ")"), message);
+    }
+
+    /** On a platform Ember publishes no jar for, the error says so instead of naming a jar that does not exist. */
+    @Test
+    void anUnpublishedPlatformIsNamedAsSuch() {
+        String message = NativeLibrary.missingArtifact("linux-riscv64");
+        assertTrue(message.startsWith("Ember publishes no native jar for linux-riscv64 (only for linux-x86_64): build libember"), message);
+        assertTrue(NativeLibrary.missingArtifact("linux-x86_64").startsWith("add dev.ember:ember-native:"), "a published one is named");
+    }
+
+    /** A platform jar on the module path is read even though no module requires it (no --add-modules). */
+    @Test
+    void readsTheLibraryFromAnUnresolvedModuleOnTheModulePath(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String resource = "/dev/ember/native/module-path-probe/" + System.mapLibraryName("ember");
+        byte[] content = "not really a library".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        var manifest = new java.util.jar.Manifest();
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().putValue("Automatic-Module-Name", NativeLibrary.nativeModule());
+        java.nio.file.Path jar = dir.resolve("some-name-1.0.jar");
+        try (var out = new java.util.jar.JarOutputStream(java.nio.file.Files.newOutputStream(jar), manifest)) {
+            out.putNextEntry(new java.util.jar.JarEntry(resource.substring(1)));
+            out.write(content);
+            out.closeEntry();
+        }
+        String before = System.getProperty("jdk.module.path");
+        try {
+            System.clearProperty("jdk.module.path");
+            assertTrue(NativeLibrary.readPacked(resource).isEmpty(), "not on the class path");
+            System.setProperty("jdk.module.path", dir.toString());
+            assertArrayEquals(content, NativeLibrary.readPacked(resource).orElseThrow());
+        } finally {
+            if (before == null) System.clearProperty("jdk.module.path");
+            else System.setProperty("jdk.module.path", before);
+        }
     }
 }

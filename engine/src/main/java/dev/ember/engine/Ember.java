@@ -44,6 +44,11 @@ public final class Ember {
         return CpuKernels.of(null, NativeLibrary.recalibrate(threads));
     }
 
+    /** The CUDA runtime's view of this machine (versions, compute capabilities); absent without CUDA. */
+    public static CudaInfo cuda() {
+        return CudaInfo.probe();
+    }
+
     /** Every ggml backend device, the CPU first. */
     public static List<DeviceInfo> devices() {
         int count = ember_h.ember_device_count();

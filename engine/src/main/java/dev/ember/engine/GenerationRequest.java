@@ -30,10 +30,12 @@ import java.util.Objects;
  * @param noise          which random number generator makes the noise
  * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
  * @param loras          LoRAs applied for this request, besides those {@code <lora:NAME:WEIGHT>} tags in the prompts name
+ * @param inpaint        img2img: repaint only the init image's masked part ({@link Inpaint}), or null for all of it
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
-                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras) {
+                                double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras,
+                                Inpaint inpaint) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
@@ -59,6 +61,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (initLatent == null) initLatent = InitLatent.MEAN;
         loras = loras == null ? List.of() : List.copyOf(loras);
         if (loras.size() > MAX_LORAS) throw new IllegalArgumentException("at most " + MAX_LORAS + " LoRAs per request, got " + loras.size());
+        if (inpaint != null && initImage == null) throw new IllegalArgumentException("inpainting needs an init image");
     }
 
     private static void checkSide(String what, int value) {
@@ -112,6 +115,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private NoiseSource noise = NoiseSource.PHILOX;
         private InitLatent initLatent = InitLatent.MEAN;
         private List<Lora> loras = new ArrayList<>();
+        private Inpaint inpaint;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -134,6 +138,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             noise = r.noise;
             initLatent = r.initLatent;
             loras = new ArrayList<>(r.loras);
+            inpaint = r.inpaint;
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -154,10 +159,11 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder initLatent(InitLatent v) { initLatent = v; return this; }
         public Builder loras(List<Lora> v) { loras = new ArrayList<>(v); return this; }
         public Builder lora(java.nio.file.Path file, double weight) { loras.add(new Lora(file, weight)); return this; }
+        public Builder inpaint(Inpaint v) { inpaint = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise, initLatent, loras);
+                    images, initImage, strength, resize, noise, initLatent, loras, inpaint);
         }
     }
 }

@@ -31,6 +31,7 @@ import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
+import dev.ember.engine.pipeline.Inpainting;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.pipeline.UnetBatcher;
@@ -397,11 +398,14 @@ public final class StableDiffusion implements AutoCloseable {
         try (LoraState.Lease lease = loras.use(wanted, warnings)) {
             List<String> texts = request.usesGuidance() ? List.of(prompt.text(), negative.text()) : List.of(prompt.text());
             float[] context = prompts.encode(texts, warnings);
-            EncodedInit init = request.isImg2Img() ? encodeInit(request, warnings) : null;
             int f = spec.vae().downscale();
+            RgbImage fitted = request.isImg2Img() ? fitInit(request, warnings) : null;
+            Inpainting inpainting = Inpainting.prepare(request, fitted, codec, f, isInpaintingModel(), warnings);
+            EncodedInit init = fitted == null ? null : codec.encode(inpainting == null ? fitted : inpainting.source());
             for (int i = 0; i < request.images(); i++) {
                 long seed = request.imageSeed(i);
-                Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
+                Generation run = new Generation(unet, schedule, prediction, spec.unet().outChannels(), request.height() / f, request.width() / f)
+                        .inpainting(inpainting);
                 Generation.Result r;
                 if (batching == null) {
                     r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
@@ -412,7 +416,8 @@ public final class StableDiffusion implements AutoCloseable {
                     }
                 }
                 stepsRun = r.stepsRun();
-                GeneratedImage image = new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request);
+                RgbImage picture = codec.decode(r.latent(), request.height() / f, request.width() / f);
+                GeneratedImage image = new GeneratedImage(i, seed, inpainting == null ? picture : inpainting.finish(picture), request);
                 checkFileUnchanged(); // an image made while the file changed is never handed out
                 images.add(image);
                 deliver(listener, image);
@@ -520,20 +525,29 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
-    private EncodedInit encodeInit(GenerationRequest request, Consumer<String> warnings) {
+    /**
+     * Whether the model is an inpainting model: its UNet takes {@value Inpainting#MODEL_INPUT_CHANNELS} input channels
+     * (latent, mask, masked-image latent), and every request gives it the mask and masked image (the whole picture
+     * masked when the request has no mask).
+     */
+    public boolean isInpaintingModel() {
+        return spec.unet().inChannels() == Inpainting.MODEL_INPUT_CHANNELS;
+    }
+
+    /** The init image fitted to the output size (the VAE encoder's input, and the picture inpainting pastes back). */
+    private RgbImage fitInit(GenerationRequest request, Consumer<String> warnings) {
         RgbImage init = request.initImage();
         if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
             warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
                     + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
         }
-        return codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize()));
+        return ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
     public RgbImage decodePreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
-        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        f32Check(latent, (long) spec.unet().outChannels() * latentHeight * latentWidth);
         return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.VAE);
     }
 
@@ -546,7 +560,7 @@ public final class StableDiffusion implements AutoCloseable {
     public RgbImage taesdPreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
         if (!codec.hasTaesd()) throw new IllegalStateException("TAESD previews need TAESD weights (--taesd FILE, AddOns.taesd)");
-        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        f32Check(latent, (long) spec.unet().outChannels() * latentHeight * latentWidth);
         return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.TAESD);
     }
 

@@ -29,6 +29,8 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private HostBuffer timesteps;
     private HostBuffer textContext;
     private HostBuffer out;
+    /** Input channels every row gets after the latent (an inpainting model's mask and masked image), or empty. */
+    private float[] appended = new float[0];
 
     GuidedUnet(Unet unet, UnetCall call, float[] context, int contextTokens, double scale, int height, int width) {
         this.unet = unet;
@@ -41,9 +43,19 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
         this.batch = scale == 1 ? 1 : 2;
     }
 
+    /** Appends {@code channels} ([k, height, width], the same for every row and step) to the latent of each row (null: none). */
+    void appendChannels(float[] channels) {
+        if (latentIn != null) throw new IllegalStateException("channels must be appended before the first call");
+        appended = channels == null ? new float[0] : channels;
+    }
+
     private void allocate(int n) {
         boolean pin = unet.context().onCuda();
-        latentIn = HostBuffer.allocate((long) batch * n * Float.BYTES, pin);
+        long row = n + appended.length;
+        latentIn = HostBuffer.allocate(batch * row * Float.BYTES, pin);
+        for (int b = 0; b < batch; b++) {
+            MemorySegment.copy(appended, 0, latentIn.segment(), ValueLayout.JAVA_FLOAT, (b * row + n) * Float.BYTES, appended.length);
+        }
         out = HostBuffer.allocate((long) batch * n * Float.BYTES, pin);
         timesteps = HostBuffer.allocate((long) batch * Float.BYTES, pin);
         // [cond, uncond] with guidance, [cond] without: exactly `batch` prompts (see GenerationRequest.usesGuidance).
@@ -57,7 +69,7 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
         if (latentIn == null) allocate(n);
         MemorySegment x = latentIn.segment(), t = timesteps.segment(), o = out.segment();
         for (int b = 0; b < batch; b++) {
-            MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, (long) b * n * Float.BYTES, n);
+            MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, (long) b * (n + appended.length) * Float.BYTES, n);
             t.setAtIndex(ValueLayout.JAVA_FLOAT, b, (float) timestep);
         }
         call.forward(x, batch, height, width, t, textContext.segment(), contextTokens, o);

@@ -166,7 +166,7 @@ typedef struct ember_model_stats {
     int32_t n_graphs;       /* distinct graph shapes built so far */
 } ember_model_stats;
 
-/* ---- text encoder (CLIP ViT-L/14 for SD 1.x, OpenCLIP ViT-H/14 for SD 2.x) ------------------- */
+/* ---- text encoder (CLIP ViT-L/14 for SD 1.x, OpenCLIP ViT-H/14 for SD 2.x, both SDXL encoders) */
 typedef struct ember_text_config {
     int32_t vocab_size;        /* 49408 */
     int32_t max_positions;     /* 77 */
@@ -175,7 +175,9 @@ typedef struct ember_text_config {
     int32_t num_layers;        /* 12 | 24 (layers in the file) */
     int32_t num_heads;         /* 12 | 16 */
     int32_t activation;        /* EMBER_ACT_QUICK_GELU (SD 1.x) | EMBER_ACT_GELU (SD 2.x) */
-    int32_t reserved;
+    int32_t projection_dim;    /* 0, or the width of the pooled output (SDXL's OpenCLIP bigG: 1280); then the
+                                * tensor "cond_stage_model.transformer.text_projection.weight" [projection_dim,
+                                * hidden_size] (Hugging Face's orientation, y = x W^T) is required */
 } ember_text_config;
 
 typedef struct ember_text_encoder ember_text_encoder;
@@ -185,6 +187,12 @@ EMBER_API void ember_text_encoder_free(ember_text_encoder * model);
 /* tokens [batch, n_tokens] -> hidden [batch, n_tokens, hidden_size]. clip_skip = 1 returns the last
  * layer, 2 the one before it, ...; the final layer norm is applied to whichever layer is taken. */
 EMBER_API int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, float * out_hidden);
+/* As ember_text_encoder_encode, with final_norm = 0 returning the selected layer without the final layer
+ * norm (SDXL takes both encoders' penultimate layer so), extra token embeddings as in
+ * ember_text_encoder_encode_extra (extra may be null when n_extra is 0), and, when out_pooled is not null,
+ * the pooled output [batch, projection_dim]: final_layer_norm(last layer) at each row's end-of-text token
+ * (the position of the row's largest vocabulary id, its first occurrence), times text_projection. */
+EMBER_API int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled);
 /* As ember_text_encoder_encode, with extra token embeddings (textual inversion): a token id v >= vocab_size
  * takes row v - vocab_size of extra [n_extra, hidden_size] (f32, used exactly as given) instead of a row of
  * the token embedding; the position embedding is added as for any token. n_extra may be 0 (extra unused). */
@@ -194,7 +202,7 @@ EMBER_API int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, co
 EMBER_API int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors);
 EMBER_API int32_t ember_text_encoder_stats(const ember_text_encoder * model, ember_model_stats * out);
 
-/* ---- UNet (LDM UNetModel, SD 1.x / 2.x) ------------------------------------------------------- */
+/* ---- UNet (LDM UNetModel, SD 1.x / 2.x / SDXL) ------------------------------------------------ */
 typedef struct ember_unet_config {
     int32_t in_channels;       /* 4 */
     int32_t out_channels;      /* 4 */
@@ -209,6 +217,12 @@ typedef struct ember_unet_config {
     int32_t context_dim;       /* 768 | 1024 */
     int32_t linear_projection; /* 1: proj_in/proj_out are linear layers (SD 2.x), 0: 1x1 convolutions */
     int32_t norm_groups;       /* 32 */
+    int32_t transformer_depths[6];   /* transformer blocks per SpatialTransformer at each attention level;
+                                      * 0 = transformer_depth (SDXL: 0 2 10) */
+    int32_t transformer_depth_middle; /* the middle block's; 0 = transformer_depth (SDXL: 10) */
+    int32_t adm_in_channels;         /* 0, or the width of the vector conditioning y (SDXL: 2816); then
+                                      * label_emb.0.0 [4*model_channels, adm_in_channels] and label_emb.0.2
+                                      * are required and emb = time_embed(t) + label_emb(y) */
 } ember_unet_config;
 
 typedef struct ember_unet ember_unet;
@@ -218,6 +232,9 @@ EMBER_API void ember_unet_free(ember_unet * model);
 /* latent [batch, in_channels, height, width], timesteps [batch], context [batch, n_context, context_dim]
  * -> out [batch, out_channels, height, width] (eps or v, whatever the weights predict). */
 EMBER_API int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, float * out);
+/* As ember_unet_forward, with the vector conditioning y [batch, adm_in_channels] that a UNet with
+ * adm_in_channels > 0 requires (null otherwise). */
+EMBER_API int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out);
 EMBER_API int32_t ember_unet_stats(const ember_unet * model, ember_model_stats * out);
 /* Replaces some of a loaded network's weights (e.g. by LoRA-merged values, or the originals back). Each
  * tensor must be one the network loaded, with its shape; its values are stored in that tensor's type

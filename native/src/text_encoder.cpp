@@ -16,7 +16,14 @@
 // output. This is what both reference behaviours compute: A1111's "clip skip" takes
 // hidden_states[-k] of CLIPTextModel and passes it through final_layer_norm, and LDM's
 // FrozenOpenCLIPEmbedder(layer="penultimate") stops the resblocks one early and applies ln_final.
-// Layers after the one taken are not computed at all.
+// Layers after the one taken are not computed at all, unless the pooled output is asked for.
+//
+// SDXL (sgm's FrozenCLIPEmbedder layer "hidden" 11 and FrozenOpenCLIPEmbedder2 "penultimate") takes the
+// penultimate layer WITHOUT the final layer norm (final_norm = 0). Its OpenCLIP bigG also gives a
+// pooled output: final_layer_norm(last layer) at the end-of-text token (OpenCLIP's text.argmax(-1), the
+// first position of the row's largest id), times text_projection ([hidden, proj] in OpenCLIP, used as
+// x @ P; here in Hugging Face's orientation [proj, hidden], y = x W^T). Hidden states and pooled rows
+// leave the graph as one flat output ([B*T*D | B*P]) that the host splits.
 //
 // Extra token embeddings (textual inversion, ember_text_encoder_encode_extra): ids from vocab_size on
 // take rows of a caller's f32 table instead. The graph gathers both tables and keeps each token's row
@@ -32,6 +39,7 @@
 #include "model_common.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <new>
 #include <string>
 #include <vector>
@@ -40,6 +48,7 @@ namespace {
 
 constexpr float LN_EPS = 1e-5f;
 const std::string PREFIX = "cond_stage_model.transformer.text_model.";
+const std::string PROJECTION = "cond_stage_model.transformer.text_projection.weight";
 
 // A linear layer whose activations stay f32. For block-quantised weights ggml's CPU matrix product
 // would quantise the activations to q8_0 as well, which on its own costs about 1e-2 relative error at
@@ -77,6 +86,9 @@ std::vector<ember::tensor_spec> text_specs(const ember_text_config & c) {
     }
     s.push_back({PREFIX + "final_layer_norm.weight", {d}});
     s.push_back({PREFIX + "final_layer_norm.bias", {d}});
+    // The projection makes the pooled vector, which reaches every UNet ResBlock through label_emb: it
+    // stays f16 under block quantisation, like the attention projections (1.6 M weights in SDXL's bigG).
+    if (c.projection_dim > 0) s.push_back({PROJECTION, {c.projection_dim, d}, tensor_role::attention_matrix});
     return s;
 }
 
@@ -96,6 +108,7 @@ std::string check_config(const ember_text_config & c) {
     if (c.activation != EMBER_ACT_QUICK_GELU && c.activation != EMBER_ACT_GELU) {
         return "text encoder config: unknown activation " + std::to_string(c.activation);
     }
+    if (c.projection_dim < 0) return "text encoder config: projection_dim must not be negative, got " + std::to_string(c.projection_dim);
     return "";
 }
 
@@ -109,13 +122,16 @@ struct ember_text_encoder {
 
     ember_text_encoder(ember_context * c, const ember_text_config & cfg) : ctx(c), config(cfg), runner(c) {}
 
-    // The graph for one (batch, n_tokens, clip_skip), with an extra-embedding table of `extra_capacity`
-    // rows (0: none).
-    void build(ggml_context * g, ember::built_graph & out, int32_t batch, int32_t n_tokens, int32_t clip_skip,
-               int32_t extra_capacity) const {
+    // The graph for one (batch, n_tokens, clip_skip, final_norm, pooled, extra_capacity). With pooled, the
+    // output is the hidden states followed by the pooled rows, flat; "pool_rows" then holds each row's
+    // end-of-text index. With an extra-embedding table of `extra_capacity` rows (0: none), "extra" rows
+    // replace the token embedding where "take" is 1 (textual inversion).
+    void build(ggml_context * g, ember::built_graph & out, int32_t batch, int32_t n_tokens, int32_t clip_skip, bool final_norm,
+               bool pooled, int32_t extra_capacity) const {
         using namespace ember;
         const int64_t d = config.hidden_size;
-        const int n_run = config.num_layers - (clip_skip - 1);
+        const int n_taken = config.num_layers - (clip_skip - 1);
+        const int n_run = pooled ? config.num_layers : n_taken;
         const bool flash = ember::use_flash_attention(ctx, weights.matrix_type());
 
         ggml_tensor * ids = ggml_new_tensor_1d(g, GGML_TYPE_I32, (int64_t) batch * n_tokens);
@@ -144,6 +160,10 @@ struct ember_text_encoder {
         x = ggml_reshape_3d(g, x, d, n_tokens, batch);                                 // [D, T, B]
         x = ggml_add(g, x, ggml_view_2d(g, pos, d, n_tokens, pos->nb[1], 0));         // broadcast over B
 
+        auto final_layer_norm = [&](ggml_tensor * t) {
+            return layer_norm(g, t, LN_EPS, weights(PREFIX + "final_layer_norm.weight"), weights(PREFIX + "final_layer_norm.bias"));
+        };
+        ggml_tensor * hidden = nullptr;
         for (int i = 0; i < n_run; i++) {
             const std::string l = layer_prefix(i);
             const std::string a = l + "self_attn.";
@@ -158,11 +178,116 @@ struct ember_text_encoder {
             h = lin(g, h, weights(l + "mlp.fc1.weight"), weights(l + "mlp.fc1.bias"));
             h = config.activation == EMBER_ACT_GELU ? gelu(g, h) : quick_gelu(g, h);
             x = ggml_add(g, x, lin(g, h, weights(l + "mlp.fc2.weight"), weights(l + "mlp.fc2.bias")));
+            if (i == n_taken - 1) hidden = final_norm ? final_layer_norm(x) : x;
         }
-        x = layer_norm(g, x, LN_EPS, weights(PREFIX + "final_layer_norm.weight"), weights(PREFIX + "final_layer_norm.bias"));
-        out.output = x;
+        if (!pooled) {
+            out.output = hidden;
+            return;
+        }
+        ggml_tensor * rows = ggml_new_tensor_1d(g, GGML_TYPE_I32, batch);
+        ggml_set_name(rows, "pool_rows");
+        ggml_set_input(rows);
+        out.inputs["pool_rows"] = rows;
+        ggml_tensor * last = ggml_reshape_2d(g, final_layer_norm(x), d, (int64_t) n_tokens * batch);  // [D, T*B]
+        ggml_tensor * eot = ggml_get_rows(g, last, rows);                                             // [D, B]
+        ggml_tensor * p = lin(g, eot, weights(PROJECTION), nullptr);                                  // [P, B]
+        out.output = ggml_concat(g, ggml_reshape_1d(g, hidden, ggml_nelements(hidden)), ggml_reshape_1d(g, p, ggml_nelements(p)), 0);
     }
 };
+
+namespace {
+
+// The one encode every entry point goes through: final_norm, pooled output and extra embeddings are independent.
+int32_t encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip,
+               int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled) {
+    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    ember_context * ctx = model->ctx;
+    const ember_text_config & c = model->config;
+    if (tokens == nullptr || out_hidden == nullptr) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: tokens and output must not be null");
+    }
+    if (out_pooled != nullptr && c.projection_dim <= 0) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: this encoder has no text_projection, so no pooled output");
+    }
+    if (batch <= 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: batch must be positive, got " + std::to_string(batch));
+    if (n_tokens <= 0 || n_tokens > c.max_positions) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: n_tokens must be in [1, " + std::to_string(c.max_positions) +
+                                                           "], got " + std::to_string(n_tokens));
+    }
+    if (clip_skip < 1 || clip_skip > c.num_layers) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: clip_skip must be in [1, " + std::to_string(c.num_layers) +
+                                                           "], got " + std::to_string(clip_skip));
+    }
+    const int64_t n = (int64_t) batch * n_tokens;
+    if (n_extra < 0 || n_extra > n || (n_extra > 0 && extra == nullptr)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: " + std::to_string(n_extra) + " extra embeddings for " +
+                                                           std::to_string(n) + " tokens (or a null table)");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= (int64_t) c.vocab_size + n_extra) {
+            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT,
+                             "text encoder: token id " + std::to_string(tokens[i]) + " at batch " + std::to_string(i / n_tokens) +
+                                 ", position " + std::to_string(i % n_tokens) + " is outside the vocabulary [0, " +
+                                 std::to_string(c.vocab_size) + ")" + (n_extra > 0 ? " and the " + std::to_string(n_extra) + " extra embeddings" : ""));
+        }
+    }
+    int32_t capacity = 0;
+    if (n_extra > 0) for (capacity = 8; capacity < n_extra; capacity *= 2) {}
+
+    const bool norm = final_norm != 0, pooled = out_pooled != nullptr;
+    ember::built_graph * g = nullptr;
+    int32_t status = model->runner.prepare(
+        {batch, n_tokens, clip_skip, norm ? 1 : 0, pooled ? 1 : 0, capacity},
+        [&](ggml_context * gctx, ember::built_graph & bg) { model->build(gctx, bg, batch, n_tokens, clip_skip, norm, pooled, capacity); },
+        &g);
+    if (status != EMBER_OK) return status;
+
+    // Vocabulary ids go to the token table (extra ones read row 0 there, then masked out), extra ones to the table.
+    std::vector<int32_t> ids(tokens, tokens + n), extra_rows((size_t) n, 0);
+    std::vector<float> keep((size_t) n, 1.0f), take((size_t) n, 0.0f), table((size_t) capacity * c.hidden_size, 0.0f);
+    std::vector<std::pair<std::string, const void *>> inputs;
+    if (capacity > 0) {
+        for (int64_t i = 0; i < n; i++) {
+            if (tokens[i] < c.vocab_size) continue;
+            extra_rows[(size_t) i] = tokens[i] - c.vocab_size;
+            ids[(size_t) i] = 0;
+            keep[(size_t) i] = 0.0f;
+            take[(size_t) i] = 1.0f;
+        }
+        std::copy(extra, extra + (size_t) n_extra * c.hidden_size, table.begin());
+    }
+    if (!pooled) {
+        if (capacity == 0) return model->runner.run(*g, {{"tokens", tokens}}, out_hidden);
+        return model->runner.run(*g, {{"tokens", ids.data()}, {"extra", table.data()}, {"extra_rows", extra_rows.data()},
+                                      {"keep", keep.data()}, {"take", take.data()}},
+                                 out_hidden);
+    }
+    // Each row's end-of-text token: the first position of its largest vocabulary id, as an index into the [T*B] rows.
+    std::vector<int32_t> rows((size_t) batch);
+    for (int32_t b = 0; b < batch; b++) {
+        const int32_t * row = tokens + (int64_t) b * n_tokens;
+        int32_t best = 0;
+        for (int32_t t = 1; t < n_tokens; t++) {
+            if (row[t] < c.vocab_size && (row[best] >= c.vocab_size || row[t] > row[best])) best = t;
+        }
+        rows[(size_t) b] = b * n_tokens + best;
+    }
+    const size_t n_hidden = (size_t) n * c.hidden_size, n_pooled = (size_t) batch * c.projection_dim;
+    std::vector<float> flat(n_hidden + n_pooled);
+    if (capacity == 0) {
+        status = model->runner.run(*g, {{"tokens", tokens}, {"pool_rows", rows.data()}}, flat.data());
+    } else {
+        status = model->runner.run(*g, {{"tokens", ids.data()}, {"extra", table.data()}, {"extra_rows", extra_rows.data()},
+                                        {"keep", keep.data()}, {"take", take.data()}, {"pool_rows", rows.data()}},
+                                   flat.data());
+    }
+    if (status != EMBER_OK) return status;
+    std::copy(flat.begin(), flat.begin() + (std::ptrdiff_t) n_hidden, out_hidden);
+    std::copy(flat.begin() + (std::ptrdiff_t) n_hidden, flat.end(), out_pooled);
+    return EMBER_OK;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -193,64 +318,18 @@ void ember_text_encoder_free(ember_text_encoder * model) { delete model; }
 
 int32_t ember_text_encoder_encode(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
                                   int32_t clip_skip, float * out_hidden) {
-    return ember_text_encoder_encode_extra(model, tokens, batch, n_tokens, clip_skip, nullptr, 0, out_hidden);
+    return encode(model, tokens, batch, n_tokens, clip_skip, 1, nullptr, 0, out_hidden, nullptr);
+}
+
+int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
+                                     int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden,
+                                     float * out_pooled) {
+    return encode(model, tokens, batch, n_tokens, clip_skip, final_norm, extra, n_extra, out_hidden, out_pooled);
 }
 
 int32_t ember_text_encoder_encode_extra(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens,
                                         int32_t clip_skip, const float * extra, int32_t n_extra, float * out_hidden) {
-    if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
-    ember_context * ctx = model->ctx;
-    const ember_text_config & c = model->config;
-    if (tokens == nullptr || out_hidden == nullptr) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: tokens and output must not be null");
-    }
-    if (batch <= 0) return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: batch must be positive, got " + std::to_string(batch));
-    if (n_tokens <= 0 || n_tokens > c.max_positions) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: n_tokens must be in [1, " + std::to_string(c.max_positions) +
-                                                           "], got " + std::to_string(n_tokens));
-    }
-    if (clip_skip < 1 || clip_skip > c.num_layers) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: clip_skip must be in [1, " + std::to_string(c.num_layers) +
-                                                           "], got " + std::to_string(clip_skip));
-    }
-    const int64_t n = (int64_t) batch * n_tokens;
-    if (n_extra < 0 || n_extra > n || (n_extra > 0 && extra == nullptr)) {
-        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "text encoder: " + std::to_string(n_extra) + " extra embeddings for " +
-                                                           std::to_string(n) + " tokens (or a null table)");
-    }
-    for (int64_t i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= (int64_t) c.vocab_size + n_extra) {
-            return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT,
-                             "text encoder: token id " + std::to_string(tokens[i]) + " at batch " + std::to_string(i / n_tokens) +
-                                 ", position " + std::to_string(i % n_tokens) + " is outside the vocabulary [0, " +
-                                 std::to_string(c.vocab_size) + ")" + (n_extra > 0 ? " and the " + std::to_string(n_extra) + " extra embeddings" : ""));
-        }
-    }
-    int32_t capacity = 0;
-    if (n_extra > 0) for (capacity = 8; capacity < n_extra; capacity *= 2) {}
-
-    ember::built_graph * g = nullptr;
-    std::vector<int64_t> key = {batch, n_tokens, clip_skip};
-    if (capacity > 0) key.push_back(capacity);
-    int32_t status = model->runner.prepare(
-        key, [&](ggml_context * gctx, ember::built_graph & bg) { model->build(gctx, bg, batch, n_tokens, clip_skip, capacity); }, &g);
-    if (status != EMBER_OK) return status;
-    if (capacity == 0) return model->runner.run(*g, {{"tokens", tokens}}, out_hidden);
-
-    // Vocabulary ids go to the token table (extra ones read row 0 there, then masked out), extra ones to the table.
-    std::vector<int32_t> ids(tokens, tokens + n), rows((size_t) n, 0);
-    std::vector<float> keep((size_t) n, 1.0f), take((size_t) n, 0.0f), table((size_t) capacity * c.hidden_size, 0.0f);
-    for (int64_t i = 0; i < n; i++) {
-        if (tokens[i] < c.vocab_size) continue;
-        rows[(size_t) i] = tokens[i] - c.vocab_size;
-        ids[(size_t) i] = 0;
-        keep[(size_t) i] = 0.0f;
-        take[(size_t) i] = 1.0f;
-    }
-    std::copy(extra, extra + (size_t) n_extra * c.hidden_size, table.begin());
-    return model->runner.run(*g, {{"tokens", ids.data()}, {"extra", table.data()}, {"extra_rows", rows.data()}, {"keep", keep.data()},
-                                  {"take", take.data()}},
-                             out_hidden);
+    return encode(model, tokens, batch, n_tokens, clip_skip, 1, extra, n_extra, out_hidden, nullptr);
 }
 
 int32_t ember_text_encoder_set_weights(ember_text_encoder * model, const ember_tensor * tensors, int32_t n_tensors) {

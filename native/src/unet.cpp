@@ -1,8 +1,10 @@
-// The SD UNet (LDM's UNetModel as SD 1.x / 2.x configure it) as one ggml graph per input shape.
+// The SD UNet (LDM's UNetModel as SD 1.x / 2.x / SDXL configure it) as one ggml graph per input shape.
 //
 // Structure (names are LDM's, "model.diffusion_model." + ...):
 //   temb   = time_embed.2(SiLU(time_embed.0(sinusoid(t))))      sinusoid: [cos | sin], computed on the
 //                                                                host in double (exact), fed as an input
+//            [+ label_emb.0.2(SiLU(label_emb.0.0(y)))]           SDXL: y is the vector conditioning
+//                                                                (pooled text + size embeddings, 2816)
 //   h      = input_blocks.0.0(x)                                 conv3x3; every input block's output is
 //   input_blocks.k = ResBlock [+ SpatialTransformer] | Downsample      pushed on the skip stack
 //   middle_block   = ResBlock, SpatialTransformer, ResBlock
@@ -13,6 +15,8 @@
 // SpatialTransformer: GN (eps 1e-6) -> proj_in (1x1 conv, or linear on tokens for SD 2.x) -> tokens
 //             [C, H*W, N] -> transformer_blocks (self-attn, cross-attn on the context, GEGLU MLP, all
 //             pre-LayerNorm with residuals) -> proj_out -> back to [W, H, C, N] -> + input.
+//             The number of transformer_blocks may differ per level and in the middle block (SDXL: 2 at
+//             the 640-channel level, 10 at the 1280 one and in the middle; none at the first level).
 // The 1x1 proj_in/proj_out convolutions are computed as linear layers on the tokens (the same sums).
 // Precision: activations stay f32 throughout, except where ggml's CPU product rounds them to f16 for f16
 // weights (~1e-3 relative on the tiny preset); block-quantised weights are dequantised to f32 before
@@ -39,6 +43,10 @@ const std::string P = "model.diffusion_model.";
 bool has_attention(const ember_unet_config & c, int level) { return (c.attention_levels >> level & 1) != 0; }
 
 int heads_at(const ember_unet_config & c, int channels) { return c.num_heads != 0 ? c.num_heads : channels / c.head_dim; }
+
+// Transformer blocks per SpatialTransformer at a level, and in the middle block (0 in the config: the common depth).
+int depth_at(const ember_unet_config & c, int level) { return c.transformer_depths[level] > 0 ? c.transformer_depths[level] : c.transformer_depth; }
+int depth_middle(const ember_unet_config & c) { return c.transformer_depth_middle > 0 ? c.transformer_depth_middle : c.transformer_depth; }
 
 // ---- tensor list (mirrors NetworkLayout.unet on the Java side) ------------------------------------------
 
@@ -68,11 +76,14 @@ struct spec_builder {
         conv(p + "out_layers.3", out, out, 3);
         if (in != out) conv(p + "skip_connection", out, in, 1);
     }
-    void transformer(const std::string & p, int64_t ch, const ember_unet_config & c) {
+    void transformer(const std::string & p, int64_t ch, const ember_unet_config & c, int depth) {
         norm(p + "norm", ch);
-        if (c.linear_projection) linear(p + "proj_in", ch, ch, true);
+        // Linear proj_in/proj_out (SD 2.x, SDXL) stay f16 under block quantisation, like the attention
+        // projections: proj_in feeds every q/k/v of the transformer. On the tiny SDXL preset q8_0 on these
+        // two alone cost 2.7e-2 relative error at the output (docs/design.md, "Weight types").
+        if (c.linear_projection) linear(p + "proj_in", ch, ch, true, tensor_role::attention_matrix);
         else conv(p + "proj_in", ch, ch, 1);
-        for (int d = 0; d < c.transformer_depth; d++) {
+        for (int d = 0; d < depth; d++) {
             std::string t = p + "transformer_blocks." + std::to_string(d) + ".";
             attention(t + "attn1.to_q", ch, ch, false);
             attention(t + "attn1.to_k", ch, ch, false);
@@ -88,7 +99,7 @@ struct spec_builder {
             norm(t + "norm2", ch);
             norm(t + "norm3", ch);
         }
-        if (c.linear_projection) linear(p + "proj_out", ch, ch, true);
+        if (c.linear_projection) linear(p + "proj_out", ch, ch, true, tensor_role::attention_matrix);
         else conv(p + "proj_out", ch, ch, 1);
     }
 };
@@ -98,6 +109,10 @@ std::vector<tensor_spec> unet_specs(const ember_unet_config & c) {
     const int64_t mc = c.model_channels, temb = 4 * (int64_t) c.model_channels;
     b.linear("time_embed.0", temb, mc, true);
     b.linear("time_embed.2", temb, temb, true);
+    if (c.adm_in_channels > 0) {
+        b.linear("label_emb.0.0", temb, c.adm_in_channels, true);
+        b.linear("label_emb.0.2", temb, temb, true);
+    }
     b.conv("input_blocks.0.0", mc, c.in_channels, 3);
     std::vector<int64_t> skips = {mc};
     int64_t ch = mc;
@@ -108,7 +123,7 @@ std::vector<tensor_spec> unet_specs(const ember_unet_config & c) {
             std::string p = "input_blocks." + std::to_string(block) + ".";
             b.res_block(p + "0.", ch, out, temb);
             ch = out;
-            if (has_attention(c, level)) b.transformer(p + "1.", ch, c);
+            if (has_attention(c, level)) b.transformer(p + "1.", ch, c, depth_at(c, level));
             skips.push_back(ch);
         }
         if (level != c.num_levels - 1) {
@@ -118,7 +133,7 @@ std::vector<tensor_spec> unet_specs(const ember_unet_config & c) {
         }
     }
     b.res_block("middle_block.0.", ch, ch, temb);
-    b.transformer("middle_block.1.", ch, c);
+    b.transformer("middle_block.1.", ch, c, depth_middle(c));
     b.res_block("middle_block.2.", ch, ch, temb);
     block = 0;
     for (int level = c.num_levels - 1; level >= 0; level--) {
@@ -130,7 +145,7 @@ std::vector<tensor_spec> unet_specs(const ember_unet_config & c) {
             b.res_block(p + "0.", ch + skip, out, temb);
             ch = out;
             int sub = 1;
-            if (has_attention(c, level)) b.transformer(p + std::to_string(sub++) + ".", ch, c);
+            if (has_attention(c, level)) b.transformer(p + std::to_string(sub++) + ".", ch, c, depth_at(c, level));
             if (level != 0 && i == c.num_res_blocks) b.conv(p + std::to_string(sub) + ".conv", ch, ch, 3);
         }
     }
@@ -144,12 +159,15 @@ std::string check_config(const ember_unet_config & c) {
     if (c.num_res_blocks <= 0) return "num_res_blocks must be positive";
     if (c.num_levels < 1 || c.num_levels > 6) return "num_levels must be 1 to 6";
     if (c.transformer_depth <= 0) return "transformer_depth must be positive";
+    if (c.transformer_depth_middle < 0) return "transformer_depth_middle must not be negative";
+    if (c.adm_in_channels < 0) return "adm_in_channels must not be negative";
     if (c.context_dim <= 0) return "context_dim must be positive";
     if (c.norm_groups <= 0) return "norm_groups must be positive";
     if ((c.num_heads == 0) == (c.head_dim == 0)) return "exactly one of num_heads and head_dim must be set";
     if (c.num_heads < 0 || c.head_dim < 0) return "num_heads and head_dim must not be negative";
     for (int level = 0; level < c.num_levels; level++) {
         if (c.channel_mult[level] <= 0) return "channel_mult[" + std::to_string(level) + "] must be positive";
+        if (c.transformer_depths[level] < 0) return "transformer_depths[" + std::to_string(level) + "] must not be negative";
         const int ch = c.model_channels * c.channel_mult[level];
         if (ch % c.norm_groups != 0) return "level " + std::to_string(level) + " has " + std::to_string(ch) + " channels, not a multiple of the norm groups";
         // Attention levels and the middle block (last level's width) need whole heads.
@@ -234,14 +252,14 @@ struct builder {
         return x;
     }
 
-    ggml_tensor * spatial_transformer(ggml_tensor * x, const std::string & p) {
+    ggml_tensor * spatial_transformer(ggml_tensor * x, const std::string & p, int depth) {
         const int64_t wd = x->ne[0], ht = x->ne[1], ch = x->ne[2], n = x->ne[3];
         const int heads = heads_at(c, (int) ch);
         ggml_tensor * h = group_norm(g, x, c.norm_groups, TRANSFORMER_GN_EPS, W(p + "norm.weight"), W(p + "norm.bias"));
         // [W, H, C, N] -> tokens [C, W*H, N]
         h = ggml_cont(g, ggml_permute(g, ggml_reshape_3d(g, h, wd * ht, ch, n), 1, 0, 2, 3));
         h = projection(h, p + "proj_in");
-        for (int d = 0; d < c.transformer_depth; d++) {
+        for (int d = 0; d < depth; d++) {
             h = transformer_block(h, p + "transformer_blocks." + std::to_string(d) + ".", heads);
         }
         h = projection(h, p + "proj_out");
@@ -251,9 +269,11 @@ struct builder {
         return ggml_add(g, h, x);
     }
 
-    ggml_tensor * build(ggml_tensor * x, ggml_tensor * t_sin) {
+    // y: the vector conditioning [adm_in_channels, N], or null when the UNet has none.
+    ggml_tensor * build(ggml_tensor * x, ggml_tensor * t_sin, ggml_tensor * y) {
         ggml_tensor * emb = lin(t_sin, "time_embed.0", true);
         emb = lin(ggml_silu(g, emb), "time_embed.2", true);
+        if (y != nullptr) emb = ggml_add(g, emb, lin(ggml_silu(g, lin(y, "label_emb.0.0", true)), "label_emb.0.2", true));
         emb_silu = ggml_silu(g, emb);
 
         const int mc = c.model_channels;
@@ -266,7 +286,7 @@ struct builder {
             for (int i = 0; i < c.num_res_blocks; i++, block++) {
                 std::string p = "input_blocks." + std::to_string(block) + ".";
                 h = res_block(h, p + "0.", out);
-                if (has_attention(c, level)) h = spatial_transformer(h, p + "1.");
+                if (has_attention(c, level)) h = spatial_transformer(h, p + "1.", depth_at(c, level));
                 skips.push_back(h);
             }
             if (level != c.num_levels - 1) {
@@ -276,7 +296,7 @@ struct builder {
             }
         }
         h = res_block(h, "middle_block.0.", (int) h->ne[2]);
-        h = spatial_transformer(h, "middle_block.1.");
+        h = spatial_transformer(h, "middle_block.1.", depth_middle(c));
         h = res_block(h, "middle_block.2.", (int) h->ne[2]);
         block = 0;
         for (int level = c.num_levels - 1; level >= 0; level--) {
@@ -288,7 +308,7 @@ struct builder {
                 h = ggml_concat(g, h, skip, 2);
                 h = res_block(h, p + "0.", out);
                 int sub = 1;
-                if (has_attention(c, level)) h = spatial_transformer(h, p + std::to_string(sub++) + ".");
+                if (has_attention(c, level)) h = spatial_transformer(h, p + std::to_string(sub++) + ".", depth_at(c, level));
                 if (level != 0 && i == c.num_res_blocks) {
                     // Upsample to the size of the skip it meets next, as diffusers does: equal to 2x
                     // when the latent halves evenly, one less when a stride-2 conv rounded an odd size up.
@@ -355,6 +375,11 @@ void ember_unet_free(ember_unet * model) { delete model; }
 
 int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps,
                            const float * context, int32_t n_context, float * out) {
+    return ember_unet_forward_ex(model, latent, batch, height, width, timesteps, context, n_context, nullptr, out);
+}
+
+int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width,
+                              const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out) {
     if (model == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
     ember_context * ctx = model->ctx;
     const ember_unet_config & c = model->config;
@@ -363,6 +388,11 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
     }
     if (batch <= 0 || height <= 0 || width <= 0 || n_context <= 0) {
         return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, "UNet forward: batch, height, width and n_context must be positive");
+    }
+    if ((vector != nullptr) != (c.adm_in_channels > 0)) {
+        return ctx->fail(EMBER_ERROR_INVALID_ARGUMENT, c.adm_in_channels > 0
+                ? "UNet forward: this UNet (adm_in_channels " + std::to_string(c.adm_in_channels) + ") needs the vector conditioning y"
+                : std::string("UNet forward: this UNet takes no vector conditioning"));
     }
     const bool flash = use_flash_attention(ctx, model->weights.matrix_type());
     const weight_store & weights = model->weights;
@@ -377,14 +407,23 @@ int32_t ember_unet_forward(ember_unet * model, const float * latent, int32_t bat
         ggml_tensor * cx = ggml_new_tensor_3d(gc, GGML_TYPE_F32, c.context_dim, n_context, batch);
         ggml_set_name(cx, "context");
         ggml_set_input(cx);
+        ggml_tensor * y = nullptr;
+        bg.inputs = {{"latent", x}, {"t_emb", t}, {"context", cx}};
+        if (c.adm_in_channels > 0) {
+            y = ggml_new_tensor_2d(gc, GGML_TYPE_F32, c.adm_in_channels, batch);
+            ggml_set_name(y, "vector");
+            ggml_set_input(y);
+            bg.inputs["vector"] = y;
+        }
         builder b{gc, weights, c, flash, ctx->backend == ctx->cpu_backend};
         b.context = cx;
-        bg.inputs = {{"latent", x}, {"t_emb", t}, {"context", cx}};
-        bg.output = b.build(x, t);
+        bg.output = b.build(x, t, y);
     }, &g);
     if (status != EMBER_OK) return status;
     timestep_embedding(timesteps, batch, c.model_channels, model->t_emb);
-    return model->runner.run(*g, {{"latent", latent}, {"t_emb", model->t_emb.data()}, {"context", context}}, out);
+    std::vector<std::pair<std::string, const void *>> inputs = {{"latent", latent}, {"t_emb", model->t_emb.data()}, {"context", context}};
+    if (vector != nullptr) inputs.emplace_back("vector", vector);
+    return model->runner.run(*g, inputs, out);
 }
 
 int32_t ember_unet_set_weights(ember_unet * model, const ember_tensor * tensors, int32_t n_tensors) {

@@ -750,6 +750,37 @@ public final class ember_h {
         }
     }
 
+    private static class ember_text_encoder_encode_ex {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_text_encoder_encode_ex");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled)} */
+    public static FunctionDescriptor ember_text_encoder_encode_ex$descriptor() {
+        return ember_text_encoder_encode_ex.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled)} */
+    public static MethodHandle ember_text_encoder_encode_ex$handle() {
+        return ember_text_encoder_encode_ex.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled)} */
+    public static MemorySegment ember_text_encoder_encode_ex$address() {
+        return ember_text_encoder_encode_ex.ADDR;
+    }
+
+    /** {@code int32_t ember_text_encoder_encode_ex(ember_text_encoder * model, const int32_t * tokens, int32_t batch, int32_t n_tokens, int32_t clip_skip, int32_t final_norm, const float * extra, int32_t n_extra, float * out_hidden, float * out_pooled)} */
+    public static int ember_text_encoder_encode_ex(MemorySegment model, MemorySegment tokens, int batch, int n_tokens, int clip_skip, int final_norm, MemorySegment extra, int n_extra, MemorySegment out_hidden, MemorySegment out_pooled) {
+        var mh$ = ember_text_encoder_encode_ex.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, tokens, batch, n_tokens, clip_skip, final_norm, extra, n_extra, out_hidden, out_pooled);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class ember_text_encoder_encode_extra {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER);
         public static final MemorySegment ADDR = ember_h.findOrThrow("ember_text_encoder_encode_extra");
@@ -931,6 +962,37 @@ public final class ember_h {
         var mh$ = ember_unet_forward.HANDLE;
         try {
             return (int) mh$.invokeExact(model, latent, batch, height, width, timesteps, context, n_context, out);
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ember_unet_forward_ex {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_INT, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER, ember_h.C_INT, ember_h.C_POINTER, ember_h.C_POINTER);
+        public static final MemorySegment ADDR = ember_h.findOrThrow("ember_unet_forward_ex");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out)} */
+    public static FunctionDescriptor ember_unet_forward_ex$descriptor() {
+        return ember_unet_forward_ex.DESC;
+    }
+
+    /** Downcall method handle for {@code int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out)} */
+    public static MethodHandle ember_unet_forward_ex$handle() {
+        return ember_unet_forward_ex.HANDLE;
+    }
+
+    /** Address for {@code int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out)} */
+    public static MemorySegment ember_unet_forward_ex$address() {
+        return ember_unet_forward_ex.ADDR;
+    }
+
+    /** {@code int32_t ember_unet_forward_ex(ember_unet * model, const float * latent, int32_t batch, int32_t height, int32_t width, const float * timesteps, const float * context, int32_t n_context, const float * vector, float * out)} */
+    public static int ember_unet_forward_ex(MemorySegment model, MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment context, int n_context, MemorySegment vector, MemorySegment out) {
+        var mh$ = ember_unet_forward_ex.HANDLE;
+        try {
+            return (int) mh$.invokeExact(model, latent, batch, height, width, timesteps, context, n_context, vector, out);
         } catch (Throwable ex$) {
             throw new AssertionError("should not reach here", ex$);
         }

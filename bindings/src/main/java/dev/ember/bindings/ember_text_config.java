@@ -17,7 +17,7 @@ public final class ember_text_config {
             ember_h.C_INT.withName("num_layers"),
             ember_h.C_INT.withName("num_heads"),
             ember_h.C_INT.withName("activation"),
-            ember_h.C_INT.withName("reserved")
+            ember_h.C_INT.withName("projection_dim")
     ).withName("ember_text_config");
 
     /** The layout of this struct */
@@ -151,22 +151,22 @@ public final class ember_text_config {
         struct.set(activation$LAYOUT, activation$OFFSET, fieldValue);
     }
 
-    private static final ValueLayout.OfInt reserved$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("reserved"));
-    private static final long reserved$OFFSET = 28;
+    private static final ValueLayout.OfInt projection_dim$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("projection_dim"));
+    private static final long projection_dim$OFFSET = 28;
 
-    /** Offset of {@code reserved} */
-    public static long reserved$offset() {
-        return reserved$OFFSET;
+    /** Offset of {@code projection_dim} */
+    public static long projection_dim$offset() {
+        return projection_dim$OFFSET;
     }
 
-    /** Getter for {@code int32_t reserved} */
-    public static int reserved(MemorySegment struct) {
-        return struct.get(reserved$LAYOUT, reserved$OFFSET);
+    /** Getter for {@code int32_t projection_dim} */
+    public static int projection_dim(MemorySegment struct) {
+        return struct.get(projection_dim$LAYOUT, projection_dim$OFFSET);
     }
 
-    /** Setter for {@code int32_t reserved} */
-    public static void reserved(MemorySegment struct, int fieldValue) {
-        struct.set(reserved$LAYOUT, reserved$OFFSET, fieldValue);
+    /** Setter for {@code int32_t projection_dim} */
+    public static void projection_dim(MemorySegment struct, int fieldValue) {
+        struct.set(projection_dim$LAYOUT, projection_dim$OFFSET, fieldValue);
     }
 
     /** Allocates one struct, zeroed, with {@code allocator} */

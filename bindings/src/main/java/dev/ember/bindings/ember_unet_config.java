@@ -4,7 +4,7 @@ package dev.ember.bindings;
 import java.lang.foreign.*;
 import java.util.function.Consumer;
 
-/** {@code struct ember_unet_config} (72 bytes), in the shape jextract generates. */
+/** {@code struct ember_unet_config} (104 bytes), in the shape jextract generates. */
 @SuppressWarnings("unused")
 public final class ember_unet_config {
     ember_unet_config() {}
@@ -22,7 +22,10 @@ public final class ember_unet_config {
             ember_h.C_INT.withName("transformer_depth"),
             ember_h.C_INT.withName("context_dim"),
             ember_h.C_INT.withName("linear_projection"),
-            ember_h.C_INT.withName("norm_groups")
+            ember_h.C_INT.withName("norm_groups"),
+            MemoryLayout.sequenceLayout(6, ember_h.C_INT).withName("transformer_depths"),
+            ember_h.C_INT.withName("transformer_depth_middle"),
+            ember_h.C_INT.withName("adm_in_channels")
     ).withName("ember_unet_config");
 
     /** The layout of this struct */
@@ -272,6 +275,70 @@ public final class ember_unet_config {
     /** Setter for {@code int32_t norm_groups} */
     public static void norm_groups(MemorySegment struct, int fieldValue) {
         struct.set(norm_groups$LAYOUT, norm_groups$OFFSET, fieldValue);
+    }
+
+    private static final long transformer_depths$OFFSET = 72;
+    private static final SequenceLayout transformer_depths$LAYOUT = (SequenceLayout) $LAYOUT.select(MemoryLayout.PathElement.groupElement("transformer_depths"));
+
+    /** Layout of {@code int32_t transformer_depths[6]} */
+    public static SequenceLayout transformer_depths$layout() {
+        return transformer_depths$LAYOUT;
+    }
+
+    /** Offset of {@code transformer_depths} */
+    public static long transformer_depths$offset() {
+        return transformer_depths$OFFSET;
+    }
+
+    /** Slice of {@code int32_t transformer_depths[6]} */
+    public static MemorySegment transformer_depths(MemorySegment struct) {
+        return struct.asSlice(transformer_depths$OFFSET, transformer_depths$LAYOUT.byteSize());
+    }
+
+    /** Element {@code index} of {@code transformer_depths} */
+    public static int transformer_depths(MemorySegment struct, long index) {
+        return struct.get(ember_h.C_INT, transformer_depths$OFFSET + index * 4);
+    }
+
+    /** Sets element {@code index} of {@code transformer_depths} */
+    public static void transformer_depths(MemorySegment struct, long index, int value) {
+        struct.set(ember_h.C_INT, transformer_depths$OFFSET + index * 4, value);
+    }
+
+    private static final ValueLayout.OfInt transformer_depth_middle$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("transformer_depth_middle"));
+    private static final long transformer_depth_middle$OFFSET = 96;
+
+    /** Offset of {@code transformer_depth_middle} */
+    public static long transformer_depth_middle$offset() {
+        return transformer_depth_middle$OFFSET;
+    }
+
+    /** Getter for {@code int32_t transformer_depth_middle} */
+    public static int transformer_depth_middle(MemorySegment struct) {
+        return struct.get(transformer_depth_middle$LAYOUT, transformer_depth_middle$OFFSET);
+    }
+
+    /** Setter for {@code int32_t transformer_depth_middle} */
+    public static void transformer_depth_middle(MemorySegment struct, int fieldValue) {
+        struct.set(transformer_depth_middle$LAYOUT, transformer_depth_middle$OFFSET, fieldValue);
+    }
+
+    private static final ValueLayout.OfInt adm_in_channels$LAYOUT = (ValueLayout.OfInt) $LAYOUT.select(MemoryLayout.PathElement.groupElement("adm_in_channels"));
+    private static final long adm_in_channels$OFFSET = 100;
+
+    /** Offset of {@code adm_in_channels} */
+    public static long adm_in_channels$offset() {
+        return adm_in_channels$OFFSET;
+    }
+
+    /** Getter for {@code int32_t adm_in_channels} */
+    public static int adm_in_channels(MemorySegment struct) {
+        return struct.get(adm_in_channels$LAYOUT, adm_in_channels$OFFSET);
+    }
+
+    /** Setter for {@code int32_t adm_in_channels} */
+    public static void adm_in_channels(MemorySegment struct, int fieldValue) {
+        struct.set(adm_in_channels$LAYOUT, adm_in_channels$OFFSET, fieldValue);
     }
 
     /** Allocates one struct, zeroed, with {@code allocator} */

@@ -46,8 +46,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code ember bench}: times the networks of a full-size model on this machine and relates every
  * figure to the work done ({@link FlopCounter}) and to an f32 matrix product measured in the same run
- * (the machine's practical peak). Default model: a synthetic SD 1.5 checkpoint in f16, written once to
- * {@code ${EMBER_CACHE:-~/.cache/ember}/models/sd15-f16.safetensors}.
+ * (the machine's practical peak). Default model: a synthetic SD 1.5 (or, with {@code --preset sdxl},
+ * SDXL) checkpoint in f16, written once to {@code ${EMBER_CACHE:-~/.cache/ember}/models/<preset>-f16.safetensors}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time load, text encoder, UNet (per CFG step), VAE decode/encode and txt2img against the machine's GEMM peak.")
@@ -56,8 +56,11 @@ final class BenchCommand implements Callable<Integer> {
     private static final int GEMM_REPEATS = 5;
     private static final int CONTEXT_TOKENS = 77;
 
-    @Option(names = "--model", description = "Checkpoint to load (default: a synthetic sd15 f16 file in the Ember cache, made if missing).")
+    @Option(names = "--model", description = "Checkpoint to load (default: a synthetic f16 file of --preset in the Ember cache, made if missing).")
     Path model;
+
+    @Option(names = "--preset", defaultValue = "sd15", description = "The synthetic default model: sd15 (2.1 GB) or sdxl (6.9 GB) (default: ${DEFAULT-VALUE}).")
+    String preset;
 
     @Option(names = "--size", defaultValue = "256", description = "Image side in pixels, a multiple of 64 (default: ${DEFAULT-VALUE}).")
     int size;
@@ -154,6 +157,11 @@ final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }
+        ModelPreset defaultPreset = switch (preset.toLowerCase(Locale.ROOT)) {
+            case "sd15" -> ModelPreset.SD15;
+            case "sdxl" -> ModelPreset.SDXL;
+            default -> throw new EmberCommand.UsageException("--preset must be sd15 or sdxl, got '" + preset + "'");
+        };
         WeightType wt;
         FlashAttention attention;
         try {
@@ -164,7 +172,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Path path = model != null ? model : defaultModel(err);
+        Path path = model != null ? model : defaultModel(err, defaultPreset);
 
         ModelOptions options = ModelOptions.defaults().withThreads(threads).withWeightType(wt).withFlashAttention(attention).withAddOns(addOns);
         Memory.resetPeak();
@@ -203,9 +211,20 @@ final class BenchCommand implements Callable<Integer> {
                         int[] tokens = tokens(2, CONTEXT_TOKENS);
                         // One lease across the warm-up and timed calls: in low-memory mode the figure times compute, not loading.
                         try (OnDemand.Lease<TextEncoder> text = sd.textEncoder()) {
-                            figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
-                                    () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
-                            held.put("text", Held.of(text.get()));
+                            if (ms.text2() == null) {
+                                figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
+                                        () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
+                                held.put("text", Held.of(text.get()));
+                            } else {
+                                // SDXL: CLIP ViT-L and bigG (with its pooled output), as PromptEncoder runs them.
+                                try (OnDemand.Lease<TextEncoder> text2 = sd.textEncoder2()) {
+                                    double work = FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS) + FlopCounter.textEncoder(ms.text2(), 2, CONTEXT_TOKENS);
+                                    figures.add(time("text encode, both (batch 2)", work,
+                                            () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 2, false, false).hidden().length
+                                                    + text2.get().encode(tokens, 2, CONTEXT_TOKENS, 2, false, true).hidden().length));
+                                    held.put("text", Held.of(text.get()).plus(Held.of(text2.get())));
+                                }
+                            }
                         }
                     }
                     case "unet" -> {
@@ -214,16 +233,19 @@ final class BenchCommand implements Callable<Integer> {
                         float[] x = gaussian(random, 2 * ch * latent * latent);
                         float[] ctx = gaussian(random, 2 * CONTEXT_TOKENS * ms.unet().contextDim());
                         float[] t = {500f, 500f};
+                        // SDXL's vector conditioning (pooled text and sizes); null for SD 1.x/2.x.
+                        float[] y = ms.unet().hasVectorConditioning() ? gaussian(random, 2 * ms.unet().admInChannels()) : null;
                         figures.add(time("unet CFG step (batch 2)", FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS),
-                                () -> unet.forward(x, 2, latent, latent, t, ctx, CONTEXT_TOKENS).length));
+                                () -> unet.forward(x, 2, latent, latent, t, ctx, CONTEXT_TOKENS, y).length));
                         if (splitCfg) {
                             float[] x1 = Arrays.copyOf(x, ch * latent * latent);
                             float[] c1 = Arrays.copyOf(ctx, CONTEXT_TOKENS * ms.unet().contextDim());
+                            float[] y1 = y == null ? null : Arrays.copyOf(y, ms.unet().admInChannels());
                             float[] t1 = {500f};
                             Memory.resetPeak();
                             figures.add(time("unet CFG step as 2 x batch 1", FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS),
-                                    () -> unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS).length
-                                            + unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS).length));
+                                    () -> unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS, y1).length
+                                            + unet.forward(x1, 1, latent, latent, t1, c1, CONTEXT_TOKENS, y1).length));
                         }
                     }
                     case "vae-decode" -> {
@@ -278,6 +300,7 @@ final class BenchCommand implements Callable<Integer> {
                     case "e2e" -> {
                         GenerationRequest request = GenerationRequest.builder("a photo of a cat").size(size, size).steps(steps).seed(1).build();
                         double work = FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS)
+                                + (ms.text2() == null ? 0 : FlopCounter.textEncoder(ms.text2(), 2, CONTEXT_TOKENS))
                                 + steps * FlopCounter.unet(ms.unet(), 2, latent, latent, CONTEXT_TOKENS)
                                 + FlopCounter.vaeDecoder(ms.vae(), 1, size, size);
                         figures.add(time("txt2img " + size + "x" + size + ", " + steps + " steps", work,
@@ -338,6 +361,11 @@ final class BenchCommand implements Callable<Integer> {
                 return of(lease.get());
             }
         }
+
+        /** Two networks held together (SDXL's two text encoders). */
+        Held plus(Held other) {
+            return new Held(weightBytes + other.weightBytes, computeBytes + other.computeBytes, bothHalves);
+        }
     }
 
     /**
@@ -347,7 +375,8 @@ final class BenchCommand implements Callable<Integer> {
      * the networks no figure used.
      */
     static Map<String, Long> memory(StableDiffusion sd, Map<String, Held> held) {
-        Held text = held.containsKey("text") ? held.get("text") : Held.briefly(sd::textEncoder);
+        Held text = held.containsKey("text") ? held.get("text")
+                : sd.spec().text2() == null ? Held.briefly(sd::textEncoder) : Held.briefly(sd::textEncoder).plus(Held.briefly(sd::textEncoder2));
         Held decoder = held.containsKey("vae-decode") ? held.get("vae-decode") : Held.briefly(sd::vaeDecoder);
         Held encoder = held.containsKey("vae-encode") ? held.get("vae-encode") : Held.briefly(sd::vaeEncoder);
         // In the default mode both VAE leases hold the one VAE with both halves: count its weights once.
@@ -475,17 +504,18 @@ final class BenchCommand implements Callable<Integer> {
         return a;
     }
 
-    /** The default model, written once (to a temporary name, then moved) when missing. */
-    private static Path defaultModel(PrintWriter err) throws IOException {
+    /** The default model of a preset, written once (to a temporary name, then moved) when missing. */
+    private static Path defaultModel(PrintWriter err, ModelPreset preset) throws IOException {
         Path dir = TinyModel.cacheRoot().resolve("models");
-        Path file = dir.resolve("sd15-f16.safetensors");
+        Path file = dir.resolve(preset.label() + "-f16.safetensors");
         if (Files.isRegularFile(file)) return file;
         Files.createDirectories(dir);
-        err.println("ember bench: writing a synthetic SD 1.5 checkpoint (f16, 2.1 GB) to " + file + " (once)");
+        err.println("ember bench: writing a synthetic " + preset.spec().architecture().label() + " checkpoint (" + preset.label()
+                + ", f16, " + (preset == ModelPreset.SDXL ? "6.9" : "2.1") + " GB) to " + file + " (once)");
         err.flush();
-        Path tmp = Files.createTempFile(dir, "sd15-f16", ".tmp");
+        Path tmp = Files.createTempFile(dir, preset.label() + "-f16", ".tmp");
         try {
-            SyntheticCheckpoint.write(ModelPreset.SD15, tmp, ModelFormat.SAFETENSORS, DType.F16, 0);
+            SyntheticCheckpoint.write(preset, tmp, ModelFormat.SAFETENSORS, DType.F16, 0);
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);

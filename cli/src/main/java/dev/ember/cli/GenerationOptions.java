@@ -7,6 +7,8 @@ import dev.ember.engine.metadata.AddOnsRecord;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
+import dev.ember.engine.SizeConditioning;
+import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.WeightType;
 import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.sampling.Prediction;
@@ -40,7 +42,7 @@ final class GenerationOptions {
     String negative;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
+            description = "SD 1.x/2.x or SDXL checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (default: Ember's tiny synthetic model, which draws noise).")
     Path model;
 
     @Option(names = {"-S", "--seed"}, paramLabel = "N",
@@ -51,21 +53,33 @@ final class GenerationOptions {
     @Option(names = {"-s", "--steps"}, paramLabel = "N", description = "Sampling steps of the full schedule (default: 50).")
     Integer steps;
 
-    @Option(names = {"-W", "--width"}, paramLabel = "PX", description = "Width, a multiple of 8 (default: 512).")
+    @Option(names = {"-W", "--width"}, paramLabel = "PX", description = "Width, a multiple of 8 (default: the model's: 1024 for SDXL, 768 for SD 2.x v-models, else 512).")
     Integer width;
 
-    @Option(names = {"-H", "--height"}, paramLabel = "PX", description = "Height, a multiple of 8 (default: 512).")
+    @Option(names = {"-H", "--height"}, paramLabel = "PX", description = "Height, a multiple of 8 (default: the model's, as --width).")
     Integer height;
 
     @Option(names = {"-C", "--cfg"}, paramLabel = "SCALE", description = "Classifier-free guidance scale, 1..30 (default: 7.5).")
     Double cfg;
 
     @Option(names = {"-A", "--sampler"}, paramLabel = "NAME",
-            description = "lms, euler, euler_a, heun, dpm2, dpmpp_2m, ddim, or InvokeAI's k_* names (default: lms).")
+            description = "lms, euler, euler_a, heun, dpm2, dpmpp_2m, dpmpp_2s_a, dpmpp_sde, lcm, ddim, or InvokeAI's k_* names (default: lms).")
     String sampler;
 
-    @Option(names = "--schedule", paramLabel = "NAME", description = "Sigma schedule: discrete (alias normal) or karras (default: discrete).")
+    @Option(names = "--schedule", paramLabel = "NAME",
+            description = "Sigma schedule: discrete (alias normal), karras, exponential, sgm_uniform, simple or trailing "
+                    + "(Turbo models: trailing or sgm_uniform) (default: discrete).")
     String schedule;
+
+    @Option(names = "--original-size", paramLabel = "WxH",
+            description = "SDXL: the original size it is conditioned on (default: the image size; smaller imitates low-resolution sources).")
+    String originalSize;
+
+    @Option(names = "--crop-top-left", paramLabel = "TOP,LEFT", description = "SDXL: the crop it is conditioned on (default: 0,0).")
+    String cropTopLeft;
+
+    @Option(names = "--target-size", paramLabel = "WxH", description = "SDXL: the target size it is conditioned on (default: the image size).")
+    String targetSize;
 
     @Option(names = "--noise", paramLabel = "philox|mt19937",
             description = "Noise generator: philox (torch on CUDA, A1111's GPU seeds) or mt19937 (torch on CPU) (default: philox).")
@@ -231,6 +245,15 @@ final class GenerationOptions {
             preset = TinyModel.PRESET;
         }
         modelSize = ImageParameters.sizeOf(Path.of(modelPath));
+        Integer w = first(width, r == null ? null : r.width()), h = first(height, r == null ? null : r.height());
+        if (w == null || h == null) {
+            // The model's own size (SDXL 1024, SD 2.x v 768, else 512); its file is read for the architecture only.
+            String predictionName = name(prediction, r == null ? null : r.prediction(), null, p -> Prediction.parse(p).label());
+            int side = StableDiffusion.defaultImageSize(Path.of(modelPath), predictionName == null ? null : Prediction.parse(predictionName));
+            if (w == null) w = side;
+            if (h == null) h = side;
+        }
+        SizeConditioning sizes = sizeConditioning(r == null ? null : r.sizeConditioning(), w, h);
         if (model == null && r != null && r.modelSize() != null && modelSize != null && !r.modelSize().equals(modelSize)) {
             notices.add("ember: warning: " + modelPath + " is " + modelSize + " bytes, but the image was made with a model of "
                     + r.modelSize() + " bytes: the result may differ");
@@ -243,8 +266,8 @@ final class GenerationOptions {
                 seedValue,
                 stepCount,
                 first(cfg, r == null ? null : r.cfgScale(), d.cfgScale()),
-                first(width, r == null ? null : r.width(), d.width()),
-                first(height, r == null ? null : r.height(), d.height()),
+                w,
+                h,
                 name(sampler, r == null ? null : r.sampler(), d.sampler().id(), s -> Sampler.parse(s).id()),
                 name(schedule, r == null ? null : r.schedule(), d.schedule().id(), s -> Schedule.parse(s).id()),
                 name(noise, r == null ? null : r.noise(), d.noise().id(), s -> NoiseSource.parse(s).id()),
@@ -265,7 +288,8 @@ final class GenerationOptions {
                 Ember.version(),
                 null,
                 img2img == null ? null : img2img.initLatent(),
-                addOns(r == null ? null : r.addOns(), r != null));
+                addOns(r == null ? null : r.addOns(), r != null),
+                sizes);
     }
 
     /** The add-ons: command line, then the recorded ones, then none. A bad value is bad usage (exit 2). */
@@ -300,6 +324,34 @@ final class GenerationOptions {
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }
+    }
+
+    /**
+     * SDXL's size conditioning: --original-size, --crop-top-left and --target-size over the recorded one,
+     * parts given by neither being the image's size and no crop; null when nothing is given or recorded
+     * (the engine's default, the same values).
+     */
+    SizeConditioning sizeConditioning(SizeConditioning recorded, int imageWidth, int imageHeight) {
+        if (originalSize == null && cropTopLeft == null && targetSize == null) return recorded;
+        SizeConditioning base = recorded != null ? recorded : SizeConditioning.of(imageWidth, imageHeight);
+        int[] original = originalSize == null ? new int[] {base.originalWidth(), base.originalHeight()} : pair(originalSize, "x", "--original-size");
+        int[] crop = cropTopLeft == null ? new int[] {base.cropTop(), base.cropLeft()} : pair(cropTopLeft, ",", "--crop-top-left");
+        int[] target = targetSize == null ? new int[] {base.targetWidth(), base.targetHeight()} : pair(targetSize, "x", "--target-size");
+        try {
+            return new SizeConditioning(original[0], original[1], crop[0], crop[1], target[0], target[1]);
+        } catch (IllegalArgumentException e) {
+            throw new EmberCommand.UsageException(e.getMessage());
+        }
+    }
+
+    private static int[] pair(String value, String separator, String option) {
+        String[] parts = value.strip().toLowerCase(java.util.Locale.ROOT).split(java.util.regex.Pattern.quote(separator));
+        try {
+            if (parts.length == 2) return new int[] {Integer.parseInt(parts[0].strip()), Integer.parseInt(parts[1].strip())};
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new EmberCommand.UsageException(option + " must be two whole numbers as A" + separator + "B, got '" + value + "'");
     }
 
     /** {@code FILE} or {@code FILE:WEIGHT} (the last colon separates the weight, so Windows drive letters stay). */

@@ -67,12 +67,14 @@ final class ModelCommand implements Callable<Integer> {
                 out.println("prediction:   " + s.prediction().label() + " (" + s.predictionSource() + ")");
                 long total = 0;
                 for (Component comp : Component.values()) {
+                    if (comp.layout(s).isEmpty()) continue; // SD 1.x/2.x have no second text encoder
                     ModelReport.ComponentStats st = r.components().get(comp);
                     total += st.parameters();
                     out.printf(Locale.ROOT, "%-13s %,d parameters in %d tensors (%s)%n", comp.label() + ":", st.parameters(), st.tensors(), dtypes(st.parametersByDtype()));
                 }
                 out.printf(Locale.ROOT, "%-13s %,d parameters%n", "total:", total);
                 out.println("text config:  " + s.text());
+                if (s.text2() != null) out.println("text2 config: " + s.text2());
                 out.println("unet config:  " + s.unet());
                 out.println("vae config:   " + s.vae());
                 out.println("schedule:     " + c.scheduleSource());

@@ -35,8 +35,8 @@ enum Previews {
 
     RgbImage render(StableDiffusion sd, StepEvent e) {
         return switch (this) {
-            case PROJ -> LatentPreview.preview(e.latent().toArray(ValueLayout.JAVA_FLOAT), 0, e.latentHeight(), e.latentWidth(),
-                    LatentPreview.VAE_SCALE);
+            case PROJ -> LatentPreview.preview(sd.previewPalette(), e.latent().toArray(ValueLayout.JAVA_FLOAT), 0, e.latentHeight(),
+                    e.latentWidth(), LatentPreview.VAE_SCALE);
             case VAE -> sd.decodePreview(e.latent(), e.latentHeight(), e.latentWidth());
             case TAESD -> sd.taesdPreview(e.latent(), e.latentHeight(), e.latentWidth());
         };

@@ -81,9 +81,10 @@ class ErrorCasesTest {
     @Test
     void unknownNamesAreUsageErrors() {
         fails(2, "unknown sampler 'k_nope'; valid: lms/k_lms, euler/k_euler, euler_a/k_euler_a/euler_ancestral, heun/k_heun, "
-                + "dpm2/k_dpm_2/dpm_2, dpmpp_2m/k_dpmpp_2m/dpm++_2m, ddim", "txt2img", "-A", "k_nope");
-        fails(2, "unknown schedule 'linear'; valid: discrete/normal/default, karras", "txt2img", "--schedule", "linear");
-        fails(2, "unknown preview 'fast'; valid: proj, vae", "txt2img", "--preview", "fast");
+                + "dpm2/k_dpm_2/dpm_2, dpmpp_2m/k_dpmpp_2m/dpm++_2m, dpmpp_2s_a/k_dpmpp_2s_a/dpmpp_2s_ancestral/dpm++_2s_a, "
+                + "dpmpp_sde/k_dpmpp_sde/dpm++_sde, lcm, ddim", "txt2img", "-A", "k_nope");
+        fails(2, "unknown schedule 'linear'; valid: discrete/normal/default, karras, exponential, sgm_uniform, simple, trailing", "txt2img", "--schedule", "linear");
+        fails(2, "unknown preview 'fast'; valid: proj, vae, taesd", "txt2img", "--preview", "fast");
     }
 
     @Test

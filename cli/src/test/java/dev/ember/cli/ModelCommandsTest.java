@@ -53,8 +53,8 @@ class ModelCommandsTest {
 
     @Test
     void makeModelRejectsAnUnknownPreset() {
-        CliRunner r = CliRunner.run("make-model", "--preset", "sdxl", "--out", dir.resolve("x").toString());
+        CliRunner r = CliRunner.run("make-model", "--preset", "sd3", "--out", dir.resolve("x").toString());
         assertEquals(2, r.exitCode());
-        assertTrue(r.err().contains("unknown preset 'sdxl'"), r.err());
+        assertTrue(r.err().contains("unknown preset 'sd3'"), r.err());
     }
 }

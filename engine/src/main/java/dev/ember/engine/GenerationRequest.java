@@ -14,7 +14,8 @@ import java.util.Objects;
  * {@link #builder(String)}; defaults are InvokeAI's: 50 steps, cfg 7.5, k_lms, 512x512, strength 0.75.
  *
  * @param prompt         what to draw
- * @param negativePrompt what to steer away from; "" is encoded like any prompt (not zeros)
+ * @param negativePrompt what to steer away from; "" is encoded like any prompt for SD 1.x/2.x; SDXL conditions on
+ *                       zeros instead (as sgm, diffusers and AUTOMATIC1111 do for an empty SDXL negative prompt)
  * @param seed           the first image's seed, in [0, 2^32) as in AUTOMATIC1111 and InvokeAI; image i uses
  *                       {@code (seed + i) mod 2^32} ({@link #imageSeed(int)}), so seeds stay in that range
  * @param steps          sampling steps of the full schedule (img2img runs {@code int(steps * strength)} of them)
@@ -30,12 +31,14 @@ import java.util.Objects;
  * @param noise          which random number generator makes the noise
  * @param initLatent     img2img: the VAE posterior's mean (default) or a draw from it
  * @param loras          LoRAs applied for this request, besides those {@code <lora:NAME:WEIGHT>} tags in the prompts name
+ * @param sizeConditioning SDXL only: the size conditioning, or null for the default (original and target
+ *                       size = the image's, no crop); other models refuse a non-null value
  * @param inpaint        img2img: repaint only the init image's masked part ({@link Inpaint}), or null for all of it
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
                                 double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras,
-                                Inpaint inpaint) {
+                                SizeConditioning sizeConditioning, Inpaint inpaint) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
@@ -84,6 +87,11 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         return isImg2Img() ? (int) (steps * strength) : steps;
     }
 
+    /** The size conditioning SDXL gets: the given one, or the image's size with no crop. */
+    public SizeConditioning sizeConditioningOrDefault() {
+        return sizeConditioning != null ? sizeConditioning : SizeConditioning.of(width, height);
+    }
+
     /** Whether the negative prompt and a second UNet pass are needed. */
     public boolean usesGuidance() {
         return cfgScale != 1;
@@ -115,6 +123,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private NoiseSource noise = NoiseSource.PHILOX;
         private InitLatent initLatent = InitLatent.MEAN;
         private List<Lora> loras = new ArrayList<>();
+        private SizeConditioning sizeConditioning;
         private Inpaint inpaint;
 
         private Builder(String prompt) {
@@ -138,6 +147,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             noise = r.noise;
             initLatent = r.initLatent;
             loras = new ArrayList<>(r.loras);
+            sizeConditioning = r.sizeConditioning;
             inpaint = r.inpaint;
         }
 
@@ -160,10 +170,12 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder loras(List<Lora> v) { loras = new ArrayList<>(v); return this; }
         public Builder lora(java.nio.file.Path file, double weight) { loras.add(new Lora(file, weight)); return this; }
         public Builder inpaint(Inpaint v) { inpaint = v; return this; }
+        /** SDXL's size conditioning; null (the default) = the image's size, no crop. */
+        public Builder sizeConditioning(SizeConditioning v) { sizeConditioning = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise, initLatent, loras, inpaint);
+                    images, initImage, strength, resize, noise, initLatent, loras, sizeConditioning, inpaint);
         }
     }
 }

@@ -28,12 +28,14 @@ import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.Conditioning;
 import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.Inpainting;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
+import dev.ember.engine.pipeline.VectorConditioning;
 import dev.ember.engine.pipeline.UnetBatcher;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
@@ -99,8 +101,8 @@ import java.util.function.Supplier;
  * networks with checked positional reads). See {@link ModelFileAccess}.
  */
 public final class StableDiffusion implements AutoCloseable {
-    /** The networks of a model, as {@link #residentNetworks()} reports them. */
-    public enum Network { TEXT_ENCODER, UNET, VAE_ENCODER, VAE_DECODER }
+    /** The networks of a model, as {@link #residentNetworks()} reports them (TEXT_ENCODER_2: SDXL's OpenCLIP bigG). */
+    public enum Network { TEXT_ENCODER, TEXT_ENCODER_2, UNET, VAE_ENCODER, VAE_DECODER }
 
     private final ModelSpec spec;
     private final ModelReport report;
@@ -122,6 +124,8 @@ public final class StableDiffusion implements AutoCloseable {
     /** Whether {@link #files} stays open after loading: for change checks, or for positional reads of per-use networks. */
     private final boolean keepsFilesOpen;
     private final OnDemand<TextEncoder> textEncoder;
+    /** SDXL's second text encoder; null for SD 1.x/2.x. */
+    private final OnDemand<TextEncoder> textEncoder2;
     private final Unet unet;
     private final OnDemand<Vae> vaeDecoder;
     /** In the default mode the same object as {@link #vaeDecoder}: one VAE with both halves. */
@@ -158,24 +162,33 @@ public final class StableDiffusion implements AutoCloseable {
         if (clipSkip > spec.text().numLayers()) {
             throw new IllegalArgumentException("clip skip " + clipSkip + " exceeds the text encoder's " + spec.text().numLayers() + " layers");
         }
-        boolean perUse = options.lowMemory() && mappedOnly(checkpoint.tensors());
+        if (spec.text2() != null && options.clipSkip() > spec.text2().numLayers()) {
+            throw new IllegalArgumentException("clip skip " + options.clipSkip() + " exceeds text encoder 2's " + spec.text2().numLayers() + " layers");
+        }
+        boolean sdxl = spec.text2() != null;
+        if (sdxl && options.addOns().embeddingsDir() != null) {
+            throw new IllegalArgumentException("textual-inversion embeddings are not supported for SDXL models yet (SD 1.x/2.x only)");
+        }
+        boolean perUse = options.lowMemory() && mostlyMapped(checkpoint.tensors());
         boolean copied = options.fileAccess() == ModelFileAccess.COPIED;
         StateDict weights = checkpoint.tensors();
         // COPIED: per-use networks are read again from the files, not the mapping; if some tensor cannot be
         // located in a file, all networks stay resident instead.
-        PositionalTensors textSource = null, decoderSource = null, encoderSource = null;
+        PositionalTensors textSource = null, text2Source = null, decoderSource = null, encoderSource = null;
         if (perUse && copied) {
             ConcurrentHashMap<String, Long> checksums = new ConcurrentHashMap<>();
             textSource = PositionalTensors.locate(weights, NetworkLayout.textEncoder(spec.text()), files, checksums);
+            if (sdxl) text2Source = PositionalTensors.locate(weights, NetworkLayout.textEncoder2(spec.text2()), files, checksums);
             decoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeDecoder(spec.vae()), files, checksums);
             encoderSource = PositionalTensors.locate(weights, NetworkLayout.vaeEncoder(spec.vae()), files, checksums);
-            perUse = textSource != null && decoderSource != null && encoderSource != null;
+            perUse = textSource != null && (!sdxl || text2Source != null) && decoderSource != null && encoderSource != null;
         }
         int device = DeviceSelector.resolve(options.device(), Ember.devices());
         boolean inPlace = options.weightsInPlace() && device == -1; // in place on the CPU only
         NativeContext ctx = new NativeContext(new NativeContext.Options(options.threads(), device, options.flashAttention(),
                 options.blas(), options.lowMemory(), inPlace));
         int weightType = options.weightType().nativeCode();
+        int vaeWeightType = vaeWeightType(spec, weightType);
         AddOnFiles extras;
         try {
             extras = AddOnFiles.open(options.addOns(), spec, tokenizer);
@@ -187,7 +200,7 @@ public final class StableDiffusion implements AutoCloseable {
         StateDict vaeWeights = extras.vaeWeights(weights);
         VaeConfig vaeConfig = extras.vaeConfig(spec);
         if (options.addOns().vae() != null) decoderSource = encoderSource = null;
-        OnDemand<TextEncoder> text = null;
+        OnDemand<TextEncoder> text = null, text2 = null;
         Unet un = null;
         OnDemand<Vae> decoder = null, encoder = null;
         Taesd tiny = null;
@@ -196,21 +209,30 @@ public final class StableDiffusion implements AutoCloseable {
                 // The text encoder takes the LoRA-merged tensors of the set in use over its own (loraOverlay).
                 text = OnDemand.perUse("text encoder", loader(weights, textSource,
                         w -> new TextEncoder(ctx, spec.text(), loraOverlay(w), weightType)));
+                if (sdxl) {
+                    text2 = OnDemand.perUse("text encoder 2", loader(weights, text2Source,
+                            w -> new TextEncoder(ctx, spec.text2(), w, weightType, NetworkLayout.TEXT2_ROOT)));
+                }
                 decoder = OnDemand.perUse("VAE decoder", loader(vaeWeights, decoderSource,
-                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.DECODER)));
+                        w -> new Vae(ctx, vaeConfig, w, vaeWeightType, Vae.Parts.DECODER)));
                 encoder = OnDemand.perUse("VAE encoder", loader(vaeWeights, encoderSource,
-                        w -> new Vae(ctx, vaeConfig, w, weightType, Vae.Parts.ENCODER)));
+                        w -> new Vae(ctx, vaeConfig, w, vaeWeightType, Vae.Parts.ENCODER)));
                 // Load each once now, one at a time, so that a model libember refuses fails here as in the default mode.
-                for (OnDemand<?> network : List.of(text, decoder, encoder)) network.acquire().close();
+                List<OnDemand<?>> all = new ArrayList<>(List.of(text, decoder, encoder));
+                if (text2 != null) all.add(text2);
+                for (OnDemand<?> network : all) network.acquire().close();
                 un = new Unet(ctx, spec.unet(), weights, weightType);
             } else {
                 text = OnDemand.resident("text encoder", new TextEncoder(ctx, spec.text(), weights, weightType));
+                if (sdxl) {
+                    text2 = OnDemand.resident("text encoder 2", new TextEncoder(ctx, spec.text2(), weights, weightType, NetworkLayout.TEXT2_ROOT));
+                }
                 un = new Unet(ctx, spec.unet(), weights, weightType);
-                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, weightType, Vae.Parts.BOTH));
+                decoder = encoder = OnDemand.resident("VAE", new Vae(ctx, vaeConfig, vaeWeights, vaeWeightType, Vae.Parts.BOTH));
             }
             if (extras.taesd() != null) tiny = new Taesd(ctx, extras.taesd().config(), extras.taesd().tensors(), weightType, Vae.Parts.DECODER);
         } catch (RuntimeException | Error e) {
-            closeAll(e, tiny, encoder, decoder, un, text, ctx, extras);
+            closeAll(e, tiny, encoder, decoder, un, text2, text, ctx, extras);
             throw e;
         }
         if (!perUse && !inPlace) extras.closeFiles(); // every network holds its own copy
@@ -221,13 +243,13 @@ public final class StableDiffusion implements AutoCloseable {
         this.readsMapping = this.checkpoint != null && anyMapped(checkpoint.tensors());
         this.keepsFilesOpen = readsMapping || perUse && copied;
         this.textEncoder = text;
+        this.textEncoder2 = text2;
         this.unet = un;
         this.vaeDecoder = decoder;
         this.vaeEncoder = encoder;
         this.addOnFiles = extras;
         this.taesd = tiny;
-        PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
-        this.prompts = new PromptEncoder(tokenizer, textEncoder, pad, clipSkip, spec.text().hiddenSize(), extras.embeddings(),
+        this.prompts = new PromptEncoder(tokenizer, encoders(spec, text, text2, options.clipSkip()), extras.embeddings(),
                 spec.text().vocabSize());
         boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
         this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
@@ -305,10 +327,47 @@ public final class StableDiffusion implements AutoCloseable {
         return false;
     }
 
-    /** Whether every tensor is a slice of a file mapping (not inflated into memory), so keeping it open costs no memory. */
-    private static boolean mappedOnly(StateDict tensors) {
-        for (TensorData t : tensors.tensors().values()) if (!t.data().isMapped()) return false;
-        return true;
+    /**
+     * How the text encoders are used. SD 1.x pads with end-of-text, OpenCLIP (SD 2.x, SDXL's bigG) with 0;
+     * SD 1.x/2.x apply the final layer norm to the layer taken, SDXL does not (sgm's hidden states of
+     * layer 11 for ViT-L, the penultimate layer for bigG), and bigG gives the pooled vector. A clip skip
+     * in the options applies to every encoder; 0 keeps each one's default.
+     */
+    private static List<PromptEncoder.Encoder> encoders(ModelSpec spec, OnDemand<TextEncoder> text, OnDemand<TextEncoder> text2, int clipSkip) {
+        boolean sdxl = text2 != null;
+        PadStyle pad = spec.architecture() == Architecture.SD2 ? PadStyle.ZERO : PadStyle.END_OF_TEXT;
+        List<PromptEncoder.Encoder> list = new ArrayList<>();
+        list.add(new PromptEncoder.Encoder(text, pad, clipSkip > 0 ? clipSkip : spec.text().defaultClipSkip(), !sdxl, false,
+                spec.text().hiddenSize()));
+        if (sdxl) {
+            list.add(new PromptEncoder.Encoder(text2, PadStyle.ZERO, clipSkip > 0 ? clipSkip : spec.text2().defaultClipSkip(), false, true,
+                    spec.text2().hiddenSize()));
+        }
+        return list;
+    }
+
+    /**
+     * SDXL's VAE overflows f16 (its decoder's activations pass 65504, giving inf and then NaN: the known
+     * reason for "fp16-fix" VAEs). Ember's convolutions round their inputs to f16 when the kernels are
+     * f16, so the SDXL VAE keeps f32 weights, whatever the file or the weight type: activations then stay
+     * f32 throughout. Other VAEs follow the weight type.
+     */
+    static int vaeWeightType(ModelSpec spec, int weightType) {
+        return spec.architecture() == Architecture.SDXL ? WeightType.F32.nativeCode() : weightType;
+    }
+
+    /**
+     * Whether the tensors are slices of a file mapping (not inflated into memory), so keeping them open costs
+     * (almost) no memory: at most 1/64 of the bytes may live in memory (SDXL's transposed bigG projection,
+     * 3 MB of 7 GB); a compressed {@code .ckpt}, inflated whole, does not qualify.
+     */
+    private static boolean mostlyMapped(StateDict tensors) {
+        long all = 0, inMemory = 0;
+        for (TensorData t : tensors.tensors().values()) {
+            all += t.data().byteSize();
+            if (!t.data().isMapped()) inMemory += t.data().byteSize();
+        }
+        return inMemory <= all / 64;
     }
 
     /**
@@ -373,7 +432,10 @@ public final class StableDiffusion implements AutoCloseable {
         return generate(request, listener, warning -> {});
     }
 
-    /** As {@link #generate(GenerationRequest, StepListener)}, reporting warnings (e.g. a truncated prompt). */
+    /**
+     * As {@link #generate(GenerationRequest, StepListener)}, reporting warnings to {@code warnings} (none at
+     * present: prompts longer than 75 tokens are split into chunks, not truncated).
+     */
     public GenerationResult generate(GenerationRequest request, StepListener listener, Consumer<String> warnings) {
         return generate(request, listener, warnings, null);
     }
@@ -396,23 +458,24 @@ public final class StableDiffusion implements AutoCloseable {
         List<GeneratedImage> images = new ArrayList<>();
         int stepsRun = 0;
         try (LoraState.Lease lease = loras.use(wanted, warnings)) {
-            List<String> texts = request.usesGuidance() ? List.of(prompt.text(), negative.text()) : List.of(prompt.text());
-            float[] context = prompts.encode(texts, warnings);
+            Conditioning[] conditioning = conditioning(request, prompt.text(), negative.text());
             int f = spec.vae().downscale();
             RgbImage fitted = request.isImg2Img() ? fitInit(request, warnings) : null;
             Inpainting inpainting = Inpainting.prepare(request, fitted, codec, f, isInpaintingModel(), warnings);
             EncodedInit init = fitted == null ? null : codec.encode(inpainting == null ? fitted : inpainting.source());
+            // A seat batches cond and uncond with other generations' rows: only when they run as one batch of two.
+            boolean seated = batching != null && Conditioning.oneBatch(conditioning[0], conditioning[1]);
             for (int i = 0; i < request.images(); i++) {
                 long seed = request.imageSeed(i);
                 Generation run = new Generation(unet, schedule, prediction, spec.unet().outChannels(), request.height() / f, request.width() / f)
                         .inpainting(inpainting);
                 Generation.Result r;
-                if (batching == null) {
-                    r = run.sample(request, i, seed, context, prompts.tokens(), init, listener);
+                if (!seated) {
+                    r = run.sample(request, i, seed, conditioning[0], conditioning[1], init, listener);
                 } else {
                     try (UnetBatcher.Seat seat = batching.batcher().join(request.usesGuidance() ? 2 : 1,
-                            request.height() / f, request.width() / f, prompts.tokens())) {
-                        r = run.sample(request, i, seed, context, prompts.tokens(), init, listener, seat);
+                            request.height() / f, request.width() / f, conditioning[0].tokens())) {
+                        r = run.sample(request, i, seed, conditioning[0], conditioning[1], init, listener, seat);
                     }
                 }
                 stepsRun = r.stepsRun();
@@ -424,6 +487,29 @@ public final class StableDiffusion implements AutoCloseable {
             }
         }
         return new GenerationResult(images, stepsRun, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * [cond, uncond] (uncond null without guidance) for the prompts without their LoRA tags. SDXL: an empty
+     * negative prompt conditions on zeros (context and pooled; sgm's force_zero_embeddings, which diffusers
+     * and AUTOMATIC1111 use for it), and each prompt gets its vector conditioning: pooled text, then the sizes.
+     */
+    private Conditioning[] conditioning(GenerationRequest request, String promptText, String negativeText) {
+        boolean sdxl = spec.text2() != null;
+        if (!sdxl && request.sizeConditioning() != null) {
+            throw new IllegalArgumentException("size conditioning (original size, crop, target size) is for SDXL models; this is "
+                    + spec.architecture().label());
+        }
+        List<String> texts = request.usesGuidance() ? List.of(promptText, negativeText) : List.of(promptText);
+        List<PromptEncoder.Encoded> encoded = prompts.encode(texts);
+        Conditioning[] out = new Conditioning[2];
+        for (int i = 0; i < encoded.size(); i++) {
+            PromptEncoder.Encoded e = encoded.get(i);
+            if (sdxl && i == 1 && negativeText.isEmpty()) e = e.zeroed();
+            float[] vector = sdxl ? VectorConditioning.of(e.pooled(), request.sizeConditioningOrDefault(), spec.sizeEmbedDim()) : null;
+            out[i] = new Conditioning(e.context(), e.tokens(), vector);
+        }
+        return out;
     }
 
     /**
@@ -513,7 +599,7 @@ public final class StableDiffusion implements AutoCloseable {
             throw new IllegalArgumentException("max images per batch must be between 1 and " + GenerationRequest.MAX_IMAGES + ", got " + maxImages);
         }
         UnetBatcher batcher = new UnetBatcher(unet::forward, 2 * maxImages, spec.unet().inChannels(), spec.unet().outChannels(),
-                spec.unet().contextDim());
+                spec.unet().contextDim(), spec.unet().hasVectorConditioning() ? spec.unet().admInChannels() : 0);
         return new Batching(this, batcher, maxImages);
     }
 
@@ -567,6 +653,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** Whether TAESD is loaded (previews and {@link AddOns.VaeDecoder#TAESD}). */
     public boolean hasTaesd() {
         return taesd != null;
+    }
+
+    /** The latent-to-RGB projection that fits this model's VAE (SDXL's differs from SD 1.x/2.x's). */
+    public LatentPreview.Palette previewPalette() {
+        return spec.architecture() == Architecture.SDXL ? LatentPreview.Palette.SDXL : LatentPreview.Palette.SD;
     }
 
     /** Cheap preview of a step's latent: SD's linear latent-to-RGB projection, at latent size. */
@@ -628,6 +719,43 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
+     * SDXL's second text encoder (OpenCLIP bigG), lent as {@link #textEncoder()} lends the first.
+     *
+     * @throws IllegalStateException if the model is closed or has no second text encoder (SD 1.x/2.x)
+     */
+    public OnDemand.Lease<TextEncoder> textEncoder2() {
+        ensureOpen();
+        if (textEncoder2 == null) throw new IllegalStateException(spec.architecture().label() + " has one text encoder");
+        return textEncoder2.acquire();
+    }
+
+    /**
+     * The image side this model generates by default: 1024 for SDXL, 768 for SD 2.x v-prediction models,
+     * 512 otherwise ({@link ModelSpec#defaultImageSize()}, with this model's prediction type).
+     */
+    public int defaultImageSize() {
+        return ModelSpec.defaultImageSize(spec.architecture(), prediction);
+    }
+
+    /** A request builder with this model's default image size ({@link #defaultImageSize()}); the rest as {@link GenerationRequest#builder}. */
+    public GenerationRequest.Builder requestBuilder(String prompt) {
+        int side = defaultImageSize();
+        return GenerationRequest.builder(prompt).size(side, side);
+    }
+
+    /**
+     * The default image side of the model at {@code path} without loading it (its file is read for the
+     * architecture only): what {@link #defaultImageSize()} would say after {@link #load}.
+     *
+     * @param prediction the prediction type override, or null for the file's own
+     */
+    public static int defaultImageSize(Path path, Prediction prediction) {
+        try (Checkpoint c = ModelFiles.inspect(path, prediction)) {
+            return c.spec().defaultImageSize();
+        }
+    }
+
+    /**
      * Whether the UNet runs fused attention: the options' {@link FlashAttention} resolved against the type its
      * matrix weights were stored in (AUTO: unless f32). What an image's metadata should record.
      */
@@ -673,6 +801,7 @@ public final class StableDiffusion implements AutoCloseable {
         if (closed) return resident;
         resident.add(Network.UNET);
         if (textEncoder.loaded()) resident.add(Network.TEXT_ENCODER);
+        if (textEncoder2 != null && textEncoder2.loaded()) resident.add(Network.TEXT_ENCODER_2);
         if (vaeEncoder.loaded()) resident.add(Network.VAE_ENCODER);
         if (vaeDecoder.loaded()) resident.add(Network.VAE_DECODER);
         return resident;
@@ -709,8 +838,8 @@ public final class StableDiffusion implements AutoCloseable {
             again = originals;
         }
         // Networks first (they may point at merged LoRA weights and mapped files), then what they read.
-        closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder, context, loras, addOnFiles,
-                again, checkpoint, files);
+        closeAll(null, taesd, vaeEncoder == vaeDecoder ? null : vaeEncoder, vaeDecoder, unet, textEncoder2, textEncoder, context, loras,
+                addOnFiles, again, checkpoint, files);
     }
 
     /** Closes each non-null resource in order, even if one fails; failures are added to {@code failure} or the first is thrown. */

@@ -26,7 +26,7 @@ public final class TinyModel {
     private TinyModel() {}
 
     public static final String NOTICE = "ember: no --model given, so Ember uses its tiny synthetic model (random weights): "
-            + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x or 2.x checkpoint "
+            + "its pictures are noise. For real images pass --model PATH, a Stable Diffusion 1.x, 2.x or SDXL checkpoint "
             + "(.safetensors, .ckpt or .gguf file, or a diffusers folder).";
 
     /** Ember's cache folder: {@link NativeLibrary#cacheRoot()}. */

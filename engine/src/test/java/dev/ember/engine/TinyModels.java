@@ -16,6 +16,7 @@ import java.util.zip.ZipOutputStream;
 /** A tiny synthetic checkpoint on disk, made once per test JVM. */
 public final class TinyModels {
     private static Path tiny;
+    private static Path tinyXl;
 
     private TinyModels() {}
 
@@ -32,6 +33,22 @@ public final class TinyModels {
             }
         }
         return tiny;
+    }
+
+    /** The tiny SDXL preset (both text encoders, label_emb, SDXL VAE scale) as f32 safetensors, made once per test JVM. */
+    public static synchronized Path tinyXlSafetensors() {
+        if (tinyXl == null) {
+            try {
+                Path dir = Files.createTempDirectory("ember-tiny-xl-");
+                dir.toFile().deleteOnExit();
+                tinyXl = dir.resolve("tiny-xl.safetensors");
+                SyntheticCheckpoint.write(ModelPreset.SDXL_TINY, tinyXl, ModelFormat.SAFETENSORS, DType.F32, 1234);
+                tinyXl.toFile().deleteOnExit();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return tinyXl;
     }
 
     /**

@@ -32,12 +32,21 @@ final class A1111Names {
             new SamplerName("LMS", Sampler.LMS, List.of("k_lms"), Map.of()),
             new SamplerName("Heun", Sampler.HEUN, List.of("k_heun"), Map.of("second_order", true)),
             new SamplerName("DPM2", Sampler.DPM2, List.of("k_dpm_2"), orderedMap("scheduler", "karras", "second_order", true)),
+            new SamplerName("DPM++ 2S a", Sampler.DPMPP_2S_A, List.of("k_dpmpp_2s_a"),
+                    orderedMap("scheduler", "karras", "uses_ensd", true, "second_order", true)),
+            new SamplerName("DPM++ SDE", Sampler.DPMPP_SDE, List.of("k_dpmpp_sde"),
+                    orderedMap("scheduler", "karras", "second_order", true, "brownian_noise", true)),
+            new SamplerName("LCM", Sampler.LCM, List.of("k_lcm"), Map.of()),
             new SamplerName("DDIM", Sampler.DDIM, List.of("ddim"), Map.of()));
 
     static final List<SchedulerName> SCHEDULERS = List.of(
             new SchedulerName("automatic", "Automatic", null, null, -1, false),
             new SchedulerName("uniform", "Uniform", Schedule.DISCRETE, List.of("discrete"), -1, true),
-            new SchedulerName("karras", "Karras", Schedule.KARRAS, null, Schedule.KARRAS_RHO, false));
+            new SchedulerName("karras", "Karras", Schedule.KARRAS, null, Schedule.KARRAS_RHO, false),
+            new SchedulerName("exponential", "Exponential", Schedule.EXPONENTIAL, null, -1, false),
+            new SchedulerName("sgm_uniform", "SGM Uniform", Schedule.SGM_UNIFORM, List.of("sgmuniform"), -1, true),
+            new SchedulerName("simple", "Simple", Schedule.SIMPLE, null, -1, true),
+            new SchedulerName("trailing", "Trailing", Schedule.TRAILING, null, -1, true));
 
     private A1111Names() {}
 

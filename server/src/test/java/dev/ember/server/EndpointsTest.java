@@ -74,11 +74,14 @@ class EndpointsTest {
             names.add(s.get("name").asText());
             assertTrue(s.get("aliases").isArray() && s.get("options").isObject(), s.toString());
         }
-        assertEquals(List.of("DPM++ 2M", "Euler a", "Euler", "LMS", "Heun", "DPM2", "DDIM"), names);
+        assertEquals(List.of("DPM++ 2M", "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM++ 2S a", "DPM++ SDE", "LCM", "DDIM"), names);
         JsonNode schedulers = json(client.get("/sdapi/v1/schedulers"));
         assertEquals("Automatic", schedulers.get(0).get("label").asText());
         assertEquals("karras", schedulers.get(2).get("name").asText());
         assertEquals(7.0, schedulers.get(2).get("default_rho").asDouble());
+        List<String> schedulerNames = new ArrayList<>();
+        for (JsonNode s : schedulers) schedulerNames.add(s.get("name").asText());
+        assertEquals(List.of("automatic", "uniform", "karras", "exponential", "sgm_uniform", "simple", "trailing"), schedulerNames);
         for (String path : List.of("/sdapi/v1/sd-vae", "/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes")) {
             var r = client.get(path);
             assertEquals(200, r.statusCode(), path);

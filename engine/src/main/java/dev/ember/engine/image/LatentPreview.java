@@ -13,15 +13,39 @@ import java.util.Objects;
  * SD 2.x shares SD 1.x's VAE, so the same factors serve it. As in A1111, they apply to the latent as
  * the sampler holds it (the VAE latent times the 0.18215 scale factor) and give RGB in about [-1, 1],
  * which is then mapped to bytes as a decoded image would be ({@link RgbImage#fromTensor}).
+ *
+ * <p>SDXL's VAE is another one: its latents (times 0.13025) get ComfyUI's SDXL factors and bias
+ * ({@code comfy/latent_formats.py}, {@code SDXL.latent_rgb_factors} and {@code latent_rgb_factors_bias}),
+ * {@link Palette#SDXL}.
  */
 public final class LatentPreview {
-    /** {@code FACTORS[latent channel][r, g, b]}. */
-    private static final double[][] FACTORS = {
-        {0.298, 0.207, 0.208},
-        {0.187, 0.286, 0.173},
-        {-0.158, 0.189, 0.264},
-        {-0.184, -0.271, -0.473},
-    };
+    /** The latent-to-RGB projection of one VAE family: {@code factors[latent channel][r, g, b]} and an RGB bias. */
+    public enum Palette {
+        /** SD 1.x / 2.x (Keturn's factors, no bias). */
+        SD(new double[][] {
+            {0.298, 0.207, 0.208},
+            {0.187, 0.286, 0.173},
+            {-0.158, 0.189, 0.264},
+            {-0.184, -0.271, -0.473},
+        }, new double[] {0, 0, 0}),
+        /** SDXL (ComfyUI's factors and bias). */
+        SDXL(new double[][] {
+            {0.3651, 0.4232, 0.4341},
+            {-0.2533, -0.0042, 0.1068},
+            {0.1076, 0.1111, -0.0362},
+            {-0.3165, -0.2492, -0.2188},
+        }, new double[] {0.1084, -0.0175, -0.0011});
+
+        private final double[][] factors;
+        private final double[] bias;
+
+        Palette(double[][] factors, double[] bias) {
+            this.factors = factors;
+            this.bias = bias;
+        }
+    }
+
+    private static final double[][] FACTORS = Palette.SD.factors;
 
     public static final int LATENT_CHANNELS = 4;
     /** The VAE's downscale: latent pixels per image pixel along each side. */
@@ -45,6 +69,12 @@ public final class LatentPreview {
      * becomes an {@code upscale x upscale} block (nearest neighbour; {@link #VAE_SCALE} gives image size).
      */
     public static RgbImage preview(float[] latent, int offset, int height, int width, int upscale) {
+        return preview(Palette.SD, latent, offset, height, width, upscale);
+    }
+
+    /** As {@link #preview(float[], int, int, int, int)} with another VAE family's projection. */
+    public static RgbImage preview(Palette palette, float[] latent, int offset, int height, int width, int upscale) {
+        Objects.requireNonNull(palette, "palette");
         Objects.requireNonNull(latent, "latent");
         if (height <= 0 || width <= 0) throw new IllegalArgumentException("latent size must be positive, got " + height + "x" + width);
         if (upscale <= 0) throw new IllegalArgumentException("upscale must be positive, got " + upscale);
@@ -57,8 +87,8 @@ public final class LatentPreview {
             for (int x = 0; x < width; x++) {
                 int p = offset + y * width + x;
                 for (int c = 0; c < 3; c++) {
-                    double v = 0;
-                    for (int l = 0; l < LATENT_CHANNELS; l++) v += latent[p + l * plane] * FACTORS[l][c];
+                    double v = palette.bias[c];
+                    for (int l = 0; l < LATENT_CHANNELS; l++) v += latent[p + l * plane] * palette.factors[l][c];
                     pixel[c] = RgbImage.toByte(v);
                 }
                 for (int dy = 0; dy < upscale; dy++) {

@@ -9,6 +9,7 @@ import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitLatent;
 import dev.ember.engine.InitResize;
 import dev.ember.engine.ModelOptions;
+import dev.ember.engine.SizeConditioning;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.TinyModel;
 import dev.ember.engine.WeightType;
@@ -55,6 +56,7 @@ import java.util.stream.Stream;
  * @param initLatent      img2img: {@code mean} or {@code sample} (the VAE posterior's mean or a draw from it); null
  *                        for txt2img and in records made before the option existed (which used the mean)
  * @param addOns          LoRAs, embeddings, a separate VAE, TAESD and tiling ({@link AddOnsRecord}); null when none were set
+ * @param sizeConditioning SDXL's size conditioning when one was chosen, else null (the image size, no crop)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -63,8 +65,20 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
                        String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
-                       String initLatent, AddOnsRecord addOns) {
+                       String initLatent, AddOnsRecord addOns, SizeConditioning sizeConditioning) {
     public static final String TXT2IMG = "txt2img";
+
+    /** Without SDXL size conditioning (as before it was recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                           String initLatent, AddOnsRecord addOns) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, modelFingerprint, initLatent, addOns, null);
+    }
 
     /** Without add-ons. */
     public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
@@ -75,7 +89,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String initLatent) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, modelFingerprint, initLatent, null);
+                flashAttention, emberVersion, modelFingerprint, initLatent, null, null);
     }
 
     /** Without add-ons or an init-latent choice (as before they were recorded). */
@@ -86,7 +100,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, modelFingerprint, null, null);
+                flashAttention, emberVersion, modelFingerprint, null, null, null);
     }
 
     /** Without a model fingerprint (as before it was recorded). */
@@ -97,7 +111,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String device, int threads, Boolean flashAttention, String emberVersion) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, null, null, null);
+                flashAttention, emberVersion, null, null, null, null);
     }
     public static final String IMG2IMG = "img2img";
 
@@ -116,7 +130,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
                 tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
-                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null, AddOnsRecord.of(request, model));
+                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null, AddOnsRecord.of(request, model), request.sizeConditioning());
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -146,14 +160,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning);
     }
 
     /** These parameters with their add-ons (as {@link AddOnsRecord#of(GenerationRequest, StableDiffusion)} resolves them). */
     public ImageParameters withAddOns(AddOnsRecord value) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, value);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, value, sizeConditioning);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
@@ -168,7 +182,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 .sampler(Sampler.parse(sampler))
                 .schedule(Schedule.parse(schedule))
                 .noise(NoiseSource.parse(noise))
-                .images(images);
+                .images(images)
+                .sizeConditioning(sizeConditioning);
         if (addOns != null) b.loras(addOns.explicitLoras());
         if (init != null) {
             b.initImage(init).strength(strength).resize(InitResize.parse(resize))
@@ -181,14 +196,14 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent, addOns);
+                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning);
     }
 
     /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
     public ImageParameters asRunBy(StableDiffusion model) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
-                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent, addOns);
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent, addOns, sizeConditioning);
     }
 
     /**
@@ -205,7 +220,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
                 weightType, null, 0, flashAttention, null, modelFingerprint, initLatent == null && isImg2Img() ? "mean" : initLatent,
-                addOns == null ? null : addOns.pixelsOnly());
+                addOns == null ? null : addOns.pixelsOnly(),
+                SizeConditioning.of(width, height).equals(sizeConditioning) ? null : sizeConditioning);
     }
 
     public ModelOptions toModelOptions() {

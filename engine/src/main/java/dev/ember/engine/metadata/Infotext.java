@@ -28,7 +28,8 @@ public final class Infotext {
         Map<String, String> params = new LinkedHashMap<>();
         params.put("Steps", Integer.toString(p.steps()));
         params.put("Sampler", samplerName(p.sampler()));
-        if ("karras".equals(p.schedule())) params.put("Schedule type", "Karras");
+        String schedule = scheduleName(p.schedule());
+        if (schedule != null) params.put("Schedule type", schedule);
         params.put("CFG scale", number(p.cfgScale()));
         params.put("Seed", Long.toString(p.seed()));
         params.put("Size", p.width() + "x" + p.height());
@@ -97,7 +98,22 @@ public final class Infotext {
             case HEUN -> "Heun";
             case DPM2 -> "DPM2";
             case DPMPP_2M -> "DPM++ 2M";
+            case DPMPP_2S_A -> "DPM++ 2S a";
+            case DPMPP_SDE -> "DPM++ SDE";
+            case LCM -> "LCM";
             case DDIM -> "DDIM";
+        };
+    }
+
+    /** A1111's "Schedule type" names; null for the default (discrete), which A1111 leaves out. */
+    static String scheduleName(String id) {
+        return switch (dev.ember.engine.sampling.Schedule.parse(id)) {
+            case DISCRETE -> null;
+            case KARRAS -> "Karras";
+            case EXPONENTIAL -> "Exponential";
+            case SGM_UNIFORM -> "SGM Uniform";
+            case SIMPLE -> "Simple";
+            case TRAILING -> "Trailing";
         };
     }
 

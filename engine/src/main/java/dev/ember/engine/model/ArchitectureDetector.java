@@ -11,9 +11,10 @@ import java.util.regex.Pattern;
 
 /**
  * Works out a {@link ModelSpec} from canonical tensors: channels, levels, res blocks, attention levels,
- * context width, projections and layer counts come from SHAPES; what shapes cannot tell (head counts,
- * activation, prediction type) from {@link ModelMetadata} keys, else the architecture's defaults.
- * SDXL is recognised (conditioner embedders, label_emb, 2048-wide context) and refused.
+ * transformer depths, context width, projections, vector width and layer counts come from SHAPES; what
+ * shapes cannot tell (head counts, activation, prediction type) from {@link ModelMetadata} keys, else
+ * the architecture's defaults. SDXL is a UNet with {@code label_emb} next to a second text encoder.
+ * Families Ember cannot run are refused by name ({@link UnsupportedModels}).
  */
 public final class ArchitectureDetector {
     private static final String U = NetworkLayout.UNET_PREFIX, V = NetworkLayout.VAE_PREFIX, T = NetworkLayout.TEXT_PREFIX;
@@ -32,7 +33,7 @@ public final class ArchitectureDetector {
      * Detects the spec of canonical {@code tensors}.
      *
      * @param predictionOverride the caller's prediction type, or null to use metadata or the default
-     * @throws UnsupportedModelException for SDXL
+     * @throws UnsupportedModelException for model families Ember cannot run (SD3, Flux, video models, the SDXL refiner)
      * @throws ModelFileException when a tensor detection needs is missing or the shapes contradict each other
      */
     public static ModelSpec detect(Path path, Map<String, TensorData> tensors, Map<String, String> metadata, Prediction predictionOverride) {
@@ -47,32 +48,43 @@ public final class ArchitectureDetector {
      */
     public static VaeConfig detectVae(Path path, Map<String, TensorData> tensors, Map<String, String> metadata) {
         try {
-            return new ArchitectureDetector(path, tensors, metadata).vae();
+            return new ArchitectureDetector(path, tensors, metadata).vae(Architecture.SD1); // the architecture only gives a default scale
         } catch (IllegalArgumentException e) {
             throw new ModelFileException(path, "inconsistent VAE: " + e.getMessage());
         }
     }
 
     private ModelSpec detect(Prediction override) {
-        refuseSdxl();
+        UnsupportedModels.refuse(path, t.keySet());
         TensorData toK = need(U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 2);
         int context = (int) toK.dim(1);
+        boolean vector = t.containsKey(U + "label_emb.0.0.weight");
         Architecture arch;
         String a = meta.get(ModelMetadata.ARCHITECTURE);
         if (a != null) {
             arch = switch (a.toLowerCase(java.util.Locale.ROOT)) {
                 case "sd1" -> Architecture.SD1;
                 case "sd2" -> Architecture.SD2;
-                default -> throw new ModelFileException(path, "metadata " + ModelMetadata.ARCHITECTURE + " = '" + a + "' is not sd1 or sd2");
+                case "sdxl" -> Architecture.SDXL;
+                default -> throw new ModelFileException(path, "metadata " + ModelMetadata.ARCHITECTURE + " = '" + a + "' is not sd1, sd2 or sdxl");
             };
+        } else if (vector) {
+            // label_emb (the size/pooled-text vector) is SDXL's; a refiner has it too, but with bigG alone.
+            refuseRefiner(context);
+            arch = Architecture.SDXL;
         } else {
             // 1024 is OpenCLIP ViT-H's width: every SD 2.x UNet has it, no SD 1.x one does.
             arch = context == 1024 ? Architecture.SD2 : Architecture.SD1;
         }
         try {
-            TextEncoderConfig text = text(arch);
+            TextEncoderConfig text = text(arch, T, ModelMetadata.TEXT_NUM_HEADS, ModelMetadata.TEXT_ACTIVATION, ModelMetadata.TEXT_CLIP_SKIP,
+                    arch.defaultText());
+            TextEncoderConfig text2 = arch == Architecture.SDXL
+                    ? text(arch, NetworkLayout.TEXT2_PREFIX, ModelMetadata.TEXT2_NUM_HEADS, ModelMetadata.TEXT2_ACTIVATION,
+                            ModelMetadata.TEXT2_CLIP_SKIP, arch.defaultText2())
+                    : null;
             UnetConfig unet = unet(arch, context);
-            VaeConfig vae = vae();
+            VaeConfig vae = vae(arch);
             Prediction prediction;
             String source;
             if (override != null) {
@@ -87,49 +99,49 @@ public final class ArchitectureDetector {
                 prediction = Prediction.EPSILON;
                 source = arch == Architecture.SD2 ? "default (weights cannot tell; SD 2.x 768-v models need prediction v)" : "default";
             }
-            return new ModelSpec(arch, prediction, source, text, unet, vae);
+            return new ModelSpec(arch, prediction, source, text, unet, vae, text2);
         } catch (IllegalArgumentException e) {
             throw new ModelFileException(path, "inconsistent hyperparameters for " + arch.label() + ": " + e.getMessage());
         }
     }
 
-    private void refuseSdxl() {
-        String why = null;
-        for (String name : t.keySet()) {
-            if (name.startsWith("conditioner.embedders.")) why = "conditioner.embedders.* (two text encoders)";
-            else if (name.startsWith(U + "label_emb.")) why = "label_emb (size/crop conditioning)";
-            if (why != null) break;
-        }
-        TensorData toK = t.get(U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight");
-        if (why == null && toK != null && toK.rank() == 2 && toK.dim(1) == 2048) why = "a 2048-wide cross-attention context";
-        if (why == null) {
-            for (String name : t.keySet()) {
-                if (name.startsWith(U) && name.endsWith("attn2.to_k.weight") && t.get(name).rank() == 2 && t.get(name).dim(1) == 2048) {
-                    why = "a 2048-wide cross-attention context";
-                    break;
-                }
-            }
-        }
-        if (why != null) {
-            throw new UnsupportedModelException(path + ": SDXL checkpoint (" + why + "); Ember runs SD 1.x and 2.x only");
+    /**
+     * SDXL's refiner conditions on OpenCLIP bigG alone (1280-wide context, in the file as
+     * {@code conditioner.embedders.0.model.*}) and on an aesthetic score instead of the target size.
+     */
+    private void refuseRefiner(int context) {
+        boolean bigGFirst = t.keySet().stream().anyMatch(n -> n.startsWith("conditioner.embedders.0.model."));
+        if (bigGFirst || context == 1280 && !t.containsKey(T + "embeddings.token_embedding.weight")) {
+            throw new UnsupportedModelException(path + ": SDXL refiner checkpoint (OpenCLIP bigG only, aesthetic-score conditioning); "
+                    + "Ember runs SDXL base models and their fine-tunes, not the refiner");
         }
     }
 
-    private TextEncoderConfig text(Architecture arch) {
-        TensorData tok = need(T + "embeddings.token_embedding.weight", 2);
-        TensorData pos = need(T + "embeddings.position_embedding.weight", 2);
+    /**
+     * A text encoder under {@code prefix} ({@code ...text_model.}); its projection, if any, beside it
+     * ({@code ...text_projection.weight}). {@code def} gives what shapes cannot tell.
+     */
+    private TextEncoderConfig text(Architecture arch, String prefix, String headsKey, String activationKey, String clipSkipKey,
+                                   TextEncoderConfig def) {
+        TensorData tok = need(prefix + "embeddings.token_embedding.weight", 2);
+        TensorData pos = need(prefix + "embeddings.position_embedding.weight", 2);
         int hidden = (int) tok.dim(1);
-        int layers = count(T + "encoder.layers.");
-        if (layers == 0) throw missing(T + "encoder.layers.0.mlp.fc1.weight");
-        int intermediate = (int) need(T + "encoder.layers.0.mlp.fc1.weight", 2).dim(0);
-        TextEncoderConfig def = arch.defaultText();
-        int heads = intMeta(ModelMetadata.TEXT_NUM_HEADS,
-                hidden == def.hiddenSize() ? def.numHeads() : Math.max(1, hidden / 64)); // CLIP's heads are 64 wide
-        TextEncoderConfig.Activation act = meta.containsKey(ModelMetadata.TEXT_ACTIVATION)
-                ? ModelMetadata.parseActivation(meta.get(ModelMetadata.TEXT_ACTIVATION)) : def.activation();
+        int layers = count(prefix + "encoder.layers.");
+        if (layers == 0) throw missing(prefix + "encoder.layers.0.mlp.fc1.weight");
+        int intermediate = (int) need(prefix + "encoder.layers.0.mlp.fc1.weight", 2).dim(0);
+        int heads = intMeta(headsKey, hidden == def.hiddenSize() ? def.numHeads() : Math.max(1, hidden / 64)); // CLIP's heads are 64 wide
+        TextEncoderConfig.Activation act = meta.containsKey(activationKey) ? ModelMetadata.parseActivation(meta.get(activationKey)) : def.activation();
         // SD 2.x conditions on OpenCLIP's penultimate layer; diffusers folders drop the last layer instead (23 of 24).
-        int skip = intMeta(ModelMetadata.TEXT_CLIP_SKIP, arch == Architecture.SD2 && layers == def.numLayers() ? 2 : 1);
-        return new TextEncoderConfig((int) tok.dim(0), (int) pos.dim(0), hidden, intermediate, layers, heads, act, skip);
+        // SDXL takes both encoders' penultimate layers.
+        int skip = switch (arch) {
+            case SD1 -> intMeta(clipSkipKey, 1);
+            case SD2 -> intMeta(clipSkipKey, layers == def.numLayers() ? 2 : 1);
+            case SDXL -> intMeta(clipSkipKey, 2);
+        };
+        // Only an encoder that gives the pooled output (SDXL's bigG) has its projection read; its width comes from its shape.
+        String root = prefix.substring(0, prefix.length() - "text_model.".length());
+        int projectionDim = def.projectionDim() > 0 ? (int) need(root + NetworkLayout.PROJECTION, 2).dim(0) : 0;
+        return new TextEncoderConfig((int) tok.dim(0), (int) pos.dim(0), hidden, intermediate, layers, heads, act, skip, projectionDim);
     }
 
     private UnetConfig unet(Architecture arch, int context) {
@@ -147,14 +159,20 @@ public final class ArchitectureDetector {
         int n = (last - downs) / levels;
         int[] mult = new int[levels];
         int attention = 0;
+        int[] depths = new int[levels];
         for (int level = 0; level < levels; level++) {
             String first = U + "input_blocks." + ((n + 1) * level + 1) + ".";
             long ch = need(first + "0.in_layers.2.weight", 4).dim(0);
             if (ch % mc != 0) throw new ModelFileException(path, "UNet level " + level + " has " + ch + " channels, not a multiple of " + mc);
             mult[level] = (int) (ch / mc);
-            if (t.containsKey(first + "1.norm.weight")) attention |= 1 << level;
+            if (t.containsKey(first + "1.norm.weight")) {
+                attention |= 1 << level;
+                depths[level] = count(first + "1.transformer_blocks.");
+            }
         }
         int depth = count(U + "middle_block.1.transformer_blocks.");
+        TensorData labelEmb = t.get(U + "label_emb.0.0.weight");
+        int adm = labelEmb == null ? 0 : (int) need(labelEmb.name(), 2).dim(1);
         boolean linear = need(U + "middle_block.1.proj_in.weight", -1).rank() == 2;
         int heads = 0, headDim = 0;
         if (meta.containsKey(ModelMetadata.UNET_NUM_HEADS)) heads = intMeta(ModelMetadata.UNET_NUM_HEADS, 0);
@@ -162,10 +180,11 @@ public final class ArchitectureDetector {
         else if (arch == Architecture.SD1) heads = arch.defaultUnet().numHeads();
         else headDim = arch.defaultUnet().headDim();
         int groups = intMeta(ModelMetadata.UNET_NORM_GROUPS, 32);
-        return new UnetConfig((int) convIn.dim(1), out, mc, n, mult, attention, heads, headDim, depth, context, linear, groups);
+        return new UnetConfig((int) convIn.dim(1), out, mc, n, mult, attention, heads, headDim, depth, context, linear, groups,
+                depths, depth, adm);
     }
 
-    private VaeConfig vae() {
+    private VaeConfig vae(Architecture arch) {
         TensorData convIn = need(V + "encoder.conv_in.weight", 4);
         int base = (int) convIn.dim(0);
         int latent = (int) need(V + "post_quant_conv.weight", 4).dim(0);
@@ -178,7 +197,8 @@ public final class ArchitectureDetector {
             if (ch % base != 0) throw new ModelFileException(path, "VAE level " + level + " has " + ch + " channels, not a multiple of " + base);
             mult[level] = (int) (ch / base);
         }
-        double scale = meta.containsKey(ModelMetadata.VAE_SCALE_FACTOR) ? Double.parseDouble(meta.get(ModelMetadata.VAE_SCALE_FACTOR)) : 0.18215;
+        double scale = meta.containsKey(ModelMetadata.VAE_SCALE_FACTOR) ? Double.parseDouble(meta.get(ModelMetadata.VAE_SCALE_FACTOR))
+                : arch.defaultVaeScale();
         return new VaeConfig((int) convIn.dim(1), latent, base, mult, n, intMeta(ModelMetadata.VAE_NORM_GROUPS, 32), scale);
     }
 

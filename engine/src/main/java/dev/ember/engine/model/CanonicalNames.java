@@ -10,14 +10,21 @@ import java.util.regex.Pattern;
 
 /**
  * Renames a single-file checkpoint's tensors into Ember's one namespace (see docs/design.md): LDM names
- * for the UNet and VAE, Hugging Face CLIP names for the text encoder. SD 2.x stores OpenCLIP's text
+ * for the UNet and VAE, Hugging Face CLIP names for the text encoders. SD 2.x stores OpenCLIP's text
  * tower ({@code cond_stage_model.model.*}); its fused attention projection {@code in_proj_weight [3D, D]}
- * becomes q/k/v as three slices of the same memory. Nothing is copied.
+ * becomes q/k/v as three slices of the same memory. SDXL stores CLIP ViT-L under
+ * {@code conditioner.embedders.0.transformer.*} (Hugging Face names: renamed to SD's text root) and
+ * OpenCLIP bigG under {@code conditioner.embedders.1.model.*} (mapped like SD 2.x's, to
+ * {@link NetworkLayout#TEXT2_ROOT}). Nothing is copied but bigG's small {@code text_projection}, which
+ * OpenCLIP stores transposed ({@link Transposed}).
  */
 public final class CanonicalNames {
     static final String OPEN_CLIP_PREFIX = "cond_stage_model.model.";
     /** Old transformers versions saved CLIPTextModel without the {@code text_model.} level. */
     static final String OLD_HF_PREFIX = "cond_stage_model.transformer.";
+    /** SDXL single files: CLIP ViT-L (Hugging Face names) and OpenCLIP ViT-bigG (OpenCLIP names). */
+    static final String SDXL_CLIP_L_PREFIX = "conditioner.embedders.0.transformer.";
+    static final String SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model.";
     private static final Pattern RESBLOCK = Pattern.compile("transformer\\.resblocks\\.(\\d+)\\.(.+)");
 
     private CanonicalNames() {}
@@ -38,7 +45,11 @@ public final class CanonicalNames {
             String name = e.getKey();
             TensorData t = e.getValue();
             if (name.startsWith(OPEN_CLIP_PREFIX)) {
-                if (!openClip(name.substring(OPEN_CLIP_PREFIX.length()), t, out)) unmapped.add(name);
+                if (!openClip(name.substring(OPEN_CLIP_PREFIX.length()), t, NetworkLayout.TEXT_ROOT, false, out)) unmapped.add(name);
+            } else if (name.startsWith(SDXL_OPEN_CLIP_PREFIX)) {
+                if (!openClip(name.substring(SDXL_OPEN_CLIP_PREFIX.length()), t, NetworkLayout.TEXT2_ROOT, true, out)) unmapped.add(name);
+            } else if (name.startsWith(SDXL_CLIP_L_PREFIX)) {
+                put(out, NetworkLayout.TEXT_ROOT + name.substring(SDXL_CLIP_L_PREFIX.length()), t);
             } else if (name.startsWith(OLD_HF_PREFIX) && !name.startsWith(NetworkLayout.TEXT_PREFIX)) {
                 put(out, NetworkLayout.TEXT_PREFIX + name.substring(OLD_HF_PREFIX.length()), t);
             } else {
@@ -56,15 +67,24 @@ public final class CanonicalNames {
         return DiffusersNames.unetToDiffusers(ldm, numResBlocks);
     }
 
-    private static boolean openClip(String rest, TensorData t, Map<String, TensorData> out) {
-        String p = NetworkLayout.TEXT_PREFIX;
+    /**
+     * One OpenCLIP text tensor under {@code root}'s Hugging Face names; false when it has none there.
+     * {@code projection}: keep {@code text_projection} (SDXL's pooled output), transposed to Hugging Face's orientation.
+     */
+    private static boolean openClip(String rest, TensorData t, String root, boolean projection, Map<String, TensorData> out) {
+        String p = root + "text_model.";
         switch (rest) {
+            case "text_projection" -> {
+                if (!projection || t.rank() != 2) return false; // SD 2.x conditions on hidden states only
+                String name = root + NetworkLayout.PROJECTION;
+                put(out, name, Transposed.of(t, name));
+            }
             case "token_embedding.weight" -> put(out, p + "embeddings.token_embedding.weight", t);
             case "positional_embedding" -> put(out, p + "embeddings.position_embedding.weight", t);
             case "ln_final.weight", "ln_final.bias" -> put(out, p + "final_layer_norm." + suffix(rest), t);
             default -> {
                 Matcher m = RESBLOCK.matcher(rest);
-                if (!m.matches()) return false; // text_projection, logit_scale, attn_mask: not used by SD
+                if (!m.matches()) return false; // logit_scale, attn_mask: not used by SD
                 String layer = p + "encoder.layers." + m.group(1) + ".";
                 String part = m.group(2);
                 switch (part) {
@@ -109,13 +129,37 @@ public final class CanonicalNames {
 
     /** The OpenCLIP names of SD 2.x checkpoints for a canonical text encoder layout (inverse of the mapping above). */
     public static List<TensorSource> toOpenClip(List<TensorSource> canonicalText) {
+        return toOpenClip(canonicalText, NetworkLayout.TEXT_ROOT, OPEN_CLIP_PREFIX);
+    }
+
+    /**
+     * The names SDXL single files use: CLIP ViT-L under {@code conditioner.embedders.0.transformer.},
+     * bigG in OpenCLIP names under {@code conditioner.embedders.1.model.} (projection transposed). The
+     * other tensors pass through.
+     */
+    public static List<TensorSource> toSdxlSingleFile(List<TensorSource> canonical) {
+        List<TensorSource> out = new ArrayList<>(), bigG = new ArrayList<>();
+        for (TensorSource t : canonical) {
+            if (t.name().startsWith(NetworkLayout.TEXT2_ROOT)) bigG.add(t);
+            else if (t.name().startsWith(NetworkLayout.TEXT_ROOT)) {
+                out.add(t.as(SDXL_CLIP_L_PREFIX + t.name().substring(NetworkLayout.TEXT_ROOT.length()), t.shape()));
+            } else out.add(t);
+        }
+        out.addAll(toOpenClip(bigG, NetworkLayout.TEXT2_ROOT, SDXL_OPEN_CLIP_PREFIX));
+        return out;
+    }
+
+    private static List<TensorSource> toOpenClip(List<TensorSource> canonicalText, String root, String o) {
         Map<String, TensorSource> byName = new LinkedHashMap<>();
         canonicalText.forEach(t -> byName.put(t.name(), t));
         List<TensorSource> out = new ArrayList<>();
-        String p = NetworkLayout.TEXT_PREFIX;
+        String p = root + "text_model.";
         for (TensorSource t : canonicalText) {
+            if (t.name().equals(root + NetworkLayout.PROJECTION)) {
+                out.add(Transposed.of(t, o + "text_projection"));
+                continue;
+            }
             String rest = t.name().substring(p.length());
-            String o = OPEN_CLIP_PREFIX;
             if (rest.equals("embeddings.token_embedding.weight")) out.add(t.as(o + "token_embedding.weight", t.shape()));
             else if (rest.equals("embeddings.position_embedding.weight")) out.add(t.as(o + "positional_embedding", t.shape()));
             else if (rest.startsWith("final_layer_norm.")) out.add(t.as(o + "ln_final." + suffix(rest), t.shape()));

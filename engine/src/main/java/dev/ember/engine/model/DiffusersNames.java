@@ -25,6 +25,8 @@ final class DiffusersNames {
         switch (head(name)) {
             case "time_embedding.linear_1" -> { return "time_embed.0." + tail(name); }
             case "time_embedding.linear_2" -> { return "time_embed.2." + tail(name); }
+            case "add_embedding.linear_1" -> { return "label_emb.0.0." + tail(name); }
+            case "add_embedding.linear_2" -> { return "label_emb.0.2." + tail(name); }
             case "conv_in" -> { return "input_blocks.0.0." + tail(name); }
             case "conv_norm_out" -> { return "out.0." + tail(name); }
             case "conv_out" -> { return "out.2." + tail(name); }
@@ -62,6 +64,8 @@ final class DiffusersNames {
         switch (head(ldm)) {
             case "time_embed.0" -> { return "time_embedding.linear_1." + tail(ldm); }
             case "time_embed.2" -> { return "time_embedding.linear_2." + tail(ldm); }
+            case "label_emb.0.0" -> { return "add_embedding.linear_1." + tail(ldm); }
+            case "label_emb.0.2" -> { return "add_embedding.linear_2." + tail(ldm); }
             case "out.0" -> { return "conv_norm_out." + tail(ldm); }
             case "out.2" -> { return "conv_out." + tail(ldm); }
             default -> { }

@@ -18,10 +18,11 @@ import java.util.regex.Pattern;
 
 /**
  * Reads a diffusers folder ({@code model_index.json}, {@code unet/}, {@code vae/}, {@code text_encoder/},
- * {@code scheduler/}) into canonical LDM names. Each component's weights come from its safetensors file
- * (or a PyTorch {@code .bin}); the VAE's attention linears {@code [C, C]} are seen as 1x1 convs
- * {@code [C, C, 1, 1]} over the same bytes. Config values that shapes cannot tell become {@code ember.*}
- * metadata: heads, text activation, norm groups, VAE scale, prediction type.
+ * SDXL's {@code text_encoder_2/}, {@code scheduler/}) into canonical LDM names. Each component's weights
+ * come from its safetensors file (or a PyTorch {@code .bin}); the VAE's attention linears {@code [C, C]}
+ * are seen as 1x1 convs {@code [C, C, 1, 1]} over the same bytes. Config values that shapes cannot tell
+ * become {@code ember.*} metadata: heads, text activation, norm groups, VAE scale, prediction type.
+ * Pipelines Ember cannot run (SD3, Flux, video, the SDXL refiner) are refused by name.
  */
 public final class DiffusersReader {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -35,16 +36,19 @@ public final class DiffusersReader {
         if (!Files.isRegularFile(dir.resolve("model_index.json"))) {
             throw new ModelFileException(dir, "folder has no model_index.json: not a diffusers model");
         }
-        if (Files.isDirectory(dir.resolve("text_encoder_2")) || Files.isDirectory(dir.resolve("unet")) && isSdxlUnet(dir)) {
-            throw new UnsupportedModelException(dir + ": SDXL diffusers model (second text encoder / 2048-wide context); Ember runs SD 1.x and 2.x only");
-        }
+        refuseUnsupported(dir);
         Arena arena = Arena.ofShared();
         try {
             Map<String, String> meta = new HashMap<>();
             Map<String, TensorData> out = new LinkedHashMap<>();
             unet(dir, arena, out, meta);
             vae(dir, arena, out, meta);
-            text(dir, arena, out, meta);
+            text(dir, "text_encoder", NetworkLayout.TEXT_ROOT, arena, out, meta,
+                    ModelMetadata.TEXT_NUM_HEADS, ModelMetadata.TEXT_ACTIVATION);
+            if (Files.isDirectory(dir.resolve("text_encoder_2"))) {
+                text(dir, "text_encoder_2", NetworkLayout.TEXT2_ROOT, arena, out, meta,
+                        ModelMetadata.TEXT2_NUM_HEADS, ModelMetadata.TEXT2_ACTIVATION);
+            }
             JsonNode sched = config(dir.resolve("scheduler").resolve("scheduler_config.json"), false);
             if (sched != null && sched.hasNonNull("prediction_type")) {
                 meta.put(ModelMetadata.PREDICTION, Prediction.parse(sched.get("prediction_type").asText()).label());
@@ -60,9 +64,31 @@ public final class DiffusersReader {
         }
     }
 
-    private static boolean isSdxlUnet(Path dir) {
-        JsonNode c = config(dir.resolve("unet").resolve("config.json"), false);
-        return c != null && (c.path("cross_attention_dim").asInt() == 2048 || c.hasNonNull("addition_embed_type"));
+    /**
+     * Refuses what Ember cannot run before reading any weights: pipelines of other families (named by
+     * {@code _class_name}), transformer-only models, the SDXL refiner (bigG alone, aesthetic score) and
+     * UNets with another kind of added embedding than SDXL's {@code text_time}.
+     */
+    private static void refuseUnsupported(Path dir) {
+        JsonNode index = config(dir.resolve("model_index.json"), true);
+        String className = index.path("_class_name").asText(null);
+        UnsupportedModels.refusePipeline(dir, className);
+        if (!Files.isDirectory(dir.resolve("unet")) && Files.isDirectory(dir.resolve("transformer"))) {
+            throw new UnsupportedModelException(dir + ": a diffusion transformer model (" + (className == null ? "no unet/ folder" : className)
+                    + "); Ember runs Stable Diffusion 1.x, 2.x and SDXL");
+        }
+        boolean refiner = index.path("requires_aesthetics_score").asBoolean(false)
+                || Files.isDirectory(dir.resolve("text_encoder_2")) && !Files.isDirectory(dir.resolve("text_encoder"));
+        if (refiner) {
+            throw new UnsupportedModelException(dir + ": SDXL refiner (OpenCLIP bigG only, aesthetic-score conditioning); "
+                    + "Ember runs SDXL base models and their fine-tunes, not the refiner");
+        }
+        JsonNode unet = config(dir.resolve("unet").resolve("config.json"), false);
+        String added = unet == null ? null : unet.path("addition_embed_type").asText(null);
+        if (added != null && !added.equals("text_time")) {
+            throw new UnsupportedModelException(dir + ": UNet with addition_embed_type '" + added + "' (SDXL's is text_time); "
+                    + "Ember runs Stable Diffusion 1.x, 2.x and SDXL");
+        }
     }
 
     private static void unet(Path dir, Arena arena, Map<String, TensorData> out, Map<String, String> meta) {
@@ -110,16 +136,18 @@ public final class DiffusersReader {
         if (c.hasNonNull("norm_num_groups")) meta.put(ModelMetadata.VAE_NORM_GROUPS, c.get("norm_num_groups").asText());
     }
 
-    private static void text(Path dir, Arena arena, Map<String, TensorData> out, Map<String, String> meta) {
-        Path sub = dir.resolve("text_encoder");
+    /**
+     * A text encoder folder: CLIPTextModel's own names (and CLIPTextModelWithProjection's
+     * {@code text_projection.weight}) are the canonical ones under {@code root}.
+     */
+    private static void text(Path dir, String folder, String root, Arena arena, Map<String, TensorData> out, Map<String, String> meta,
+                             String headsKey, String activationKey) {
+        Path sub = dir.resolve(folder);
         Map<String, TensorData> raw = weights(sub, "model", arena);
-        for (var e : raw.entrySet()) {
-            // CLIPTextModel's own names are the canonical ones under the LDM wrapper's prefix.
-            put(out, CanonicalNames.OLD_HF_PREFIX + e.getKey(), e.getValue());
-        }
+        for (var e : raw.entrySet()) put(out, root + e.getKey(), e.getValue());
         JsonNode c = config(sub.resolve("config.json"), true);
-        if (c.hasNonNull("num_attention_heads")) meta.put(ModelMetadata.TEXT_NUM_HEADS, c.get("num_attention_heads").asText());
-        if (c.hasNonNull("hidden_act")) meta.put(ModelMetadata.TEXT_ACTIVATION, c.get("hidden_act").asText());
+        if (c.hasNonNull("num_attention_heads")) meta.put(headsKey, c.get("num_attention_heads").asText());
+        if (c.hasNonNull("hidden_act")) meta.put(activationKey, c.get("hidden_act").asText());
     }
 
     /** {@code <stem>.safetensors}, its fp16 variant, or {@code <stem>.bin} through the PyTorch reader. */

@@ -25,10 +25,12 @@ public final class DiffusersWriter {
 
     /** Writes {@code tensors} (canonical names, all three components) as a diffusers folder {@code dir}. */
     public static void write(Path dir, ModelSpec spec, List<TensorSource> tensors) {
-        List<TensorSource> unet = new ArrayList<>(), vae = new ArrayList<>(), text = new ArrayList<>();
+        List<TensorSource> unet = new ArrayList<>(), vae = new ArrayList<>(), text = new ArrayList<>(), text2 = new ArrayList<>();
         for (TensorSource t : tensors) {
             String n = t.name();
-            if (n.startsWith(NetworkLayout.UNET_PREFIX)) {
+            if (n.startsWith(NetworkLayout.TEXT2_ROOT)) {
+                text2.add(t.as(n.substring(NetworkLayout.TEXT2_ROOT.length()), t.shape()));
+            } else if (n.startsWith(NetworkLayout.UNET_PREFIX)) {
                 unet.add(t.as(DiffusersNames.unetToDiffusers(n.substring(NetworkLayout.UNET_PREFIX.length()), spec.unet().numResBlocks()), t.shape()));
             } else if (n.startsWith(NetworkLayout.VAE_PREFIX)) {
                 String d = DiffusersNames.vaeToDiffusers(n.substring(NetworkLayout.VAE_PREFIX.length()), spec.vae().numLevels());
@@ -50,16 +52,22 @@ public final class DiffusersWriter {
             json(dir.resolve("unet/config.json"), unetConfig(spec));
             json(dir.resolve("vae/config.json"), vaeConfig(spec.vae()));
             json(dir.resolve("text_encoder/config.json"), textConfig(spec.text()));
+            if (spec.text2() != null) {
+                Files.createDirectories(dir.resolve("text_encoder_2"));
+                SafetensorsWriter.write(dir.resolve("text_encoder_2/model.safetensors"), Map.of(), text2);
+                json(dir.resolve("text_encoder_2/config.json"), textConfig(spec.text2()));
+            }
             ObjectNode sched = JSON.createObjectNode();
             sched.put("_class_name", "PNDMScheduler").put("beta_start", 0.00085).put("beta_end", 0.012)
                     .put("beta_schedule", "scaled_linear").put("num_train_timesteps", 1000)
                     .put("prediction_type", spec.prediction() == Prediction.V_PREDICTION ? "v_prediction" : "epsilon");
             json(dir.resolve("scheduler/scheduler_config.json"), sched);
             ObjectNode index = JSON.createObjectNode();
-            index.put("_class_name", "StableDiffusionPipeline");
+            index.put("_class_name", spec.text2() != null ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline");
             index.putArray("unet").add("diffusers").add("UNet2DConditionModel");
             index.putArray("vae").add("diffusers").add("AutoencoderKL");
             index.putArray("text_encoder").add("transformers").add("CLIPTextModel");
+            if (spec.text2() != null) index.putArray("text_encoder_2").add("transformers").add("CLIPTextModelWithProjection");
             index.putArray("scheduler").add("diffusers").add("PNDMScheduler");
             json(dir.resolve("model_index.json"), index);
         } catch (IOException e) {
@@ -80,8 +88,18 @@ public final class DiffusersWriter {
             down.add(u.hasAttention(i) ? "CrossAttnDownBlock2D" : "DownBlock2D");
         }
         for (int i = u.numLevels() - 1; i >= 0; i--) up.add(u.hasAttention(i) ? "CrossAttnUpBlock2D" : "UpBlock2D");
-        c.put("cross_attention_dim", u.contextDim()).put("use_linear_projection", u.linearProjection())
-                .put("norm_num_groups", u.normGroups()).put("transformer_layers_per_block", u.transformerDepth());
+        c.put("cross_attention_dim", u.contextDim()).put("use_linear_projection", u.linearProjection()).put("norm_num_groups", u.normGroups());
+        if (u.middleDepth() == u.transformerDepth() && java.util.Arrays.stream(u.levelDepths()).allMatch(d -> d == 0 || d == u.transformerDepth())) {
+            c.put("transformer_layers_per_block", u.transformerDepth());
+        } else {
+            // diffusers gives levels without attention a depth too (SDXL: [1, 2, 10]); the middle block takes the last level's.
+            ArrayNode depths = c.putArray("transformer_layers_per_block");
+            for (int i = 0; i < u.numLevels(); i++) depths.add(Math.max(1, u.depthAt(i)));
+        }
+        if (u.hasVectorConditioning()) {
+            c.put("addition_embed_type", "text_time").put("addition_time_embed_dim", spec.sizeEmbedDim())
+                    .put("projection_class_embeddings_input_dim", u.admInChannels());
+        }
         return c;
     }
 
@@ -97,7 +115,8 @@ public final class DiffusersWriter {
 
     private static ObjectNode textConfig(TextEncoderConfig t) {
         ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add("CLIPTextModel");
+        c.putArray("architectures").add(t.projectionDim() > 0 ? "CLIPTextModelWithProjection" : "CLIPTextModel");
+        if (t.projectionDim() > 0) c.put("projection_dim", t.projectionDim());
         c.put("vocab_size", t.vocabSize()).put("max_position_embeddings", t.maxPositions()).put("hidden_size", t.hiddenSize())
                 .put("intermediate_size", t.intermediateSize()).put("num_hidden_layers", t.numLayers())
                 .put("num_attention_heads", t.numHeads()).put("hidden_act", ModelMetadata.activationName(t.activation()));

@@ -28,12 +28,15 @@ public final class FlopCounter {
 
     // ---- text encoder ----------------------------------------------------------------------------------
 
-    /** One CLIP text encoder call over {@code batch} sequences of {@code tokens} tokens, all layers in the file. */
+    /**
+     * One CLIP text encoder call over {@code batch} sequences of {@code tokens} tokens, all layers in the file,
+     * plus the pooled projection of one token per sequence when the encoder has one (SDXL's bigG).
+     */
     public static double textEncoder(TextEncoderConfig c, int batch, int tokens) {
         long d = c.hiddenSize(), t = tokens;
         double perLayer = linear(d, 3 * d, t) + attention(t, t, d) + linear(d, d, t)
                 + linear(d, c.intermediateSize(), t) + linear(c.intermediateSize(), d, t);
-        return batch * perLayer * c.numLayers();
+        return batch * (perLayer * c.numLayers() + linear(d, c.projectionDim(), 1));
     }
 
     // ---- UNet --------------------------------------------------------------------------------------------
@@ -45,6 +48,7 @@ public final class FlopCounter {
     public static double unet(UnetConfig c, int batch, int latentH, int latentW, int contextTokens) {
         long mc = c.modelChannels(), temb = c.timeEmbedDim();
         double f = linear(mc, temb, 1) + linear(temb, temb, 1);  // time embedding
+        if (c.hasVectorConditioning()) f += linear(c.admInChannels(), temb, 1) + linear(temb, temb, 1);  // SDXL's label_emb
         long h = latentH, w = latentW, ch = mc;
         f += conv(c.inChannels(), mc, 3, h, w);
         java.util.ArrayDeque<Long> skips = new java.util.ArrayDeque<>();
@@ -54,7 +58,7 @@ public final class FlopCounter {
             for (int i = 0; i < c.numResBlocks(); i++) {
                 f += resBlock(ch, out, temb, h, w);
                 ch = out;
-                if (c.hasAttention(level)) f += transformer(c, ch, h * w, contextTokens);
+                if (c.hasAttention(level)) f += transformer(c, ch, h * w, contextTokens, c.depthAt(level));
                 skips.push(ch);
             }
             if (level != c.numLevels() - 1) {
@@ -64,13 +68,13 @@ public final class FlopCounter {
                 skips.push(ch);
             }
         }
-        f += resBlock(ch, ch, temb, h, w) + transformer(c, ch, h * w, contextTokens) + resBlock(ch, ch, temb, h, w);
+        f += resBlock(ch, ch, temb, h, w) + transformer(c, ch, h * w, contextTokens, c.middleDepth()) + resBlock(ch, ch, temb, h, w);
         for (int level = c.numLevels() - 1; level >= 0; level--) {
             long out = c.channels(level);
             for (int i = 0; i <= c.numResBlocks(); i++) {
                 f += resBlock(ch + skips.pop(), out, temb, h, w);
                 ch = out;
-                if (c.hasAttention(level)) f += transformer(c, ch, h * w, contextTokens);
+                if (c.hasAttention(level)) f += transformer(c, ch, h * w, contextTokens, c.depthAt(level));
                 if (level != 0 && i == c.numResBlocks()) {
                     h *= 2;
                     w *= 2;
@@ -88,13 +92,13 @@ public final class FlopCounter {
         return f;
     }
 
-    private static double transformer(UnetConfig c, long ch, long tokens, long contextTokens) {
+    private static double transformer(UnetConfig c, long ch, long tokens, long contextTokens, int depth) {
         long ctx = c.contextDim();
         double block = linear(ch, 3 * ch, tokens) + attention(tokens, tokens, ch) + linear(ch, ch, tokens)  // self-attention
                 + linear(ch, ch, tokens) + linear(ctx, 2 * ch, contextTokens) + attention(tokens, contextTokens, ch)
                 + linear(ch, ch, tokens)                                                                      // cross-attention
                 + linear(ch, 8 * ch, tokens) + linear(4 * ch, ch, tokens);                                    // GEGLU MLP
-        return 2 * linear(ch, ch, tokens) + c.transformerDepth() * block;  // proj_in, proj_out
+        return 2 * linear(ch, ch, tokens) + depth * block;  // proj_in, proj_out
     }
 
     // ---- VAE ---------------------------------------------------------------------------------------------

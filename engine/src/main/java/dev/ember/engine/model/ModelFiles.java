@@ -43,7 +43,7 @@ public final class ModelFiles {
      * @param predictionOverride eps or v to override what the file says (needed for SD 2.x 768-v single files
      *     without metadata), or null
      * @throws dev.ember.engine.ModelFileException for unreadable, corrupt or incomplete files (one-line message)
-     * @throws dev.ember.engine.UnsupportedModelException for SDXL
+     * @throws dev.ember.engine.UnsupportedModelException for model families Ember cannot run (the SDXL refiner, SD3, Flux, video models)
      */
     public static Checkpoint open(Path path, Prediction predictionOverride) {
         Checkpoint c = inspect(path, predictionOverride);

@@ -19,6 +19,10 @@ public final class ModelMetadata {
     public static final String TEXT_NUM_HEADS = "ember.text.num_heads";
     public static final String TEXT_ACTIVATION = "ember.text.activation";
     public static final String TEXT_CLIP_SKIP = "ember.text.clip_skip";
+    /** The same three for SDXL's second text encoder (OpenCLIP bigG). */
+    public static final String TEXT2_NUM_HEADS = "ember.text2.num_heads";
+    public static final String TEXT2_ACTIVATION = "ember.text2.activation";
+    public static final String TEXT2_CLIP_SKIP = "ember.text2.clip_skip";
     public static final String UNET_NUM_HEADS = "ember.unet.num_heads";
     public static final String UNET_HEAD_DIM = "ember.unet.head_dim";
     public static final String UNET_NORM_GROUPS = "ember.unet.norm_groups";
@@ -38,6 +42,11 @@ public final class ModelMetadata {
         m.put(TEXT_NUM_HEADS, Integer.toString(spec.text().numHeads()));
         m.put(TEXT_ACTIVATION, activationName(spec.text().activation()));
         m.put(TEXT_CLIP_SKIP, Integer.toString(spec.text().defaultClipSkip()));
+        if (spec.text2() != null) {
+            m.put(TEXT2_NUM_HEADS, Integer.toString(spec.text2().numHeads()));
+            m.put(TEXT2_ACTIVATION, activationName(spec.text2().activation()));
+            m.put(TEXT2_CLIP_SKIP, Integer.toString(spec.text2().defaultClipSkip()));
+        }
         if (spec.unet().numHeads() != 0) m.put(UNET_NUM_HEADS, Integer.toString(spec.unet().numHeads()));
         else m.put(UNET_HEAD_DIM, Integer.toString(spec.unet().headDim()));
         m.put(UNET_NORM_GROUPS, Integer.toString(spec.unet().normGroups()));

@@ -14,7 +14,13 @@ public enum ModelPreset {
     SD15_INPAINT("sd15-inpaint", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.SD1,
             UnetConfig.SD1.withInChannels(9), VaeConfig.SD)),
     /** SD 2.1 (768-v): v prediction, OpenCLIP text names in single files, as the released checkpoint has. */
-    SD21("sd21", new ModelSpec(Architecture.SD2, Prediction.V_PREDICTION, "metadata", TextEncoderConfig.SD2, UnetConfig.SD2, VaeConfig.SD));
+    SD21("sd21", new ModelSpec(Architecture.SD2, Prediction.V_PREDICTION, "metadata", TextEncoderConfig.SD2, UnetConfig.SD2, VaeConfig.SD)),
+    /** SDXL base 1.0's shapes: CLIP ViT-L + OpenCLIP bigG, the 2.6 B UNet, the SDXL VAE scale (full size, for benchmarks). */
+    SDXL("sdxl", new ModelSpec(Architecture.SDXL, Prediction.EPSILON, "metadata", TextEncoderConfig.SDXL_CLIP_L, UnetConfig.SDXL,
+            VaeConfig.SDXL, TextEncoderConfig.SDXL_CLIP_G)),
+    /** SDXL's structure at toy widths, for tests. */
+    SDXL_TINY("sdxl-tiny", new ModelSpec(Architecture.SDXL, Prediction.EPSILON, "metadata", TextEncoderConfig.TINY_XL_L, UnetConfig.TINY_XL,
+            VaeConfig.TINY_XL, TextEncoderConfig.TINY_XL_G));
 
     private final String label;
     private final ModelSpec spec;
@@ -34,6 +40,6 @@ public enum ModelPreset {
 
     public static ModelPreset parse(String s) {
         for (ModelPreset p : values()) if (p.label.equals(s.toLowerCase(Locale.ROOT))) return p;
-        throw new IllegalArgumentException("unknown preset '" + s + "' (expected tiny, tiny-inpaint, sd15, sd15-inpaint or sd21)");
+        throw new IllegalArgumentException("unknown preset '" + s + "' (expected tiny, tiny-inpaint, sd15, sd15-inpaint, sd21, sdxl or sdxl-tiny)");
     }
 }

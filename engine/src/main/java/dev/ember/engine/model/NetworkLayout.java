@@ -12,13 +12,33 @@ import java.util.List;
 public final class NetworkLayout {
     public static final String UNET_PREFIX = "model.diffusion_model.";
     public static final String VAE_PREFIX = "first_stage_model.";
-    public static final String TEXT_PREFIX = "cond_stage_model.transformer.text_model.";
+    /** The root of the (first) text encoder's names: {@code text_model.*}, and {@code text_projection.weight} if it has one. */
+    public static final String TEXT_ROOT = "cond_stage_model.transformer.";
+    public static final String TEXT_PREFIX = TEXT_ROOT + "text_model.";
+    /**
+     * The root of SDXL's second text encoder (OpenCLIP bigG) in Hugging Face names: the same layout as
+     * the first under another root, plus {@code text_projection.weight} [projection, hidden] (Hugging
+     * Face's orientation; OpenCLIP stores its transpose).
+     */
+    public static final String TEXT2_ROOT = "conditioner.embedders.1.transformer.";
+    public static final String TEXT2_PREFIX = TEXT2_ROOT + "text_model.";
+    public static final String PROJECTION = "text_projection.weight";
 
     private NetworkLayout() {}
 
-    /** CLIP text transformer, Hugging Face names. */
+    /** CLIP text transformer, Hugging Face names, under {@link #TEXT_ROOT}. */
     public static List<TensorSpec> textEncoder(TextEncoderConfig c) {
-        Builder b = new Builder(TEXT_PREFIX);
+        return textEncoder(c, TEXT_ROOT);
+    }
+
+    /** SDXL's second text encoder, under {@link #TEXT2_ROOT}. */
+    public static List<TensorSpec> textEncoder2(TextEncoderConfig c) {
+        return textEncoder(c, TEXT2_ROOT);
+    }
+
+    /** CLIP text transformer, Hugging Face names, under {@code root} ({@code root + "text_model."}, and the projection if any). */
+    public static List<TensorSpec> textEncoder(TextEncoderConfig c, String root) {
+        Builder b = new Builder(root + "text_model.");
         long d = c.hiddenSize();
         b.add("embeddings.token_embedding.weight", TensorSpec.Kind.EMBEDDING, c.vocabSize(), d);
         b.add("embeddings.position_embedding.weight", TensorSpec.Kind.EMBEDDING, c.maxPositions(), d);
@@ -31,6 +51,7 @@ public final class NetworkLayout {
             b.norm(l + "layer_norm2", d);
         }
         b.norm("final_layer_norm", d);
+        if (c.projectionDim() > 0) b.add(new TensorSpec(root + PROJECTION, new long[] {c.projectionDim(), d}, TensorSpec.Kind.WEIGHT));
         return b.build();
     }
 
@@ -40,6 +61,10 @@ public final class NetworkLayout {
         long mc = c.modelChannels(), temb = c.timeEmbedDim();
         b.linear("time_embed.0", temb, mc, true);
         b.linear("time_embed.2", temb, temb, true);
+        if (c.hasVectorConditioning()) {
+            b.linear("label_emb.0.0", temb, c.admInChannels(), true);
+            b.linear("label_emb.0.2", temb, temb, true);
+        }
         b.conv("input_blocks.0.0", mc, c.inChannels(), 3);
 
         List<Long> skips = new ArrayList<>();
@@ -51,7 +76,7 @@ public final class NetworkLayout {
             for (int i = 0; i < c.numResBlocks(); i++, block++) {
                 resBlock(b, "input_blocks." + block + ".0.", ch, out, temb);
                 ch = out;
-                if (c.hasAttention(level)) transformer(b, "input_blocks." + block + ".1.", ch, c);
+                if (c.hasAttention(level)) transformer(b, "input_blocks." + block + ".1.", ch, c, c.depthAt(level));
                 skips.add(ch);
             }
             if (level != c.numLevels() - 1) {
@@ -62,7 +87,7 @@ public final class NetworkLayout {
         }
 
         resBlock(b, "middle_block.0.", ch, ch, temb);
-        transformer(b, "middle_block.1.", ch, c);
+        transformer(b, "middle_block.1.", ch, c, c.middleDepth());
         resBlock(b, "middle_block.2.", ch, ch, temb);
 
         block = 0;
@@ -73,7 +98,7 @@ public final class NetworkLayout {
                 resBlock(b, "output_blocks." + block + ".0.", ch + skip, out, temb);
                 ch = out;
                 int sub = 1;
-                if (c.hasAttention(level)) transformer(b, "output_blocks." + block + "." + sub++ + ".", ch, c);
+                if (c.hasAttention(level)) transformer(b, "output_blocks." + block + "." + sub++ + ".", ch, c, c.depthAt(level));
                 if (level != 0 && i == c.numResBlocks()) b.conv("output_blocks." + block + "." + sub + ".conv", ch, ch, 3);
             }
         }
@@ -143,11 +168,11 @@ public final class NetworkLayout {
         if (in != out) b.conv(p + "skip_connection", out, in, 1);
     }
 
-    private static void transformer(Builder b, String p, long ch, UnetConfig c) {
+    private static void transformer(Builder b, String p, long ch, UnetConfig c, int depth) {
         b.norm(p + "norm", ch);
         if (c.linearProjection()) b.linear(p + "proj_in", ch, ch, true);
         else b.conv(p + "proj_in", ch, ch, 1);
-        for (int d = 0; d < c.transformerDepth(); d++) {
+        for (int d = 0; d < depth; d++) {
             String t = p + "transformer_blocks." + d + ".";
             b.linear(t + "attn1.to_q", ch, ch, false);
             b.linear(t + "attn1.to_k", ch, ch, false);

@@ -20,13 +20,16 @@ public final class SyntheticCheckpoint {
     /** The canonical tensors of {@code spec}: UNet, VAE, text encoder, each in layout order. */
     public static List<TensorSource> tensors(ModelSpec spec, long seed, DType dtype, SyntheticWeights.Norms norms) {
         List<TensorSource> out = new ArrayList<>();
-        for (Component c : List.of(Component.UNET, Component.VAE, Component.TEXT_ENCODER)) {
+        for (Component c : List.of(Component.UNET, Component.VAE, Component.TEXT_ENCODER, Component.TEXT_ENCODER_2)) {
             for (TensorSpec s : c.layout(spec)) out.add(TensorSource.synthetic(s, seed, dtype, norms));
         }
         return out;
     }
 
-    /** Writes a preset, norms random. SD 2.x single files get OpenCLIP text names, as real SD 2.x checkpoints have. */
+    /**
+     * Writes a preset, norms random. Single files get the text names real checkpoints have: OpenCLIP's for
+     * SD 2.x, sgm's conditioner names for SDXL (CLIP ViT-L in Hugging Face names, bigG in OpenCLIP names).
+     */
     public static void write(ModelPreset preset, Path out, ModelFormat format, DType dtype, long seed) {
         write(preset, out, format, dtype, seed, SyntheticWeights.Norms.RANDOM);
     }
@@ -43,8 +46,9 @@ public final class SyntheticCheckpoint {
     public static void write(ModelSpec spec, String presetName, Path out, ModelFormat format, DType dtype, long seed,
                              SyntheticWeights.Norms norms) {
         List<TensorSource> tensors = tensors(spec, seed, dtype, norms);
-        boolean openClip = spec.architecture() == Architecture.SD2 && format != ModelFormat.DIFFUSERS;
-        write(spec, presetName, out, format, openClip ? withOpenClipText(tensors) : tensors);
+        if (format != ModelFormat.DIFFUSERS && spec.architecture() == Architecture.SD2) tensors = withOpenClipText(tensors);
+        if (format != ModelFormat.DIFFUSERS && spec.architecture() == Architecture.SDXL) tensors = CanonicalNames.toSdxlSingleFile(tensors);
+        write(spec, presetName, out, format, tensors);
     }
 
     /** Writes given canonical tensors (single-file formats keep their names, so OpenCLIP-named ones stay so). */
@@ -65,9 +69,10 @@ public final class SyntheticCheckpoint {
         return out;
     }
 
-    /** Diffusers folders always hold HF CLIP names: undo the OpenCLIP naming if present. */
+    /** Diffusers folders always hold HF CLIP names: refuse OpenCLIP-named text tensors. */
     private static List<TensorSource> canonicalText(List<TensorSource> tensors) {
-        if (tensors.stream().noneMatch(t -> t.name().startsWith(CanonicalNames.OPEN_CLIP_PREFIX))) return tensors;
+        if (tensors.stream().noneMatch(t -> t.name().startsWith(CanonicalNames.OPEN_CLIP_PREFIX)
+                || t.name().startsWith(CanonicalNames.SDXL_OPEN_CLIP_PREFIX))) return tensors;
         throw new IllegalArgumentException("diffusers folders need canonical (HF CLIP) text names");
     }
 }

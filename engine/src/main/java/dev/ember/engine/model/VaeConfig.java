@@ -13,6 +13,10 @@ public record VaeConfig(
     public static final VaeConfig SD = new VaeConfig(3, 4, 128, new int[] {1, 2, 4, 4}, 2, 32, 0.18215);
     /** The tiny test preset: four levels (so the 8x downscale of the real one), 32/64 channels. */
     public static final VaeConfig TINY = new VaeConfig(3, 4, 32, new int[] {1, 1, 2, 2}, 1, 32, 0.18215);
+    /** SDXL's VAE: SD's architecture, retrained; latents scaled by 0.13025 (sgm's sd_xl_base.yaml). */
+    public static final double SDXL_SCALE_FACTOR = 0.13025;
+    public static final VaeConfig SDXL = new VaeConfig(3, 4, 128, new int[] {1, 2, 4, 4}, 2, 32, SDXL_SCALE_FACTOR);
+    public static final VaeConfig TINY_XL = new VaeConfig(3, 4, 32, new int[] {1, 1, 2, 2}, 1, 32, SDXL_SCALE_FACTOR);
 
     public VaeConfig {
         TextEncoderConfig.positive("imageChannels", imageChannels);

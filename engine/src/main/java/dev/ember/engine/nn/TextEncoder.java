@@ -19,7 +19,8 @@ import java.util.Objects;
 /**
  * The CLIP text transformer in libember: tokens {@code [batch, nTokens]} to hidden states
  * {@code [batch, nTokens, hiddenSize]}, final layer norm applied to the layer that {@code clipSkip}
- * selects (1 = last layer, 2 = the one before, ...).
+ * selects (1 = last layer, 2 = the one before, ...). {@link #encode(int[], int, int, int, boolean, boolean)}
+ * can leave that norm out and also return the pooled output (SDXL's OpenCLIP bigG).
  *
  * <p>Owns one {@code ember_text_encoder}; {@link #close()} frees it once. The weights are copied into
  * the device's memory during construction, so the {@link StateDict} may be closed afterwards, unless the
@@ -43,13 +44,23 @@ public final class TextEncoder implements AutoCloseable {
      *         tensor, named in the message; an unknown weight type; memory)
      */
     public TextEncoder(NativeContext context, TextEncoderConfig config, StateDict weights, int weightType) {
+        this(context, config, weights, weightType, NetworkLayout.TEXT_ROOT);
+    }
+
+    /**
+     * Loads a text encoder whose tensors live under {@code root} ({@link NetworkLayout#TEXT_ROOT}, or
+     * {@link NetworkLayout#TEXT2_ROOT} for SDXL's second encoder). libember knows one set of names: the
+     * tensors are handed over renamed to {@link NetworkLayout#TEXT_ROOT} (the same memory).
+     */
+    public TextEncoder(NativeContext context, TextEncoderConfig config, StateDict weights, int weightType, String root) {
         this.context = Objects.requireNonNull(context, "context");
         this.config = Objects.requireNonNull(config, "config");
         Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(root, "root");
         List<TensorData> tensors = new ArrayList<>();
-        for (TensorSpec spec : NetworkLayout.textEncoder(config)) {
+        for (TensorSpec spec : NetworkLayout.textEncoder(config, root)) {
             // A missing tensor is passed over here and reported by libember, which names it.
-            weights.find(spec.name()).ifPresent(tensors::add);
+            weights.find(spec.name()).ifPresent(t -> tensors.add(t.renamed(NetworkLayout.TEXT_ROOT + spec.name().substring(root.length()))));
         }
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
@@ -64,6 +75,7 @@ public final class TextEncoder implements AutoCloseable {
                 case QUICK_GELU -> ember_h.EMBER_ACT_QUICK_GELU();
                 case GELU -> ember_h.EMBER_ACT_GELU();
             });
+            ember_text_config.projection_dim(cfg, config.projectionDim());
             MemorySegment array = NativeTensors.describe(tensors, arena);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int status = ember_h.ember_text_encoder_create(context.handle(), cfg, array, tensors.size(), weightType, out);
@@ -80,7 +92,7 @@ public final class TextEncoder implements AutoCloseable {
 
     /**
      * Encodes {@code batch} rows of {@code nTokens} token ids (row-major) into hidden states, row-major
-     * {@code [batch, nTokens, hiddenSize]}.
+     * {@code [batch, nTokens, hiddenSize]}, with the final layer norm applied.
      *
      * @throws IllegalArgumentException if the array length does not match
      * @throws dev.ember.engine.NativeException for ids outside the vocabulary, a bad clip skip or token count
@@ -97,6 +109,29 @@ public final class TextEncoder implements AutoCloseable {
      * @throws IllegalArgumentException if {@code extra} is not a whole number of rows
      */
     public float[] encode(int[] tokens, int batch, int nTokens, int clipSkip, float[] extra) {
+        return encode(tokens, batch, nTokens, clipSkip, true, false, extra).hidden();
+    }
+
+    /**
+     * What {@link #encode(int[], int, int, int, boolean, boolean, float[])} returns.
+     *
+     * @param hidden [batch, nTokens, hiddenSize]
+     * @param pooled [batch, projectionDim], or null when not asked for
+     */
+    public record Output(float[] hidden, float[] pooled) {}
+
+    /** {@link #encode(int[], int, int, int, boolean, boolean, float[])} without extra embeddings. */
+    public Output encode(int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm, boolean pooled) {
+        return encode(tokens, batch, nTokens, clipSkip, finalNorm, pooled, new float[0]);
+    }
+
+    /**
+     * Encodes token rows: the layer {@code clipSkip} selects, with or without the final layer norm, and
+     * optionally the pooled output (final layer norm of the LAST layer at each row's end-of-text token,
+     * times {@code text_projection}; needs {@link TextEncoderConfig#projectionDim()} > 0); ids from the
+     * vocabulary size on take rows of {@code extra} (see {@link #encode(int[], int, int, int, float[])}).
+     */
+    public Output encode(int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm, boolean pooled, float[] extra) {
         Objects.requireNonNull(tokens, "tokens");
         Objects.requireNonNull(extra, "extra");
         if (extra.length % config.hiddenSize() != 0) {
@@ -107,21 +142,26 @@ public final class TextEncoder implements AutoCloseable {
         if (tokens.length != Math.multiplyExact(batch, nTokens)) {
             throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " x " + nTokens);
         }
+        if (pooled && config.projectionDim() <= 0) throw new IllegalArgumentException("this text encoder has no projection, so no pooled output");
         long outCount = (long) batch * nTokens * config.hiddenSize();
         if (outCount > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("output too large: " + outCount + " floats");
-        float[] result = new float[(int) outCount];
+        float[] hidden = new float[(int) outCount];
+        float[] pooledOut = pooled ? new float[batch * config.projectionDim()] : null;
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
             MemorySegment rows = extraRows == 0 ? MemorySegment.NULL : arena.allocateFrom(ValueLayout.JAVA_FLOAT, extra);
             MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outCount);
-            int status = ember_h.ember_text_encoder_encode_extra(handle(), in, batch, nTokens, clipSkip, rows, extraRows, out);
+            MemorySegment pool = pooled ? arena.allocate(ValueLayout.JAVA_FLOAT, pooledOut.length) : MemorySegment.NULL;
+            int status = ember_h.ember_text_encoder_encode_ex(handle(), in, batch, nTokens, clipSkip, finalNorm ? 1 : 0, rows, extraRows,
+                    out, pool);
             context.check(status, "encoding text");
-            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, result, 0, result.length);
+            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, hidden, 0, hidden.length);
+            if (pooled) MemorySegment.copy(pool, ValueLayout.JAVA_FLOAT, 0, pooledOut, 0, pooledOut.length);
         } finally {
             context.lock().unlock();
         }
-        return result;
+        return new Output(hidden, pooledOut);
     }
 
     /**

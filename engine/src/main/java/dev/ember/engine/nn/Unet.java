@@ -16,7 +16,9 @@ import java.util.Objects;
 
 /**
  * The SD UNet (LDM {@code UNetModel}) on the native side: owns one {@code ember_unet}. Predicts eps or v
- * (whatever the weights were trained for) for a batch of latents at given timesteps and text context.
+ * (whatever the weights were trained for) for a batch of latents at given timesteps and text context,
+ * plus SDXL's vector conditioning when {@link UnetConfig#hasVectorConditioning()}. {@link #imagesEvaluated()}
+ * counts the latents it has run (a CFG step with guidance is two, without one).
  *
  * <p>Weights are copied into the context's device during construction, so the {@link StateDict} may be
  * closed afterwards, unless the context has {@link NativeContext.Options#weightsInPlace()} on the CPU: then
@@ -28,6 +30,7 @@ public final class Unet implements AutoCloseable {
 
     private final NativeContext context;
     private final UnetConfig config;
+    private final java.util.concurrent.atomic.AtomicLong imagesEvaluated = new java.util.concurrent.atomic.AtomicLong();
     private MemorySegment handle;
 
     /**
@@ -72,17 +75,29 @@ public final class Unet implements AutoCloseable {
      * @return [batch, outChannels, height, width]
      */
     public float[] forward(float[] latent, int batch, int height, int width, float[] timesteps, float[] textContext, int contextTokens) {
+        return forward(latent, batch, height, width, timesteps, textContext, contextTokens, null);
+    }
+
+    /**
+     * As {@link #forward(float[], int, int, int, float[], float[], int)} with SDXL's vector conditioning
+     * {@code vector} [batch, admInChannels] (required exactly when the UNet has vector conditioning).
+     */
+    public float[] forward(float[] latent, int batch, int height, int width, float[] timesteps, float[] textContext, int contextTokens,
+                           float[] vector) {
         checkShapes(batch, height, width, contextTokens);
+        checkVector(vector != null);
         expectLength("latent", latent, (long) batch * config.inChannels() * height * width);
         expectLength("timesteps", timesteps, batch);
         expectLength("context", textContext, (long) batch * contextTokens * config.contextDim());
+        if (vector != null) expectLength("vector", vector, (long) batch * config.admInChannels());
         long outLength = (long) batch * config.outChannels() * height * width;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment x = arena.allocateFrom(ValueLayout.JAVA_FLOAT, latent);
             MemorySegment t = arena.allocateFrom(ValueLayout.JAVA_FLOAT, timesteps);
             MemorySegment c = arena.allocateFrom(ValueLayout.JAVA_FLOAT, textContext);
+            MemorySegment y = vector == null ? null : arena.allocateFrom(ValueLayout.JAVA_FLOAT, vector);
             MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, outLength);
-            forward(x, batch, height, width, t, c, contextTokens, out);
+            forward(x, batch, height, width, t, c, contextTokens, y, out);
             return out.toArray(ValueLayout.JAVA_FLOAT);
         }
     }
@@ -90,19 +105,47 @@ public final class Unet implements AutoCloseable {
     /** Runs the UNet on native float buffers laid out as in {@link #forward(float[], int, int, int, float[], float[], int)}. */
     public void forward(MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment textContext,
                         int contextTokens, MemorySegment out) {
+        forward(latent, batch, height, width, timesteps, textContext, contextTokens, null, out);
+    }
+
+    /**
+     * Runs the UNet on native float buffers; {@code vector} [batch, admInChannels] is SDXL's vector
+     * conditioning, null for a UNet without one.
+     *
+     * @throws IllegalArgumentException when the vector is missing for a UNet that needs it, or given to one that does not
+     */
+    public void forward(MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment textContext,
+                        int contextTokens, MemorySegment vector, MemorySegment out) {
         checkShapes(batch, height, width, contextTokens);
+        checkVector(vector != null);
         long plane = (long) height * width * Float.BYTES * batch;
         expectBytes("latent", latent, plane * config.inChannels());
         expectBytes("timesteps", timesteps, (long) batch * Float.BYTES);
         expectBytes("context", textContext, (long) batch * contextTokens * config.contextDim() * Float.BYTES);
+        if (vector != null) expectBytes("vector", vector, (long) batch * config.admInChannels() * Float.BYTES);
         expectBytes("out", out, plane * config.outChannels());
         context.lock().lock();
         try {
-            int status = ember_h.ember_unet_forward(handle(), latent, batch, height, width, timesteps, textContext, contextTokens, out);
+            int status = ember_h.ember_unet_forward_ex(handle(), latent, batch, height, width, timesteps, textContext, contextTokens,
+                    vector == null ? MemorySegment.NULL : vector, out);
             context.check(status, "running the UNet");
+            imagesEvaluated.addAndGet(batch);
         } finally {
             context.lock().unlock();
         }
+    }
+
+    private void checkVector(boolean given) {
+        if (given != config.hasVectorConditioning()) {
+            throw new IllegalArgumentException(config.hasVectorConditioning()
+                    ? "this UNet needs its vector conditioning (" + config.admInChannels() + " values per latent)"
+                    : "this UNet takes no vector conditioning");
+        }
+    }
+
+    /** Latents run so far, over all calls (a batch of two counts two): classifier-free guidance doubles it. */
+    public long imagesEvaluated() {
+        return imagesEvaluated.get();
     }
 
     /**
@@ -180,6 +223,9 @@ public final class Unet implements AutoCloseable {
         ember_unet_config.context_dim(s, c.contextDim());
         ember_unet_config.linear_projection(s, c.linearProjection() ? 1 : 0);
         ember_unet_config.norm_groups(s, c.normGroups());
+        for (int i = 0; i < 6; i++) ember_unet_config.transformer_depths(s, i, i < mult.length ? c.depthAt(i) : 0);
+        ember_unet_config.transformer_depth_middle(s, c.middleDepth());
+        ember_unet_config.adm_in_channels(s, c.admInChannels());
         return s;
     }
 }

@@ -61,17 +61,17 @@ public final class Generation {
     /**
      * Samples one image.
      *
-     * @param context    the text contexts, [cond, uncond] when guidance is on, else [cond]
-     * @param tokens     context tokens per prompt
+     * @param cond       what the prompt conditions on
+     * @param uncond     what the negative prompt conditions on when guidance is on (cfg scale != 1), else null
      * @param init       img2img's encoded init image, or null
      */
-    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
+    public Result sample(GenerationRequest request, int imageIndex, long seed, Conditioning cond, Conditioning uncond, EncodedInit init,
                          StepListener listener) {
-        return sample(request, imageIndex, seed, context, tokens, init, listener, unet::forward);
+        return sample(request, imageIndex, seed, cond, uncond, init, listener, unet::forward);
     }
 
-    /** As {@link #sample(GenerationRequest, int, long, float[], int, EncodedInit, StepListener)}, calling the UNet through {@code call}. */
-    public Result sample(GenerationRequest request, int imageIndex, long seed, float[] context, int tokens, EncodedInit init,
+    /** As {@link #sample(GenerationRequest, int, long, Conditioning, Conditioning, EncodedInit, StepListener)}, calling the UNet through {@code call}. */
+    public Result sample(GenerationRequest request, int imageIndex, long seed, Conditioning cond, Conditioning uncond, EncodedInit init,
                          StepListener listener, UnetCall call) {
         NoiseGenerator noise = request.noise().generator(seed);
         // diffusers' order: the posterior draw (if any) comes before the sampling noise.
@@ -103,7 +103,7 @@ public final class Generation {
         // Step 0 in the scale the sampler reports its steps in (DDIM's variance-preserving latents).
         bridge.deliver(0, sigmas[0], scaled(x, request.sampler().latentScale(sigmas[0])), null);
 
-        try (GuidedUnet network = new GuidedUnet(unet, call, context, tokens, request.cfgScale(), latentHeight, latentWidth)) {
+        try (GuidedUnet network = new GuidedUnet(unet, call, cond, uncond, request.cfgScale(), latentHeight, latentWidth)) {
             if (inpainting != null) network.appendChannels(inpainting.conditioning());
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
             float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep, blend);

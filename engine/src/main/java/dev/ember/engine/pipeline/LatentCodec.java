@@ -1,6 +1,7 @@
 package dev.ember.engine.pipeline;
 
 import dev.ember.engine.AddOns;
+import dev.ember.engine.EmberException;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.TaesdConfig;
 import dev.ember.engine.model.VaeConfig;
@@ -84,6 +85,7 @@ public final class LatentCodec {
                             addOns.tileSize() / f / 4, (t, h, w) -> taesd.decode(t, 1, h, w))
                     : taesd.decode(latent, 1, latentHeight, latentWidth);
             for (int i = 0; i < image.length; i++) image[i] = 2 * image[i] - 1; // [0, 1] -> the [-1, 1] of VAE images
+            requireFinite(image, "TAESD's output", latent);
             return ImageTensors.fromTensor(image, latentWidth * f, latentHeight * f);
         }
         int f = vae.downscale();
@@ -102,6 +104,7 @@ public final class LatentCodec {
                 image = v.decode(unscaled, 1, latentHeight, latentWidth);
             }
         }
+        requireFinite(image, "the VAE decoder's output", latent);
         return ImageTensors.fromTensor(image, latentWidth * f, latentHeight * f);
     }
 
@@ -127,6 +130,23 @@ public final class LatentCodec {
             }
         }
         return new EncodedInit(moments, vae.scaleFactor());
+    }
+
+    /**
+     * Refuses to turn NaN or infinite values into a picture (they would become a black or garbage image
+     * without a word): says how many there are and whether the latent was already broken.
+     */
+    static void requireFinite(float[] image, String what, float[] latent) {
+        int bad = 0;
+        for (float v : image) if (!Float.isFinite(v)) bad++;
+        if (bad == 0) return;
+        int badLatent = 0;
+        for (float v : latent) if (!Float.isFinite(v)) badLatent++;
+        String cause = badLatent > 0
+                ? "the latent it decoded already had " + badLatent + " of " + latent.length + " values non-finite (the sampling diverged)"
+                : "the latent was finite, so the VAE overflowed (an f16 VAE that needs f32, e.g. SDXL's without the fp16 fix)";
+        throw new EmberException(what + " has " + bad + " non-finite values (NaN or infinity) of " + image.length + "; " + cause
+                + "; no image was written");
     }
 
     /**

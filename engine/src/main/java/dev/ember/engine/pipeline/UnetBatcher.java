@@ -37,6 +37,7 @@ public final class UnetBatcher {
     private final int inChannels;
     private final int outChannels;
     private final int contextDim;
+    private final int vectorDim;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final Map<Shape, Group> groups = new HashMap<>();
@@ -58,15 +59,16 @@ public final class UnetBatcher {
     /** One seat's call, waiting for its batch. */
     private static final class Pending {
         final Seat seat;
-        final MemorySegment latent, timesteps, context, out;
+        final MemorySegment latent, timesteps, context, vector, out;
         boolean done;
         RuntimeException failure;
 
-        Pending(Seat seat, MemorySegment latent, MemorySegment timesteps, MemorySegment context, MemorySegment out) {
+        Pending(Seat seat, MemorySegment latent, MemorySegment timesteps, MemorySegment context, MemorySegment vector, MemorySegment out) {
             this.seat = seat;
             this.latent = latent;
             this.timesteps = timesteps;
             this.context = context;
+            this.vector = vector;
             this.out = out;
         }
     }
@@ -77,12 +79,19 @@ public final class UnetBatcher {
      * @param inChannels  latent channels in, outChannels out, contextDim the text context's width: the row sizes
      */
     public UnetBatcher(UnetCall unet, int maxRows, int inChannels, int outChannels, int contextDim) {
+        this(unet, maxRows, inChannels, outChannels, contextDim, 0);
+    }
+
+    /** As {@link #UnetBatcher(UnetCall, int, int, int, int)}, with {@code vectorDim} values of vector conditioning per row (SDXL; 0: none). */
+    public UnetBatcher(UnetCall unet, int maxRows, int inChannels, int outChannels, int contextDim, int vectorDim) {
         this.unet = Objects.requireNonNull(unet, "unet");
         if (maxRows < 2) throw new IllegalArgumentException("maxRows must be at least 2, got " + maxRows);
         this.maxRows = maxRows;
         this.inChannels = inChannels;
         this.outChannels = outChannels;
         this.contextDim = contextDim;
+        if (vectorDim < 0) throw new IllegalArgumentException("vectorDim must not be negative, got " + vectorDim);
+        this.vectorDim = vectorDim;
     }
 
     public int maxRows() {
@@ -129,7 +138,7 @@ public final class UnetBatcher {
 
         @Override
         public void forward(MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment textContext,
-                            int contextTokens, MemorySegment out) {
+                            int contextTokens, MemorySegment vector, MemorySegment out) {
             if (closed) throw new IllegalStateException("seat is closed");
             if (batch != rows || height != shape.height() || width != shape.width() || contextTokens != shape.contextTokens()) {
                 throw new IllegalArgumentException("this seat runs " + rows + " rows of " + shape.height() + "x" + shape.width()
@@ -138,10 +147,10 @@ public final class UnetBatcher {
             }
             if (rows == 1) {
                 count(1);
-                unet.forward(latent, batch, height, width, timesteps, textContext, contextTokens, out);
+                unet.forward(latent, batch, height, width, timesteps, textContext, contextTokens, vector, out);
                 return;
             }
-            Pending mine = new Pending(this, latent, timesteps, textContext, out);
+            Pending mine = new Pending(this, latent, timesteps, textContext, vector, out);
             lock.lock();
             try {
                 Group group = groups.get(shape);
@@ -215,7 +224,7 @@ public final class UnetBatcher {
         for (Pending p : chunk) {
             try {
                 Shape s = p.seat.shape;
-                unet.forward(p.latent, p.seat.rows, s.height(), s.width(), p.timesteps, p.context, s.contextTokens(), p.out);
+                unet.forward(p.latent, p.seat.rows, s.height(), s.width(), p.timesteps, p.context, s.contextTokens(), p.vector, p.out);
                 count(1);
             } catch (RuntimeException e) {
                 p.failure = e;
@@ -234,15 +243,18 @@ public final class UnetBatcher {
             MemorySegment t = arena.allocate((long) rows * Float.BYTES, 64);
             MemorySegment c = arena.allocate(rows * contextRow, 64);
             MemorySegment o = arena.allocate(rows * plane * outChannels, 64);
+            long vectorRow = (long) vectorDim * Float.BYTES;
+            MemorySegment y = vectorDim == 0 ? null : arena.allocate(rows * vectorRow, 64);
             long row = 0;
             for (Pending p : chunk) {
                 int n = p.seat.rows;
                 MemorySegment.copy(p.latent, 0, x, row * plane * inChannels, n * plane * inChannels);
                 MemorySegment.copy(p.timesteps, 0, t, row * Float.BYTES, (long) n * Float.BYTES);
                 MemorySegment.copy(p.context, 0, c, row * contextRow, n * contextRow);
+                if (y != null) MemorySegment.copy(p.vector, 0, y, row * vectorRow, n * vectorRow);
                 row += n;
             }
-            unet.forward(x, rows, s.height(), s.width(), t, c, s.contextTokens(), o);
+            unet.forward(x, rows, s.height(), s.width(), t, c, s.contextTokens(), y, o);
             row = 0;
             for (Pending p : chunk) {
                 int n = p.seat.rows;

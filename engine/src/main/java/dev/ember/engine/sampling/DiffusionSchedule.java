@@ -10,7 +10,7 @@ import java.util.Arrays;
  */
 public final class DiffusionSchedule {
 
-    /** Stable Diffusion 1.x/2.x: scaled-linear betas from 0.00085 to 0.012 over 1000 steps. */
+    /** Stable Diffusion 1.x/2.x and SDXL: scaled-linear betas from 0.00085 to 0.012 over 1000 steps. */
     public static final double SD_BETA_START = 0.00085;
     public static final double SD_BETA_END = 0.012;
     public static final int SD_TRAIN_STEPS = 1000;

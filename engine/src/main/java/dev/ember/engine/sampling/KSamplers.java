@@ -59,6 +59,103 @@ final class KSamplers {
         return toFloat(x);
     }
 
+    /**
+     * k-diffusion's get_ancestral_step with eta 1: the move from {@code from} to {@code to} splits into a
+     * deterministic part down to {@code [0]} (sigma_down) and fresh noise of size {@code [1]} (sigma_up),
+     * sigma_down^2 + sigma_up^2 = to^2.
+     */
+    private static double[] ancestralStep(double from, double to) {
+        double up = Math.min(to, Math.sqrt(to * to * (from * from - to * to) / (from * from)));
+        return new double[] {Math.sqrt(to * to - up * up), up};
+    }
+
+    float[] dpmpp2sAncestral(NoiseGenerator noise) {
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            double[] ancestral = ancestralStep(s, next);
+            double down = ancestral[0], up = ancestral[1];
+            if (down == 0) {
+                axpy(x, down - s, derivative(x, denoised, s)); // Euler to 0
+            } else {
+                // DPM-Solver++(2S) from t = -log s to t_next = -log sigma_down through the midpoint s_mid.
+                double t = -Math.log(s), tNext = -Math.log(down);
+                double h = tNext - t;
+                double mid = Math.exp(-(t + h / 2));
+                double[] x2 = new double[x.length];
+                double a = mid / s, b = -Math.expm1(-h / 2);
+                for (int k = 0; k < x.length; k++) x2[k] = a * x[k] + b * denoised[k];
+                double[] denoised2 = evaluate(x2, mid);
+                double c = down / s, d = -Math.expm1(-h);
+                for (int k = 0; k < x.length; k++) x[k] = c * x[k] + d * denoised2[k];
+            }
+            if (next > 0) addNoise(noise, up);
+            stepDone(i, denoised);
+        }
+        return toFloat(x);
+    }
+
+    float[] dpmppSde(NoiseGenerator noise) {
+        final double r = 0.5;
+        for (int i = 0; i < steps; i++) {
+            double s = sigmas[i], next = sigmas[i + 1];
+            double[] denoised = denoise(x, s, i);
+            if (next == 0) {
+                axpy(x, next - s, derivative(x, denoised, s)); // Euler to 0
+            } else {
+                double t = -Math.log(s), tNext = -Math.log(next);
+                double h = tNext - t;
+                double sMid = Math.exp(-(t + h * r));
+                double fac = 1 / (2 * r);
+                // Step 1: to the midpoint, ancestral split of s -> sMid.
+                double[] a1 = ancestralStep(s, sMid);
+                double t1 = -Math.log(a1[0]);
+                double[] x2 = new double[x.length];
+                double c1 = a1[0] / s, d1 = -Math.expm1(t - t1);
+                float[] z1 = noise.next(x.length); // the Brownian increment over [sMid, s], normalised
+                for (int k = 0; k < x.length; k++) x2[k] = c1 * x[k] + d1 * denoised[k] + a1[1] * z1[k];
+                double[] denoised2 = evaluate(x2, sMid);
+                // Step 2: to next, with the denoised estimates mixed.
+                double[] a2 = ancestralStep(s, next);
+                double t2 = -Math.log(a2[0]);
+                double c2 = a2[0] / s, d2 = -Math.expm1(t - t2);
+                // k-diffusion asks its Brownian tree (over sigma) for the increment over [next, s], which
+                // contains [sMid, s]: the normalised increment is rho z1 + sqrt(1 - rho^2) z' with
+                // rho = sqrt((s - sMid) / (s - next)). Drawn so, the noise has the tree's joint law.
+                double rho = Math.sqrt((s - sMid) / (s - next)), rest = Math.sqrt(1 - rho * rho);
+                float[] fresh = noise.next(x.length);
+                for (int k = 0; k < x.length; k++) {
+                    double z2 = rho * z1[k] + rest * fresh[k];
+                    x[k] = c2 * x[k] + d2 * ((1 - fac) * denoised[k] + fac * denoised2[k]) + a2[1] * z2;
+                }
+            }
+            stepDone(i, denoised);
+        }
+        return toFloat(x);
+    }
+
+    float[] lcm(NoiseGenerator noise) {
+        for (int i = 0; i < steps; i++) {
+            double next = sigmas[i + 1];
+            double[] denoised = denoise(x, sigmas[i], i);
+            x = denoised.clone();
+            if (next > 0) addNoise(noise, next); // an eps model's noise_scaling: denoised + sigma * noise
+            stepDone(i, denoised);
+        }
+        return toFloat(x);
+    }
+
+    private void addNoise(NoiseGenerator noise, double scale) {
+        addNoise(noise, x, scale);
+    }
+
+    /** {@code y += scale * z} with fresh standard normal noise z (none drawn when the scale is 0). */
+    private static void addNoise(NoiseGenerator noise, double[] y, double scale) {
+        if (scale == 0) return;
+        float[] z = noise.next(y.length);
+        for (int k = 0; k < y.length; k++) y[k] += z[k] * scale;
+    }
+
     float[] heun() {
         for (int i = 0; i < steps; i++) {
             double s = sigmas[i], next = sigmas[i + 1];

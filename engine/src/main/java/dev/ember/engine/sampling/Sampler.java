@@ -32,6 +32,27 @@ public enum Sampler {
     /** DPM-Solver++(2M) ({@code sample_dpmpp_2m}): second-order multistep, one call per step. */
     DPMPP_2M("dpmpp_2m", "k_dpmpp_2m", "dpm++_2m"),
     /**
+     * DPM-Solver++(2S) ancestral, eta 1 ({@code sample_dpmpp_2s_ancestral}): a second-order singlestep
+     * move to sigma_down through the midpoint in log-sigma, then fresh noise of size sigma_up. Two model
+     * calls per step but the last (to sigma 0, plain Euler).
+     */
+    DPMPP_2S_A("dpmpp_2s_a", "k_dpmpp_2s_a", "dpmpp_2s_ancestral", "dpm++_2s_a"),
+    /**
+     * DPM-Solver++ SDE ({@code sample_dpmpp_sde}, eta 1, r 1/2): two stochastic DPM-Solver++ substeps per
+     * step, two model calls but on the last step. k-diffusion draws its noise from a Brownian tree over
+     * sigma, so a step's two draws (over [mid, s] and [next, s]) are correlated; Ember draws them from the
+     * image's generator with the same joint law (the second is the first's increment plus fresh noise over
+     * [next, mid]), not the same values: images differ from k-diffusion's at the same seed, their
+     * distribution does not.
+     */
+    DPMPP_SDE("dpmpp_sde", "k_dpmpp_sde", "dpm++_sde"),
+    /**
+     * Latent consistency sampling ({@code sample_lcm}): each step jumps to the model's denoised
+     * estimate and, unless it is the last, re-noises it to the next sigma with fresh noise. For LCM and
+     * distilled (Turbo) models at 1 to 8 steps, usually with cfg 1.
+     */
+    LCM("lcm"),
+    /**
      * Deterministic DDIM (eta 0) as InvokeAI runs it: diffusers' {@code DDIMScheduler} with SD's config
      * ({@link Ddim}): timesteps {@code k * (1000 // steps) + 1}, one model call per step, the last step
      * ending at timestep 0's noise level, latents in the variance-preserving scale. Its own timesteps
@@ -69,9 +90,9 @@ public enum Sampler {
                 + Arrays.stream(values()).map(s -> String.join("/", s.names)).collect(Collectors.joining(", ")));
     }
 
-    /** Whether {@link #sample} draws from its noise generator (ancestral samplers). */
+    /** Whether {@link #sample} draws from its noise generator (ancestral, SDE and LCM samplers). */
     public boolean usesNoise() {
-        return this == EULER_A;
+        return this == EULER_A || this == DPMPP_2S_A || this == DPMPP_SDE || this == LCM;
     }
 
     /**
@@ -104,7 +125,7 @@ public enum Sampler {
     /** Model calls a run over {@code sigmas} makes (for progress bars): second-order methods call twice but on the last step to 0. */
     public int modelCalls(double[] sigmas) {
         int steps = sigmas.length - 1;
-        if (this != HEUN && this != DPM2) return steps;
+        if (this != HEUN && this != DPM2 && this != DPMPP_2S_A && this != DPMPP_SDE) return steps;
         int calls = 0;
         for (int i = 0; i < steps; i++) calls += sigmas[i + 1] > 0 ? 2 : 1;
         return calls;
@@ -142,6 +163,9 @@ public enum Sampler {
             case HEUN -> run.heun();
             case DPM2 -> run.dpm2();
             case DPMPP_2M -> run.dpmpp2m();
+            case DPMPP_2S_A -> run.dpmpp2sAncestral(noise);
+            case DPMPP_SDE -> run.dpmppSde(noise);
+            case LCM -> run.lcm(noise);
             case DDIM -> run.ddim();
         };
     }

@@ -116,9 +116,9 @@ class EmbeddingTest {
              StateDict weights = SyntheticWeights.generate(NetworkLayout.textEncoder(TINY), 9, DType.F32, Arena.ofShared());
              OnDemand<TextEncoder> encoder = OnDemand.resident("text", new TextEncoder(ctx, TINY, weights, ember_h.EMBER_WEIGHT_F32()))) {
             EmbeddingLibrary library = new EmbeddingLibrary(embeddings, TOKENIZER, 32, "SD 1.x");
-            PromptEncoder prompts = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32, library, TINY.vocabSize());
+            PromptEncoder prompts = sd1(encoder, library);
             String prompt = "a photo of Zorbling, in moss-style";
-            float[] got = prompts.encode(List.of(prompt, "plain text"), w -> {});
+            float[] got = contexts(prompts.encode(List.of(prompt, "plain text")));
 
             // The reference's input: start, "a photo of", the two vectors, ",", "in", the one vector, end, padding.
             List<Integer> ids = new ArrayList<>();
@@ -140,14 +140,12 @@ class EmbeddingTest {
             assertTrue(err <= 1e-4, "relative L2 " + err);
 
             // A prompt without a name is encoded as without the library.
-            PromptEncoder plain = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32);
-            assertArrayEquals(plain.encode(List.of("plain text"), w -> {}), java.util.Arrays.copyOfRange(got, 77 * 32, 2 * 77 * 32));
-            assertFalse(java.util.Arrays.equals(plain.encode(List.of(prompt), w -> {}), java.util.Arrays.copyOf(got, 77 * 32)));
+            PromptEncoder plain = sd1(encoder, null);
+            assertArrayEquals(contexts(plain.encode(List.of("plain text"))), java.util.Arrays.copyOfRange(got, 77 * 32, 2 * 77 * 32));
+            assertFalse(java.util.Arrays.equals(contexts(plain.encode(List.of(prompt))), java.util.Arrays.copyOf(got, 77 * 32)));
             // In one batch each prompt's vectors are its own: the second prompt's rows come after the first's.
-            float[] batch = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32, library, TINY.vocabSize())
-                    .encode(List.of(prompt, "moss-style only"), w -> {});
-            float[] alone = new PromptEncoder(TOKENIZER, encoder, PadStyle.END_OF_TEXT, 1, 32, library, TINY.vocabSize())
-                    .encode(List.of("moss-style only"), w -> {});
+            float[] batch = contexts(sd1(encoder, library).encode(List.of(prompt, "moss-style only")));
+            float[] alone = contexts(sd1(encoder, library).encode(List.of("moss-style only")));
             assertArrayEquals(alone, java.util.Arrays.copyOfRange(batch, 77 * 32, 2 * 77 * 32));
         }
     }
@@ -197,5 +195,22 @@ class EmbeddingTest {
     static int[] pixels(StableDiffusion sd, GenerationRequest r) {
         var image = sd.generate(r, e -> dev.ember.engine.StepListener.Action.CONTINUE).images().getFirst().image();
         return image.toBufferedImage().getRGB(0, 0, image.width(), image.height(), null, 0, image.width());
+    }
+
+    /** An SD 1.x prompt encoder over {@code encoder} (end-of-text padding, last layer, final norm). */
+    private static PromptEncoder sd1(OnDemand<TextEncoder> encoder, EmbeddingLibrary library) {
+        return new PromptEncoder(TOKENIZER, List.of(new PromptEncoder.Encoder(encoder, PadStyle.END_OF_TEXT, 1, true, false, 32)), library,
+                TINY.vocabSize());
+    }
+
+    /** The prompts' contexts one after the other. */
+    private static float[] contexts(List<PromptEncoder.Encoded> encoded) {
+        float[] out = new float[encoded.stream().mapToInt(e -> e.context().length).sum()];
+        int at = 0;
+        for (PromptEncoder.Encoded e : encoded) {
+            System.arraycopy(e.context(), 0, out, at, e.context().length);
+            at += e.context().length;
+        }
+        return out;
     }
 }

@@ -30,6 +30,23 @@ class LatentPreviewTest {
     }
 
     @Test
+    void sdxlLatentsTakeComfyUisSdxlFactorsAndBias() {
+        // ComfyUI's latent_formats.SDXL: factors per channel plus a bias (0.1084, -0.0175, -0.0011).
+        float[] latent = new float[4 * 5];
+        for (int c = 0; c < 4; c++) latent[c * 5 + c] = 1f; // pixel 4 stays zero: the bias alone
+        RgbImage img = LatentPreview.preview(LatentPreview.Palette.SDXL, latent, 0, 1, 5, 1);
+        double[][] expected = {
+            {0.3651 + 0.1084, 0.4232 - 0.0175, 0.4341 - 0.0011},
+            {-0.2533 + 0.1084, -0.0042 - 0.0175, 0.1068 - 0.0011},
+            {0.1076 + 0.1084, 0.1111 - 0.0175, -0.0362 - 0.0011},
+            {-0.3165 + 0.1084, -0.2492 - 0.0175, -0.2188 - 0.0011},
+            {0.1084, -0.0175, -0.0011},
+        };
+        for (int x = 0; x < 5; x++)
+            for (int c = 0; c < 3; c++) assertEquals(expectedByte(expected[x][c]), img.channel(x, 0, c), "pixel " + x + " channel " + c);
+    }
+
+    @Test
     void mixesChannelsLinearlyAndClamps() {
         int h = 2, w = 3, plane = h * w;
         float[] latent = new float[4 * plane];

@@ -56,12 +56,29 @@ class DiffusersReaderTest {
     }
 
     @Test
-    void sdxlFolderIsRefused() throws IOException {
-        Path d = dir.resolve("xl");
-        SyntheticCheckpoint.write(ModelPreset.TINY, d, ModelFormat.DIFFUSERS, DType.F16, 0);
-        Files.createDirectories(d.resolve("text_encoder_2"));
+    void theSdxlRefinerFolderIsRefused() throws IOException {
+        Path d = dir.resolve("refiner");
+        SyntheticCheckpoint.write(ModelPreset.SDXL_TINY, d, ModelFormat.DIFFUSERS, DType.F16, 0);
+        // The refiner has bigG alone: text_encoder_2 without text_encoder.
+        try (var files = Files.walk(d.resolve("text_encoder"))) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
         var e = assertThrows(UnsupportedModelException.class, () -> ModelFiles.open(d));
-        assertTrue(e.getMessage().contains("SDXL"), e.getMessage());
+        assertTrue(e.getMessage().contains("SDXL refiner"), e.getMessage());
+    }
+
+    @Test
+    void pipelinesOfOtherFamiliesAreRefusedByName() throws IOException {
+        String[][] cases = {{"StableDiffusion3Pipeline", "Stable Diffusion 3"}, {"FluxPipeline", "Flux"},
+            {"StableVideoDiffusionPipeline", "video"}, {"PixArtAlphaPipeline", "diffusion transformer"}};
+        for (String[] c : cases) {
+            Path d = dir.resolve(c[0]);
+            Files.createDirectories(d.resolve("transformer"));
+            Files.writeString(d.resolve("model_index.json"), "{\"_class_name\": \"" + c[0] + "\"}");
+            var e = assertThrows(UnsupportedModelException.class, () -> ModelFiles.open(d));
+            assertTrue(e.getMessage().contains(c[1]), e.getMessage());
+            assertTrue(e.getMessage().contains(c[0]), e.getMessage());
+        }
     }
 
     @Test
@@ -90,5 +107,12 @@ class DiffusersReaderTest {
         assertEquals("mid_block.resnets.1.time_emb_proj.weight", DiffusersNames.unetToDiffusers("middle_block.2.emb_layers.1.weight", 2));
         assertEquals("decoder.up_blocks.0.resnets.2.conv_shortcut.weight", DiffusersNames.vaeToDiffusers("decoder.up.3.block.2.nin_shortcut.weight", 4));
         assertEquals("encoder.mid_block.attentions.0.to_out.0.weight", DiffusersNames.vaeToDiffusers("encoder.mid.attn_1.proj_out.weight", 4));
+        // SDXL (diffusers' convert_original_stable_diffusion_to_diffusers, SDXL base)
+        assertEquals("add_embedding.linear_1.weight", DiffusersNames.unetToDiffusers("label_emb.0.0.weight", 2));
+        assertEquals("add_embedding.linear_2.bias", DiffusersNames.unetToDiffusers("label_emb.0.2.bias", 2));
+        assertEquals("up_blocks.0.upsamplers.0.conv.weight", DiffusersNames.unetToDiffusers("output_blocks.2.2.conv.weight", 2));
+        assertEquals("down_blocks.2.attentions.1.transformer_blocks.9.ff.net.2.weight",
+                DiffusersNames.unetToDiffusers("input_blocks.8.1.transformer_blocks.9.ff.net.2.weight", 2));
+        assertEquals("up_blocks.2.resnets.2.conv_shortcut.weight", DiffusersNames.unetToDiffusers("output_blocks.8.0.skip_connection.weight", 2));
     }
 }

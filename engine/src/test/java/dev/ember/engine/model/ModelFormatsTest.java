@@ -26,6 +26,52 @@ class ModelFormatsTest {
             new UnetConfig(4, 4, 32, 1, new int[] {1, 2, 2}, 0b011, 0, 16, 1, 32, true, 32), VaeConfig.TINY);
 
     @Test
+    void sdxlTinyLoadsIdenticallyFromEveryFormat() throws IOException {
+        // Single files hold sgm's names: CLIP ViT-L under conditioner.embedders.0.transformer, bigG in OpenCLIP
+        // names (fused q/k/v, text_projection transposed) under conditioner.embedders.1.model; diffusers folders
+        // hold text_encoder_2 with CLIPTextModelWithProjection's names and add_embedding for label_emb.
+        List<Checkpoint> loaded = new ArrayList<>();
+        try {
+            for (ModelFormat f : ModelFormat.values()) {
+                Path p = dir.resolve("xl." + f.label());
+                SyntheticCheckpoint.write(ModelPreset.SDXL_TINY, p, f, DType.F16, 7);
+                loaded.add(ModelFiles.open(p));
+            }
+            try (RawCheckpoint raw = ModelFiles.readRaw(dir.resolve("xl.safetensors"))) {
+                Map<String, TensorData> names = raw.tensors().tensors();
+                assertTrue(names.containsKey("conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight"));
+                assertTrue(names.containsKey("conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"));
+                assertArrayEquals(new long[] {64, 40}, names.get("conditioner.embedders.1.model.text_projection").shape());
+            }
+            assertTrue(Files.isRegularFile(dir.resolve("xl.diffusers/text_encoder_2/model.safetensors")));
+            Checkpoint ref = loaded.getFirst();
+            assertEquals(ModelPreset.SDXL_TINY.spec().text2(), ref.spec().text2());
+            assertEquals(ModelPreset.SDXL_TINY.spec().unet(), ref.spec().unet());
+            TensorData projection = ref.tensors().get(NetworkLayout.TEXT2_ROOT + NetworkLayout.PROJECTION);
+            assertArrayEquals(new long[] {40, 64}, projection.shape());
+            // The transposed copy holds exactly the synthetic values in Hugging Face's orientation.
+            TensorSpec spec = NetworkLayout.textEncoder2(TextEncoderConfig.TINY_XL_G).getLast();
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                MemorySegment expected = arena.allocate(spec.elementCount() * 2);
+                SyntheticWeights.fill(spec, 7, DType.F16, expected);
+                assertEquals(-1, expected.mismatch(projection.data()));
+            }
+            for (Checkpoint c : loaded) {
+                assertEquals(ref.spec().architecture(), c.spec().architecture(), c.format().label());
+                assertEquals(ref.spec().text(), c.spec().text(), c.format().label());
+                assertEquals(ref.spec().text2(), c.spec().text2(), c.format().label());
+                assertEquals(ref.spec().unet(), c.spec().unet(), c.format().label());
+                assertEquals(ref.spec().vae(), c.spec().vae(), c.format().label());
+                assertEquals(ref.tensors().tensors().keySet(), c.tensors().tensors().keySet());
+                for (var e : ref.tensors().tensors().entrySet()) assertEquals(e.getValue(), c.tensors().get(e.getKey()), e.getKey());
+                assertTrue(c.report().unused().isEmpty(), c.format().label() + ": " + c.report().unused());
+            }
+        } finally {
+            loaded.forEach(Checkpoint::close);
+        }
+    }
+
+    @Test
     void tinyLoadsIdenticallyFromEveryFormat() {
         List<Checkpoint> loaded = new ArrayList<>();
         try {

@@ -66,7 +66,7 @@ class TextEncoderTest {
      * Seeded weights with non-trivial LayerNorm affines (the synthetic ones are 1 and 0, which would
      * hide a mix-up of weight and bias), written in the dict's own dtype.
      */
-    private static StateDict weights(TextEncoderConfig config, DType dtype) {
+    static StateDict weights(TextEncoderConfig config, DType dtype) {
         List<TensorSpec> specs = NetworkLayout.textEncoder(config);
         StateDict sd = SyntheticWeights.generate(specs, SEED, dtype, Arena.ofShared());
         SplittableRandom random = new SplittableRandom(SEED);
@@ -83,7 +83,7 @@ class TextEncoderTest {
     }
 
     /** Two real-looking CLIP rows: start, words, end, then end-token padding to 77. */
-    private static int[] prompts() {
+    static int[] prompts() {
         int[][] rows = {
             {49406, 320, 1125, 539, 320, 2368, 1519, 525, 320, 4579, 267, 1400, 7511, 49407},  // "a photo of a cat sitting on a sofa, high detail"
             {49406, 320, 736, 3055, 525, 320, 7201, 2175, 49407},                             // "a red apple on a wooden table"
@@ -213,12 +213,13 @@ class TextEncoderTest {
      * A copy of the f32 dict as the device holds it under q8_0: MLP weights q8_0-rounded, the attention
      * projections and the token embedding f16 (model_common.h's tensor_role).
      */
-    private static StateDict q8RoundTrip(StateDict source, TextEncoderConfig config) {
+    static StateDict q8RoundTrip(StateDict source, TextEncoderConfig config) {
         Arena arena = Arena.ofShared();
         Map<String, TensorData> out = new LinkedHashMap<>(source.tensors());
         for (TensorSpec spec : NetworkLayout.textEncoder(config)) {
             boolean weight = spec.kind() == TensorSpec.Kind.WEIGHT;
-            boolean f16 = spec.name().endsWith("token_embedding.weight") || (weight && spec.name().contains(".self_attn."));
+            boolean f16 = spec.name().endsWith("token_embedding.weight") || (weight && spec.name().contains(".self_attn."))
+                    || spec.name().endsWith(NetworkLayout.PROJECTION);
             if (!weight && !f16) continue;
             TensorData t = source.get(spec.name());
             float[] v = t.data().toArray(ValueLayout.JAVA_FLOAT);

@@ -55,11 +55,11 @@ class UnetTest {
         context.close();
     }
 
-    private static StateDict weights(UnetConfig config, DType dtype) {
+    static StateDict weights(UnetConfig config, DType dtype) {
         return SyntheticWeights.generate(NetworkLayout.unet(config), SEED, dtype, Arena.ofShared());
     }
 
-    private static float[] gaussian(int n, long seed) {
+    static float[] gaussian(int n, long seed) {
         Random r = new Random(seed);
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
@@ -67,7 +67,7 @@ class UnetTest {
     }
 
     /** Inputs of one case: latent [n, 4, h, w], timesteps [n], context [n, tokens, contextDim]. */
-    private record Case(int batch, int height, int width, float[] latent, float[] timesteps, float[] context, int tokens) {
+    record Case(int batch, int height, int width, float[] latent, float[] timesteps, float[] context, int tokens) {
         static Case of(UnetConfig c, int batch, int height, int width, int tokens, float[] timesteps, long seed) {
             return new Case(batch, height, width, gaussian(batch * c.inChannels() * height * width, seed), timesteps,
                     gaussian(batch * tokens * c.contextDim(), seed + 1), tokens);
@@ -339,7 +339,7 @@ class UnetTest {
      * Linear weights as q8_0 (rows split into 32-blocks), except the attention projections; those and the
      * conv kernels as f16.
      */
-    private static StateDict asStoredForQ8(UnetConfig config, StateDict source, Arena arena) {
+    static StateDict asStoredForQ8(UnetConfig config, StateDict source, Arena arena) {
         Map<String, TensorData> out = new LinkedHashMap<>();
         for (TensorSpec spec : NetworkLayout.unet(config)) {
             TensorData t = source.get(spec.name());
@@ -356,6 +356,6 @@ class UnetTest {
     }
 
     static boolean isAttentionProjection(String name) {
-        return name.matches(".*\\.attn[12]\\.(to_q|to_k|to_v|to_out\\.0)\\.weight");
+        return name.matches(".*\\.attn[12]\\.(to_q|to_k|to_v|to_out\\.0)\\.weight") || name.matches(".*\\.proj_(in|out)\\.weight");
     }
 }

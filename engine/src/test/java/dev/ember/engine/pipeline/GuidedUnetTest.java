@@ -37,9 +37,6 @@ class GuidedUnetTest {
     @Test
     void guidedOutputIsUncondPlusScaleTimesCondMinusUncond() {
         float[] cond = gaussian(TOKENS * C.contextDim(), 1), uncond = gaussian(TOKENS * C.contextDim(), 2);
-        float[] both = new float[cond.length * 2];
-        System.arraycopy(cond, 0, both, 0, cond.length);
-        System.arraycopy(uncond, 0, both, cond.length, uncond.length);
         float[] x = gaussian(C.inChannels() * H * W, 3);
         float timestep = 500.5f;
         double scale = 7.5;
@@ -55,7 +52,7 @@ class GuidedUnetTest {
                 swapped[i] = c[i] + scale * (u[i] - c[i]);
             }
             float[] guided;
-            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, both, TOKENS, scale, H, W)) {
+            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, new Conditioning(cond, TOKENS, null), new Conditioning(uncond, TOKENS, null), scale, H, W)) {
                 guided = g.apply(x, timestep);
                 // The buffers are reused from the second call on: the same answer again.
                 assertArrayEquals(guided, g.apply(x, timestep));
@@ -66,7 +63,7 @@ class GuidedUnetTest {
             assertTrue(Ops.relativeL2(guided, swapped) > 0.1, "the check must tell cond from uncond");
 
             // Scale 1: only the conditional pass, one prompt in the context.
-            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, cond, TOKENS, 1, H, W)) {
+            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, new Conditioning(cond, TOKENS, null), null, 1, H, W)) {
                 double err1 = Ops.relativeL2(g.apply(x, timestep), c);
                 assertTrue(err1 < 1e-4, "scale 1 is the conditional output: " + err1);
             }

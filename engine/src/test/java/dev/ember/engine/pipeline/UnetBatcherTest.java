@@ -23,22 +23,23 @@ import org.junit.jupiter.api.Test;
  * (so misplaced rows show), which records the batch sizes it is called with and fails on demand.
  */
 class UnetBatcherTest {
-    private static final int C = 2, H = 2, W = 3, TOKENS = 2, DIM = 3;
+    private static final int C = 2, H = 2, W = 3, TOKENS = 2, DIM = 3, VDIM = 4;
     private static final int PLANE = H * W;
 
-    /** out[r][i] = 2 * x[r][i] + t[r] + sum(context[r]); fails when a row's timestep is negative and the batch has more than one seat. */
+    /** out[r][i] = 2 * x[r][i] + t[r] + sum(context[r]) (+ 1000 * sum(vector[r]) when given); fails when a row's timestep is negative and the batch has more than one seat. */
     private static final class FakeUnet implements UnetCall {
         final List<Integer> batches = Collections.synchronizedList(new ArrayList<>());
 
         @Override
         public void forward(MemorySegment latent, int batch, int height, int width, MemorySegment timesteps, MemorySegment context,
-                            int contextTokens, MemorySegment out) {
+                            int contextTokens, MemorySegment vector, MemorySegment out) {
             batches.add(batch);
             for (int r = 0; r < batch; r++) {
                 float t = timesteps.getAtIndex(ValueLayout.JAVA_FLOAT, r);
                 if (t < 0 && (batch > 2 || t < -100)) throw new IllegalStateException("fake failure at row " + r);
                 float ctx = 0;
                 for (int i = 0; i < contextTokens * DIM; i++) ctx += context.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * contextTokens * DIM + i);
+                if (vector != null) for (int i = 0; i < VDIM; i++) ctx += 1000 * vector.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * VDIM + i);
                 for (int i = 0; i < C * PLANE; i++) {
                     float x = latent.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * C * PLANE + i);
                     out.setAtIndex(ValueLayout.JAVA_FLOAT, (long) r * C * PLANE + i, 2 * x + t + ctx);
@@ -49,22 +50,34 @@ class UnetBatcherTest {
 
     /** One seat's call: inputs derived from {@code id}, the output compared with the fake's formula. */
     private static float[] call(UnetCall seat, int id, int rows, float timestep) {
+        return call(seat, id, rows, timestep, false);
+    }
+
+    /** As above; {@code vectors}: each row also gets vector conditioning derived from {@code id}. */
+    private static float[] call(UnetCall seat, int id, int rows, float timestep, boolean vectors) {
         try (Arena arena = Arena.ofShared()) { // other threads lead batches: the seat's buffers must be shared
             MemorySegment x = arena.allocate((long) rows * C * PLANE * 4), t = arena.allocate(rows * 4L),
                     c = arena.allocate((long) rows * TOKENS * DIM * 4), o = arena.allocate((long) rows * C * PLANE * 4);
             for (int i = 0; i < rows * C * PLANE; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, id * 100 + i);
             for (int r = 0; r < rows; r++) t.setAtIndex(ValueLayout.JAVA_FLOAT, r, timestep + r);
             for (int i = 0; i < rows * TOKENS * DIM; i++) c.setAtIndex(ValueLayout.JAVA_FLOAT, i, id + i * 0.5f);
-            seat.forward(x, rows, H, W, t, c, TOKENS, o);
+            MemorySegment v = vectors ? arena.allocate((long) rows * VDIM * 4) : null;
+            for (int i = 0; vectors && i < rows * VDIM; i++) v.setAtIndex(ValueLayout.JAVA_FLOAT, i, id + i);
+            seat.forward(x, rows, H, W, t, c, TOKENS, v, o);
             return o.toArray(ValueLayout.JAVA_FLOAT);
         }
     }
 
     private static float[] expected(int id, int rows, float timestep) {
+        return expected(id, rows, timestep, false);
+    }
+
+    private static float[] expected(int id, int rows, float timestep, boolean vectors) {
         float[] out = new float[rows * C * PLANE];
         for (int r = 0; r < rows; r++) {
             float ctx = 0;
             for (int i = 0; i < TOKENS * DIM; i++) ctx += id + (r * TOKENS * DIM + i) * 0.5f;
+            for (int i = 0; vectors && i < VDIM; i++) ctx += 1000 * (float) (id + r * VDIM + i);
             for (int i = 0; i < C * PLANE; i++) out[r * C * PLANE + i] = 2 * (id * 100 + r * C * PLANE + i) + (timestep + r) + ctx;
         }
         return out;
@@ -73,7 +86,8 @@ class UnetBatcherTest {
     @Test
     void seatsThatCallTogetherShareCallsInChunksOfAtMostMaxRows() throws Exception {
         FakeUnet fake = new FakeUnet();
-        UnetBatcher batcher = new UnetBatcher(fake, 6, C, C, DIM); // three seats of two rows per call
+        // three seats of two rows per call; each row with its own vector conditioning (SDXL), which must follow its row
+        UnetBatcher batcher = new UnetBatcher(fake, 6, C, C, DIM, VDIM);
         int seats = 5, steps = 4;
         ExecutorService pool = Executors.newFixedThreadPool(seats);
         CountDownLatch joined = new CountDownLatch(seats);
@@ -85,7 +99,8 @@ class UnetBatcherTest {
                     joined.countDown();
                     joined.await();
                     for (int step = 0; step < steps; step++) {
-                        assertArrayEquals(expected(seatId, 2, step * 10), call(seat, seatId, 2, step * 10), "seat " + seatId + " step " + step);
+                        assertArrayEquals(expected(seatId, 2, step * 10, true), call(seat, seatId, 2, step * 10, true),
+                                "seat " + seatId + " step " + step);
                     }
                 }
                 return null;

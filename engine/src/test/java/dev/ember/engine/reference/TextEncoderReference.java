@@ -1,6 +1,8 @@
 package dev.ember.engine.reference;
 
+import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.StateDict;
+import dev.ember.engine.model.TextEncoderConfig;
 
 /**
  * float64 CLIP text transformer, written from Hugging Face's {@code CLIPTextTransformer} (the module
@@ -45,6 +47,22 @@ public final class TextEncoderReference {
      */
     public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip,
                                   double[][] rows) {
+        return encode(weights, heads, quickGelu, tokens, batch, nTokens, clipSkip, rows, true);
+    }
+
+    /** As {@link #encode(StateDict, TextEncoderConfig, int[], int, int, int, boolean)} with the config's heads and activation. */
+    public static double[] encode(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, int clipSkip, boolean finalNorm) {
+        return encode(weights, c.numHeads(), c.activation() == TextEncoderConfig.Activation.QUICK_GELU, tokens, batch, nTokens, clipSkip, null,
+                finalNorm);
+    }
+
+    /**
+     * The general form; {@code finalNorm} false returns {@code hidden_states[-clipSkip]} without the final layer
+     * norm, as SDXL's embedders take them (sgm's FrozenCLIPEmbedder {@code outputs.hidden_states[11]},
+     * FrozenOpenCLIPEmbedder2's "penultimate").
+     */
+    public static double[] encode(StateDict weights, int heads, boolean quickGelu, int[] tokens, int batch, int nTokens, int clipSkip,
+                                  double[][] rows, boolean finalNorm) {
         LdmTensors w = new LdmTensors(weights, P);
         int d = w.dim("embeddings.token_embedding.weight", 1), f = w.dim("encoder.layers.0.mlp.fc1.weight", 0);
         int dh = d / heads;
@@ -79,7 +97,27 @@ public final class TextEncoderReference {
                 }
                 x = Ops.add(x, Ops.linear(h, nTokens, f, L.fc2w, L.fc2b, d));
             }
-            System.arraycopy(Ops.layerNorm(x, nTokens, d, EPS, lnW, lnB), 0, out, b * nTokens * d, nTokens * d);
+            System.arraycopy(finalNorm ? Ops.layerNorm(x, nTokens, d, EPS, lnW, lnB) : x, 0, out, b * nTokens * d, nTokens * d);
+        }
+        return out;
+    }
+
+    /**
+     * OpenCLIP's pooled text output ({@code FrozenOpenCLIPEmbedder2.pool}): the final-normed LAST layer at
+     * {@code text.argmax(dim=-1)} (the first position of each row's largest id: its end-of-text token),
+     * times {@code text_projection}. The weights hold the projection in Hugging Face's orientation
+     * [proj, hidden], i.e. OpenCLIP's matrix transposed: {@code x @ P = x W^T}. -> [batch, proj].
+     */
+    public static double[] pooled(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens) {
+        int d = c.hiddenSize(), proj = c.projectionDim();
+        double[] last = encode(weights, c, tokens, batch, nTokens, 1, true);
+        double[] w = Ops.load(weights, NetworkLayout.TEXT_ROOT + NetworkLayout.PROJECTION);
+        double[] out = new double[batch * proj];
+        for (int b = 0; b < batch; b++) {
+            int eot = 0;
+            for (int t = 1; t < nTokens; t++) if (tokens[b * nTokens + t] > tokens[b * nTokens + eot]) eot = t;
+            double[] row = java.util.Arrays.copyOfRange(last, (b * nTokens + eot) * d, (b * nTokens + eot + 1) * d);
+            System.arraycopy(Ops.linear(row, 1, d, w, null, proj), 0, out, b * proj, proj);
         }
         return out;
     }

@@ -48,6 +48,15 @@ public final class UnetReference {
      * @return [n, outChannels, h, w]
      */
     public double[] forward(float[] latent, int n, int h, int w, float[] timesteps, float[] context, int tokens) {
+        return forward(latent, n, h, w, timesteps, context, tokens, null);
+    }
+
+    /**
+     * As {@link #forward(float[], int, int, int, float[], float[], int)} with SDXL's vector conditioning
+     * {@code y} [n, adm_in_channels]: {@code emb = time_embed(t_emb) + label_emb(y)}, label_emb being
+     * Linear, SiLU, Linear (sgm's {@code num_classes="sequential"}).
+     */
+    public double[] forward(float[] latent, int n, int h, int w, float[] timesteps, float[] context, int tokens, float[] vector) {
         double[] x = new double[latent.length];
         for (int i = 0; i < x.length; i++) x[i] = latent[i];
         double[] ctx = new double[context.length];
@@ -60,6 +69,14 @@ public final class UnetReference {
         double[] emb = Ops.linear(tEmb, n, mc, p("time_embed.0.weight"), p("time_embed.0.bias"), ted);
         for (int i = 0; i < emb.length; i++) emb[i] = Ops.silu(emb[i]);
         emb = Ops.linear(emb, n, ted, p("time_embed.2.weight"), p("time_embed.2.bias"), ted);
+        if (vector != null) {
+            int adm = vector.length / n;
+            double[] y = new double[vector.length];
+            for (int i = 0; i < y.length; i++) y[i] = vector[i];
+            double[] label = Ops.linear(y, n, adm, p("label_emb.0.0.weight"), p("label_emb.0.0.bias"), ted);
+            for (int i = 0; i < label.length; i++) label[i] = Ops.silu(label[i]);
+            emb = Ops.add(emb, Ops.linear(label, n, ted, p("label_emb.0.2.weight"), p("label_emb.0.2.bias"), ted));
+        }
 
         Deque<Image> hs = new ArrayDeque<>();
         Image cur = conv(new Image(x, n, inChannels, h, w), "input_blocks.0.0", 3, 1, 1);

@@ -87,7 +87,7 @@ class ScheduleTest {
     void parseSchedules() {
         assertEquals(Schedule.KARRAS, Schedule.parse("Karras"));
         assertEquals(Schedule.DISCRETE, Schedule.parse("normal"));
-        assertThrows(IllegalArgumentException.class, () -> Schedule.parse("exponential"));
+        assertThrows(IllegalArgumentException.class, () -> Schedule.parse("polyexponential"));
         assertThrows(IllegalArgumentException.class, () -> Schedule.DISCRETE.sigmas(SD, 0));
     }
 }

@@ -27,7 +27,7 @@ class InpaintModelUnetTest {
     @Test
     void guidedRowsAreLatentThenMaskAndMaskedImage() {
         int plane = H * W;
-        float[] context = GuidedUnetTest.gaussian(2 * TOKENS * C.contextDim(), 1);
+        float[] context = GuidedUnetTest.gaussian(2 * TOKENS * C.contextDim(), 1); // [cond, uncond]
         float[] x = GuidedUnetTest.gaussian(4 * plane, 2), extra = GuidedUnetTest.gaussian(5 * plane, 3);
         for (int p = 0; p < plane; p++) extra[p] = p % 2; // the mask channel
         float[] full = new float[9 * plane];
@@ -44,7 +44,7 @@ class InpaintModelUnetTest {
             double[] c = ref.forward(full, 1, H, W, new float[] {t}, cond, TOKENS);
             double[] u = ref.forward(full, 1, H, W, new float[] {t}, uncond, TOKENS);
             float[] guided, again;
-            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, context, TOKENS, scale, H, W)) {
+            try (GuidedUnet g = new GuidedUnet(unet, unet::forward, new Conditioning(cond, TOKENS, null), new Conditioning(uncond, TOKENS, null), scale, H, W)) {
                 g.appendChannels(extra);
                 guided = g.apply(x, t);
                 again = g.apply(x, t);

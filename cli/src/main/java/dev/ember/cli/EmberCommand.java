@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "ember", mixinStandardHelpOptions = true, versionProvider = EmberCommand.Version.class,
         description = "Stable Diffusion on the JVM, on a ggml engine.",
-        subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
+        subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, InpaintCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
                 MakeModelCommand.class, ModelCommand.class, BenchCommand.class, ServeCommand.class, BenchServeCommand.class})
 public final class EmberCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)

@@ -41,6 +41,14 @@ final class InpaintCommand extends Img2ImgCommand {
     @Option(names = "--noise-multiplier", paramLabel = "X", description = "The starting noise times X, A1111's initial_noise_multiplier (default: 1).")
     Double noiseMultiplier;
 
+    @Option(names = "--only-masked",
+            description = "Inpaint only the mask's bounding box plus padding, scaled to the working size (-W/-H), and paste it back: "
+                    + "more detail for a small mask (A1111's inpaint_full_res). The result keeps the picture's size.")
+    Boolean onlyMasked;
+
+    @Option(names = "--only-masked-padding", paramLabel = "PIXELS", description = "Pixels around the mask's box with --only-masked (default: 32).")
+    Integer padding;
+
     @Option(names = "--outpaint", paramLabel = "SIDES",
             description = "Extend the canvas and paint the new border: left=128,top=64,right=..,bottom=.. (pixels; new area pre-filled).")
     String outpaint;
@@ -75,7 +83,9 @@ final class InpaintCommand extends Img2ImgCommand {
             maskSha = image.sha256();
             from = InpaintRecord.FROM_ALPHA;
         }
-        if (options.width == null && options.height == null && recorded == null) {
+        boolean regionOnly = onlyMasked != null ? onlyMasked : before != null && before.onlyMasked();
+        if (regionOnly && sides != null) throw new EmberCommand.UsageException("--only-masked does not go with --outpaint");
+        if (options.width == null && options.height == null && recorded == null && !regionOnly) {
             // The picture's own size, in the multiples of 8 the model needs (the fit crops the rest).
             options.width = Math.max(64, picture.width() / 8 * 8);
             options.height = Math.max(64, picture.height() / 8 * 8);
@@ -93,7 +103,7 @@ final class InpaintCommand extends Img2ImgCommand {
                     maskBlur != null ? maskBlur : before != null ? before.blur() : Inpaint.DEFAULT_BLUR,
                     fillMode,
                     invertMask != null ? invertMask : before != null && before.invert(),
-                    false, 0,
+                    regionOnly, padding != null ? padding : before != null && before.onlyMasked() ? before.padding() : 32,
                     noiseMultiplier != null ? noiseMultiplier : before != null ? before.noiseMultiplier() : 1);
         } catch (IllegalArgumentException e) {
             // an empty mask, or an option out of range: bad input

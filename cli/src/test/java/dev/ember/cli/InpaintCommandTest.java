@@ -122,6 +122,37 @@ class InpaintCommandTest {
     }
 
     @Test
+    void onlyMaskedKeepsThePictureSizeAndReRuns() throws IOException {
+        BufferedImage wide = new BufferedImage(96, 72, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 72; y++) for (int x = 0; x < 96; x++) wide.setRGB(x, y, x * 2 << 16 | y * 3 << 8 | 40);
+        Path init = dir.resolve("wide.png"), maskFile = dir.resolve("square.png"), out = dir.resolve("region");
+        ImageIO.write(wide, "png", init.toFile());
+        BufferedImage square = new BufferedImage(96, 72, BufferedImage.TYPE_INT_RGB);
+        for (int y = 20; y < 36; y++) for (int x = 50; x < 66; x++) square.setRGB(x, y, 0xffffff);
+        ImageIO.write(square, "png", maskFile.toFile());
+        CliRunner r = run("inpaint", small("-I", init.toString(), "--mask", maskFile.toString(), "--mask-blur", "0", "--only-masked",
+                "--only-masked-padding", "8", "-p", "a bird", "-S", "3", "--out", out.toString()));
+        assertEquals(0, r.exitCode(), r.err());
+        Path png = out.resolve("000001.3.png");
+        RgbImage after = RgbImage.read(png);
+        assertEquals(96, after.width());
+        assertEquals(72, after.height());
+        int changed = 0;
+        for (int y = 0; y < 72; y++) for (int x = 0; x < 96; x++) {
+            boolean inside = x >= 50 && x < 66 && y >= 20 && y < 36;
+            if (!inside) assertEquals(wide.getRGB(x, y) & 0xffffff, after.pixel(x, y), "(" + x + ", " + y + ")");
+            else if ((wide.getRGB(x, y) & 0xffffff) != after.pixel(x, y)) changed++;
+        }
+        assertTrue(changed > 100, "changed " + changed);
+        InpaintRecord ip = PngMetadata.read(png).ember().inpaint();
+        assertTrue(ip.onlyMasked());
+        assertEquals(8, ip.padding());
+        CliRunner re = CliRunner.run("inpaint", "--from-image", png.toString(), "--threads", "1", "--out", dir.resolve("again").toString());
+        assertEquals(0, re.exitCode(), re.err());
+        assertEquals(after, RgbImage.read(dir.resolve("again").resolve("000001.3.png")));
+    }
+
+    @Test
     void badMasksAndOptionsGiveOneLine() throws IOException {
         Path init = init(), out = dir.resolve("bad");
         Path black = mask("black.png", 64), notImage = dir.resolve("mask.txt");
@@ -136,6 +167,7 @@ class InpaintCommandTest {
                         "--mask", black.toString(), "--fill", "paint"),
                 new Case(2, "ember: --outpaint: outpaint 'left=a': a is not a whole number of pixels", "--outpaint", "left=a"),
                 new Case(2, "ember: give either --mask or --outpaint, not both", "--outpaint", "left=8", "--mask", black.toString()),
+                new Case(2, "ember: --only-masked does not go with --outpaint", "--outpaint", "left=8", "--only-masked"),
                 new Case(1, "ember: mask blur must be between 0 and 64 pixels, got 65", "--mask", mask("m.png", 3).toString(), "--mask-blur", "65")}) {
             java.util.List<String> args = new java.util.ArrayList<>(small("-I", init.toString(), "-p", "x", "--out", out.toString()));
             args.addAll(java.util.List.of(c.args()));

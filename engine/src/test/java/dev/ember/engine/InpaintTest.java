@@ -185,6 +185,27 @@ class InpaintTest {
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder("x").inpaint(Inpaint.of(rightOf(0))).build());
     }
 
+    /** Only masked (A1111's inpaint_full_res): the masked region plus padding at the working size, pasted back into the full picture. */
+    @Test
+    void onlyMaskedInpaintsTheRegionAndKeepsTheRest() {
+        RgbImage big = sd.generate(GenerationRequest.builder("big").size(128, 96).steps(2).seed(8).build(), StepListener.NONE)
+                .images().getFirst().image();
+        byte[] m = new byte[128 * 96 * 3];
+        for (int y = 40; y < 56; y++) for (int x = 80; x < 96; x++) for (int c = 0; c < 3; c++) m[(y * 128 + x) * 3 + c] = (byte) 255;
+        Inpaint settings = Inpaint.of(new RgbImage(128, 96, m)).withBlur(2).withOnlyMasked(true, 8);
+        RgbImage out = run(GenerationRequest.builder("a window").size(SIDE, SIDE).steps(4).seed(2).initImage(big).strength(0.9)
+                .inpaint(settings).build());
+        assertEquals(128, out.width());
+        assertEquals(96, out.height());
+        int changed = 0;
+        for (int y = 0; y < 96; y++) for (int x = 0; x < 128; x++) {
+            boolean nearMask = x >= 80 - 5 && x < 96 + 5 && y >= 40 - 5 && y < 56 + 5; // blur 2: 11 taps, reach 5
+            if (!nearMask) assertEquals(big.pixel(x, y), out.pixel(x, y), "(" + x + ", " + y + ")");
+            else if (x >= 82 && x < 94 && y >= 42 && y < 54 && big.pixel(x, y) != out.pixel(x, y)) changed++;
+        }
+        assertTrue(changed > 100, "the masked square is repainted: " + changed);
+    }
+
     @Test
     void differentMasksGiveDifferentPictures() {
         assertNotEquals(run(inpaint(Inpaint.of(rightOf(32))).build()), run(inpaint(Inpaint.of(rightOf(16))).build()));

@@ -121,7 +121,7 @@ record A1111Request(Job job, ObjectNode parameters, boolean sendImages, boolean 
      * img2img's inpainting fields with A1111's defaults: {@code mask} (base64 picture; its luminance, white = repaint),
      * {@code mask_blur} 4, {@code inpainting_fill} 0 (fill), {@code inpainting_mask_invert} 0,
      * {@code initial_noise_multiplier} 1, {@code inpaint_full_res} true with {@code inpaint_full_res_padding} 0 (only the
-     * masked area: not supported yet, so the whole picture is inpainted and a warning says so). Null without a mask.
+     * masked area, scaled to width x height, pasted back into the init image, whose size the result has). Null without a mask.
      */
     static Inpaint inpaint(RequestFields f, List<String> warnings) {
         String mask = f.string("mask", null);
@@ -137,12 +137,10 @@ record A1111Request(Job job, ObjectNode parameters, boolean sendImages, boolean 
         InpaintFill fill = InpaintFill.ofA1111((int) f.integer("inpainting_fill", 0, 0, 3));
         boolean invert = f.bool("inpainting_mask_invert", false); // A1111 sends 0 or 1
         double multiplier = f.decimal("initial_noise_multiplier", 1, 0, 2);
-        if (f.bool("inpaint_full_res", true)) {
-            warnings.add("inpaint_full_res (only masked) is not supported yet; the whole picture was inpainted");
-        }
-        f.integer("inpaint_full_res_padding", 0, 0, Inpaint.MAX_PADDING);
+        boolean onlyMasked = f.bool("inpaint_full_res", true);
+        int padding = (int) f.integer("inpaint_full_res_padding", 0, 0, Inpaint.MAX_PADDING);
         try {
-            return new Inpaint(picture, blur, fill, invert, false, 0, multiplier);
+            return new Inpaint(picture, blur, fill, invert, onlyMasked, padding, multiplier);
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid("mask", e.getMessage());
         }

@@ -207,9 +207,18 @@ class EndpointsTest {
         for (int y = 0; y < 64; y++) for (int x = 32; x < 64; x++) assertEquals(init.pixel(x, y), got.pixel(x, y), "inverted: the right half is kept");
         assertNotEquals(init, got);
 
-        body.remove("inpaint_full_res"); // A1111's default is only-masked, which Ember does not do yet: it says so
-        String info = json(client.post("/sdapi/v1/img2img", body)).get("info").asText();
-        assertTrue(info.contains("inpaint_full_res"), info);
+        // A1111's default inpaint_full_res: only the masked region (plus padding) at the working size, pasted back.
+        byte[] square = new byte[64 * 64 * 3];
+        for (int y = 40; y < 56; y++) for (int x = 40; x < 56; x++) for (int c = 0; c < 3; c++) square[(y * 64 + x) * 3 + c] = (byte) 255;
+        RgbImage small = new RgbImage(64, 64, square);
+        body.remove("inpaint_full_res");
+        body.put("inpaint_full_res_padding", 4).put("inpainting_mask_invert", 0).put("mask", Base64.getEncoder().encodeToString(PngMetadata.plainPng(small)));
+        RgbImage region = image(json(client.post("/sdapi/v1/img2img", body)).get("images").get(0).asText());
+        assertEquals(engine(ServerFixture.tinyA(), euler("a door", 4).steps(6).initImage(init).strength(0.8).resize(InitResize.CROP)
+                .inpaint(new Inpaint(small, 0, InpaintFill.LATENT_NOISE, false, true, 4, 0.9)).build()), region);
+        RgbImage whole = engine(ServerFixture.tinyA(), euler("a door", 4).steps(6).initImage(init).strength(0.8).resize(InitResize.CROP)
+                .inpaint(new Inpaint(small, 0, InpaintFill.LATENT_NOISE, false, false, 4, 0.9)).build());
+        assertNotEquals(whole, region, "only the region, scaled up, is inpainted: not the whole picture's result");
     }
 
     @Test

@@ -99,6 +99,83 @@ public final class InpaintMask {
         }
     }
 
+    /**
+     * A1111's only-masked region: the bounding box of the non-zero mask plus {@code padding} (clamped to the picture),
+     * grown to the working size's aspect ratio ({@code masking.get_crop_region} and {@code expand_crop_region}), as
+     * {x1, y1, x2, y2}, x2 and y2 exclusive.
+     */
+    int[] cropRegion(int padding, int workWidth, int workHeight) {
+        int left = width, top = height, right = -1, bottom = -1;
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                if (values[y * width + x] == 0) continue;
+                left = Math.min(left, x);
+                right = Math.max(right, x);
+                top = Math.min(top, y);
+                bottom = Math.max(bottom, y);
+            }
+        }
+        if (right < 0) return new int[] {0, 0, width, height};
+        int x1 = Math.max(left - padding, 0), y1 = Math.max(top - padding, 0);
+        int x2 = Math.min(right + 1 + padding, width), y2 = Math.min(bottom + 1 + padding, height);
+        double ratio = (double) workWidth / workHeight;
+        if ((double) (x2 - x1) / (y2 - y1) > ratio) {
+            int grow = (int) ((x2 - x1) / ratio - (y2 - y1));
+            y1 -= grow / 2;
+            y2 += grow - grow / 2;
+            if (y2 >= height) { y1 -= y2 - height; y2 = height; }
+            if (y1 < 0) { y2 -= y1; y1 = 0; }
+            y2 = Math.min(y2, height);
+        } else {
+            int grow = (int) ((y2 - y1) * ratio - (x2 - x1));
+            x1 -= grow / 2;
+            x2 += grow - grow / 2;
+            if (x2 >= width) { x1 -= x2 - width; x2 = width; }
+            if (x1 < 0) { x2 -= x1; x1 = 0; }
+            x2 = Math.min(x2, width);
+        }
+        return new int[] {x1, y1, x2, y2};
+    }
+
+    /** The part of this mask inside {@code region}, stretched to {@code w x h} (bicubic, 8-bit steps). */
+    InpaintMask cropped(int[] region, int w, int h) {
+        int cw = region[2] - region[0], ch = region[3] - region[1];
+        byte[] rgb = new byte[cw * ch * 3];
+        for (int y = 0; y < ch; y++) {
+            for (int x = 0; x < cw; x++) {
+                byte v = (byte) Math.round(values[(y + region[1]) * width + x + region[0]] * 255);
+                rgb[(y * cw + x) * 3] = rgb[(y * cw + x) * 3 + 1] = rgb[(y * cw + x) * 3 + 2] = v;
+            }
+        }
+        RgbImage scaled = ImageTensors.fit(new RgbImage(cw, ch, rgb), w, h, InitResize.STRETCH);
+        float[] m = new float[w * h];
+        for (int p = 0; p < m.length; p++) m[p] = Inpaint.level(scaled, p, false) / 255f;
+        return new InpaintMask(w, h, m);
+    }
+
+    /**
+     * Only-masked's paste: {@code generated} stretched to the region's size and laid into {@code original} through
+     * this (full-size, blurred, not doubled) mask, as A1111 pastes {@code inpaint_full_res} results; pixels outside
+     * the region or where the mask is 0 stay exactly the original's.
+     */
+    RgbImage pasteInto(RgbImage original, RgbImage generated, int[] region) {
+        checkSize(original);
+        int cw = region[2] - region[0], ch = region[3] - region[1];
+        RgbImage part = ImageTensors.fit(generated, cw, ch, InitResize.STRETCH);
+        byte[] o = original.rgb(), g = part.rgb();
+        for (int y = 0; y < ch; y++) {
+            for (int x = 0; x < cw; x++) {
+                int p = (y + region[1]) * width + x + region[0];
+                double a = values[p];
+                for (int c = 0; c < 3; c++) {
+                    int i = p * 3 + c;
+                    o[i] = (byte) Math.round((o[i] & 0xff) * (1 - a) + (g[(y * cw + x) * 3 + c] & 0xff) * a);
+                }
+            }
+        }
+        return new RgbImage(width, height, o);
+    }
+
     /** One pass of OpenCV's GaussianBlur along rows ({@code horizontal}) or columns, BORDER_REFLECT_101. */
     static float[] blur(float[] in, int width, int height, int sigma, boolean horizontal) {
         double[] kernel = gaussianKernel(sigma);

@@ -18,13 +18,16 @@ public final class Inpainting {
     /** UNet input channels of an inpainting model: latent (4) + mask (1) + masked-image latent (4). */
     public static final int MODEL_INPUT_CHANNELS = 9;
 
-    private final InpaintMask mask;          // null: an inpainting model run without a mask
-    private final RgbImage original;         // the init image at output size, or null
+    private final InpaintMask mask;          // at the working size; null: an inpainting model run without a mask
+    private final RgbImage original;         // the init image at the working size (only masked: its region scaled), or null
     private final RgbImage source;           // what the init latent is encoded from, or null
     private final float[] latentMask;        // [h * w], 1 = repaint, or null
     private final InpaintFill fill;
     private final double noiseMultiplier;
     private float[] conditioning;            // [1 + latent channels, h, w] for inpainting models, else null
+    private RgbImage fullInit;               // only masked: the init image as given, the result's size
+    private InpaintMask fullMask;            // only masked: the mask at that size
+    private int[] region;                    // only masked: the region inpainted, {x1, y1, x2, y2}
 
     private Inpainting(InpaintMask mask, RgbImage original, RgbImage source, float[] latentMask, InpaintFill fill, double noiseMultiplier) {
         this.mask = mask;
@@ -50,14 +53,29 @@ public final class Inpainting {
             if (!inpaintingModel) return null;
             stage = new Inpainting(null, fitted, fitted, null, InpaintFill.ORIGINAL, 1);
         } else {
-            InpaintMask m = InpaintMask.of(settings, request.width(), request.height(), request.resize());
-            if (m.repaintsAll()) {
+            InpaintMask full = null;
+            int[] region = null;
+            InpaintMask m;
+            if (settings.onlyMasked()) {
+                // A1111's inpaint_full_res: the mask at the init image's size, the masked region scaled to the working size.
+                RgbImage given = request.initImage();
+                full = InpaintMask.of(settings, given.width(), given.height(), request.resize());
+                region = full.cropRegion(settings.padding(), request.width(), request.height());
+                m = full.cropped(region, request.width(), request.height());
+                fitted = ImageTensors.fit(crop(given, region), request.width(), request.height(), dev.ember.engine.InitResize.STRETCH);
+            } else {
+                m = InpaintMask.of(settings, request.width(), request.height(), request.resize());
+            }
+            if (m.repaintsAll() && !settings.onlyMasked()) {
                 warnings.accept("the mask repaints the whole picture (all white" + (settings.invert() ? " once inverted" : "")
                         + "): this is plain img2img");
                 if (!inpaintingModel) return null;
             }
             RgbImage source = settings.fill() == InpaintFill.ORIGINAL ? fitted : MaskFill.fill(fitted, m);
             stage = new Inpainting(m, fitted, source, m.latent(factor), settings.fill(), settings.noiseMultiplier());
+            stage.fullInit = full == null ? null : request.initImage();
+            stage.fullMask = full;
+            stage.region = region;
         }
         if (inpaintingModel) stage.conditioning = stage.modelInput(request, codec, factor);
         return stage;
@@ -106,7 +124,15 @@ public final class Inpainting {
 
     /** The decoded picture with the original pixels pasted back through the blurred mask. */
     public RgbImage finish(RgbImage decoded) {
+        if (region != null) return fullMask.pasteInto(fullInit, decoded, region);
         return mask == null ? decoded : mask.pasteBack(original, decoded);
+    }
+
+    private static RgbImage crop(RgbImage image, int[] r) {
+        int w = r[2] - r[0], h = r[3] - r[1];
+        byte[] src = image.rgb(), out = new byte[w * h * 3];
+        for (int y = 0; y < h; y++) System.arraycopy(src, ((y + r[1]) * image.width() + r[0]) * 3, out, y * w * 3, w * 3);
+        return new RgbImage(w, h, out);
     }
 
     /**

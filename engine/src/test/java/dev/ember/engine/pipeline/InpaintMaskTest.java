@@ -1,5 +1,6 @@
 package dev.ember.engine.pipeline;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -96,6 +97,22 @@ class InpaintMaskTest {
         assertTrue(soft > 0, "the blurred edge blends");
         assertEquals(original.pixel(0, 0), out.pixel(0, 0));
         assertEquals(generated.pixel(w - 1, 0), out.pixel(w - 1, 0));
+    }
+
+    /** A1111's get_crop_region + expand_crop_region, worked by hand: bounding box plus padding, grown to the working aspect. */
+    @Test
+    void cropRegionIsTheBoxPlusPaddingAtTheWorkingAspect() {
+        RgbImage picture = gray(128, 96, (x, y) -> x >= 80 && x < 96 && y >= 40 && y < 48 ? 255 : 0);
+        InpaintMask mask = InpaintMask.of(new Inpaint(picture, 0, null, false, true, 8, 1), 128, 96, InitResize.CROP);
+        // box x 80..95, y 40..47; padding 8: x 72..104, y 32..56 (32 x 24); 1:1 work size: height grows by 8, 4 above, 4 below
+        assertArrayEquals(new int[] {72, 28, 104, 60}, mask.cropRegion(8, 64, 64));
+        // 2:1 work size: width grows by 16 (48 x 24), 8 each side
+        assertArrayEquals(new int[] {64, 32, 112, 56}, mask.cropRegion(8, 128, 64));
+        // near the edge: box x 120..127, y 0..3; padding 4 clamped: x 116..128, y 0..8 (12 x 8); height grows by 4, 2 above
+        // (y -2, shifted back inside to 0) and 2 below, then 2 more for the shift: y 0..12
+        RgbImage corner = gray(128, 96, (x, y) -> x >= 120 && y < 4 ? 255 : 0);
+        InpaintMask c = InpaintMask.of(new Inpaint(corner, 0, null, false, true, 4, 1), 128, 96, InitResize.CROP);
+        assertArrayEquals(new int[] {116, 0, 128, 12}, c.cropRegion(4, 64, 64));
     }
 
     @Test

@@ -115,6 +115,28 @@ class InpaintMaskTest {
         assertArrayEquals(new int[] {116, 0, 128, 12}, c.cropRegion(4, 64, 64));
     }
 
+    /** Only masked pastes through the blurred mask itself (A1111's mask_for_overlay there is not doubled), inside the region only. */
+    @Test
+    void pasteIntoBlendsThroughTheUndoubledMaskInsideTheRegion() {
+        int w = 48, h = 40;
+        RgbImage picture = gray(w, h, (x, y) -> x >= 20 && x < 28 && y >= 16 && y < 24 ? 255 : 0);
+        InpaintMask mask = InpaintMask.of(new Inpaint(picture, 2, null, false, true, 4, 1), w, h, InitResize.CROP);
+        int[] region = {8, 8, 40, 32}; // 32 x 24, the generated part's own size: no scaling
+        RgbImage original = random(w, h, 3), generated = random(32, 24, 4);
+        RgbImage out = mask.pasteInto(original, generated, region);
+        int soft = 0;
+        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) {
+            boolean inside = x >= 8 && x < 40 && y >= 8 && y < 32;
+            double a = inside ? mask.at(y * w + x) : 0;
+            if (a > 0 && a < 1) soft++;
+            for (int c = 0; c < 3; c++) {
+                double expected = original.channel(x, y, c) * (1 - a) + (inside ? generated.channel(x - 8, y - 8, c) : 0) * a;
+                assertEquals(Math.round(expected), out.channel(x, y, c), "(" + x + ", " + y + ") channel " + c);
+            }
+        }
+        assertTrue(soft > 0);
+    }
+
     @Test
     void fillKeepsUnmaskedPixelsAndSpreadsTheirColourInward() {
         int w = 64, h = 32;

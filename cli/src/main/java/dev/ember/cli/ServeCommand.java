@@ -1,5 +1,6 @@
 package dev.ember.cli;
 
+import dev.ember.engine.AddOns;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.TinyModel;
 import dev.ember.engine.WeightType;
@@ -56,9 +57,26 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--outputs", defaultValue = "outputs", description = "Folder for save_images (default: ${DEFAULT-VALUE}).")
     Path outputs;
 
-    @Option(names = "--preview", defaultValue = "proj", paramLabel = "proj|vae|none",
-            description = "Progress previews: proj (cheap projection), vae (full decode, slows sampling), none (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--preview", defaultValue = "proj", paramLabel = "proj|vae|taesd|none",
+            description = "Progress previews: proj (cheap projection), vae (full decode, slows sampling), taesd (needs --taesd), none "
+                    + "(default: ${DEFAULT-VALUE}).")
     String preview;
+
+    @Option(names = "--lora-dir", paramLabel = "DIR", description = "Folder of LoRAs that prompts name with <lora:NAME:WEIGHT> (listed at /sdapi/v1/loras).")
+    Path loraDir;
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR", description = "Folder of textual-inversion embeddings used where prompts name them.")
+    Path embeddingsDir;
+
+    @Option(names = "--vae", paramLabel = "FILE", description = "A separate VAE replacing every model's own (listed at /sdapi/v1/sd-vae).")
+    Path vae;
+
+    @Option(names = "--taesd", paramLabel = "FILE", description = "TAESD weights, for --preview taesd.")
+    Path taesd;
+
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off",
+            description = "Decode and encode in tiles: auto (when the untiled buffer would be large), on, off (default: ${DEFAULT-VALUE}).")
+    String vaeTiling;
 
     @Option(names = "--preview-every", defaultValue = "5", description = "With --preview vae: at most one decode per N steps (default: ${DEFAULT-VALUE}).")
     int previewEvery;
@@ -85,7 +103,12 @@ final class ServeCommand implements Callable<Integer> {
                     .withQueue(queue).withMaxBatch(maxBatch).withMaxPixels(maxPixels).withMaxSteps(maxSteps).withMaxImages(maxImages)
                     .withMaxBodyBytes((long) maxBodyMb << 20).withModel(model).withModels(models).withOutputs(outputs)
                     .withPreview(ServerConfig.Preview.parse(preview), previewEvery)
-                    .withModelOptions(ModelOptions.defaults().withThreads(threads).withDevice(device).withWeightType(WeightType.parse(weightType)));
+                    .withModelOptions(ModelOptions.defaults().withThreads(threads).withDevice(device).withWeightType(WeightType.parse(weightType))
+                            .withAddOns(AddOns.none().withLoraDir(loraDir).withEmbeddingsDir(embeddingsDir).withVae(vae).withTaesd(taesd)
+                                    .withTiling(AddOns.VaeTiling.parse(vaeTiling))));
+            if (config.preview() == ServerConfig.Preview.TAESD && taesd == null) {
+                throw new IllegalArgumentException("--preview taesd needs --taesd FILE");
+            }
         } catch (IllegalArgumentException e) {
             throw new EmberCommand.UsageException(e.getMessage());
         }

@@ -63,8 +63,11 @@ final class A1111Api {
             m.put("need_inner_model", s.needInnerModel());
             return m;
         }).toList()));
-        // Ember has no separate VAEs, upscalers or latent upscale modes: empty lists, so clients that list them work.
-        r.get("/sdapi/v1/sd-vae", ctx -> Json.answer(ctx, 200, List.of()));
+        // The separate VAE given at start (ember serve --vae), the LoRAs and embeddings of the folders given.
+        r.get("/sdapi/v1/sd-vae", ctx -> Json.answer(ctx, 200, AddOnLists.vaes(server.config().modelOptions().addOns())));
+        r.get("/sdapi/v1/loras", ctx -> Json.answer(ctx, 200, AddOnLists.loras(server.config().modelOptions().addOns())));
+        r.get("/sdapi/v1/embeddings", ctx -> Json.answer(ctx, 200, AddOnLists.embeddings(server.config().modelOptions().addOns())));
+        // Ember has no upscalers or latent upscale modes: empty lists, so clients that list them work.
         r.get("/sdapi/v1/upscalers", ctx -> Json.answer(ctx, 200, List.of()));
         r.get("/sdapi/v1/latent-upscale-modes", ctx -> Json.answer(ctx, 200, List.of()));
         r.post("/sdapi/v1/png-info", this::pngInfo);

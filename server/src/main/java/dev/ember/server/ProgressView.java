@@ -86,17 +86,19 @@ final class ProgressView {
         if (same && d.step() == e.step()) return d.png();
         if (same && config.preview() == ServerConfig.Preview.VAE && e.step() - d.step() < config.previewEvery()) return d.png();
         MemorySegment latent = e.denoised() != null ? e.denoised() : e.latent();
+        ModelHost.Loaded loaded = host.current();
+        if (loaded == null || !loaded.key().equals(job.model())) return null;
         RgbImage image;
-        if (config.preview() == ServerConfig.Preview.PROJ) {
-            image = LatentPreview.preview(latent.toArray(ValueLayout.JAVA_FLOAT), 0, e.latentHeight(), e.latentWidth(), LatentPreview.VAE_SCALE);
-        } else {
-            ModelHost.Loaded loaded = host.current();
-            if (loaded == null || !loaded.key().equals(job.model())) return null;
-            try {
-                image = loaded.model().decodePreview(latent, e.latentHeight(), e.latentWidth());
-            } catch (IllegalStateException closed) {
-                return null; // the model was switched meanwhile
-            }
+        try {
+            image = switch (config.preview()) {
+                // The model's own latent-to-RGB factors (SD's or SDXL's), blown up to image size.
+                case PROJ -> LatentPreview.preview(loaded.model().previewPalette(), latent.toArray(ValueLayout.JAVA_FLOAT), 0,
+                        e.latentHeight(), e.latentWidth(), LatentPreview.VAE_SCALE);
+                case TAESD -> loaded.model().taesdPreview(latent, e.latentHeight(), e.latentWidth());
+                default -> loaded.model().decodePreview(latent, e.latentHeight(), e.latentWidth());
+            };
+        } catch (IllegalStateException closed) {
+            return null; // the model was switched meanwhile
         }
         drawn = new Drawn(job.id(), task.index, e.step(), Images.base64Png(image));
         return drawn.png();

@@ -37,6 +37,8 @@ public record ServerConfig(String host, int port, List<Credentials> credentials,
         PROJ,
         /** A full VAE decode of the latent: the real picture, one decode (the UNet waits for it) per preview. */
         VAE,
+        /** A TAESD decode (needs the model options' {@code AddOns.taesd}): looks like the picture, for a fraction of a step. */
+        TAESD,
         /** No preview. */
         NONE;
 
@@ -44,8 +46,9 @@ public record ServerConfig(String host, int port, List<Credentials> credentials,
             return switch (name.strip().toLowerCase(Locale.ROOT)) {
                 case "proj", "projection" -> PROJ;
                 case "vae" -> VAE;
+                case "taesd" -> TAESD;
                 case "none", "off" -> NONE;
-                default -> throw new IllegalArgumentException("unknown preview '" + name + "'; valid: proj, vae, none");
+                default -> throw new IllegalArgumentException("unknown preview '" + name + "'; valid: proj, vae, taesd, none");
             };
         }
     }

@@ -71,6 +71,7 @@ class InpaintCommandTest {
         assertEquals("file", ip.maskFrom());
         assertEquals(0, ip.blur());
         assertEquals("latent-noise", ip.fill());
+        assertTrue(PngMetadata.read(png).parameters().contains("Denoising strength: 0.75, Mask blur: 0, Version: "), PngMetadata.read(png).parameters());
 
         Path again = dir.resolve("again");
         CliRunner re = CliRunner.run("inpaint", "--from-image", png.toString(), "--threads", "1", "--out", again.toString());

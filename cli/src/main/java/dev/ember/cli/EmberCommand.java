@@ -15,6 +15,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "ember", mixinStandardHelpOptions = true, versionProvider = EmberCommand.Version.class,
         description = "Stable Diffusion on the JVM, on a ggml engine.",
+        footer = {"", "ember batch (a picture for every row of a prompts table, on Apache Spark) comes with the spark module: "
+                + "scripts/build.sh -Pspark, then ./ember batch --help (docs/spark.md)."},
         subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, InpaintCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
                 MakeModelCommand.class, ModelCommand.class, BenchCommand.class, ServeCommand.class, BenchServeCommand.class})
 public final class EmberCommand implements Callable<Integer> {

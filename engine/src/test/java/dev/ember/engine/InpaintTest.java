@@ -118,8 +118,9 @@ class InpaintTest {
             // noise multiplier 0.5: the start latent gets half the noise, masked or not
             GenerationRequest request = inpaint(Inpaint.of(rightOf(32)).withBlur(0).withFill(fill).withNoiseMultiplier(0.5)).build();
             float[] eps = request.noise().generator(request.seed()).next(N);
-            float[] x = stepZero(request);
-            double s = stepZeroSigma(request);
+            Start start = start(request);
+            float[] x = start.latent();
+            double s = start.sigma();
             for (int i = 0; i < N; i++) {
                 boolean masked = i % LS >= 4;
                 double clean = !masked || fill == InpaintFill.ORIGINAL || fill == InpaintFill.FILL ? initLatent[i]
@@ -132,29 +133,19 @@ class InpaintTest {
             }
         }
         // fill: the masked part is encoded from the filled picture, so it differs from the original's latent there.
-        float[] filled = stepZero(inpaint(Inpaint.of(rightOf(32)).withBlur(0).withFill(InpaintFill.FILL)).build());
-        float[] original = stepZero(inpaint(Inpaint.of(rightOf(32)).withBlur(0).withFill(InpaintFill.ORIGINAL)).build());
+        float[] filled = start(inpaint(Inpaint.of(rightOf(32)).withBlur(0).withFill(InpaintFill.FILL)).build()).latent();
+        float[] original = start(inpaint(Inpaint.of(rightOf(32)).withBlur(0).withFill(InpaintFill.ORIGINAL)).build()).latent();
         assertFalse(java.util.Arrays.equals(filled, original));
     }
 
-    private static float[] stepZero(GenerationRequest request) {
-        float[][] out = new float[1][];
-        try {
-            sd.generate(request, e -> {
-                out[0] = e.latent().toArray(ValueLayout.JAVA_FLOAT);
-                return StepListener.Action.CANCEL;
-            });
-        } catch (GenerationCancelledException expected) {
-            // cancelled at step 0 on purpose
-        }
-        return out[0];
-    }
+    /** The listener's step 0 (the start latent) and its sigma; the run is cancelled there. */
+    private record Start(float[] latent, double sigma) {}
 
-    private static double stepZeroSigma(GenerationRequest request) {
-        double[] out = new double[1];
+    private static Start start(GenerationRequest request) {
+        Start[] out = new Start[1];
         try {
             sd.generate(request, e -> {
-                out[0] = e.sigma();
+                out[0] = new Start(e.latent().toArray(ValueLayout.JAVA_FLOAT), e.sigma());
                 return StepListener.Action.CANCEL;
             });
         } catch (GenerationCancelledException expected) {

@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
         description = "Stable Diffusion on the JVM, on a ggml engine.",
         footer = {"", "ember batch (a picture for every row of a prompts table, on Apache Spark) comes with the spark module: "
                 + "scripts/build.sh -Pspark, then ./ember batch --help (docs/spark.md)."},
-        subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
+        subcommands = {Txt2ImgCommand.class, Img2ImgCommand.class, InpaintCommand.class, DemoCommand.class, InfoCommand.class, DevicesCommand.class,
                 MakeModelCommand.class, ModelCommand.class, BenchCommand.class, ServeCommand.class, BenchServeCommand.class})
 public final class EmberCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)

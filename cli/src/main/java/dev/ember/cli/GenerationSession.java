@@ -29,7 +29,7 @@ final class GenerationSession {
                    List<String> notices)
             throws IOException {
         // Checked before the model loads: a bad value fails in milliseconds, not after loading gigabytes.
-        GenerationRequest request = parameters.toRequest(init == null ? null : init.image());
+        GenerationRequest request = InitImage.request(parameters, init);
         ModelOptions modelOptions = parameters.toModelOptions().withWeightsInPlace(!options.noWeightsInPlace);
         Generator.Outputs outputs = new Generator.Outputs(options.out, options.intermediates, options.intermediatesEvery, options.previews(),
                 options.latents);

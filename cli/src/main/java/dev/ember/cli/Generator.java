@@ -44,7 +44,7 @@ final class Generator {
      */
     static Outcome run(StableDiffusion sd, ImageParameters parameters, InitImage init, Outputs outputs, PrintWriter err,
                        boolean progress, Set<Long> skip, Consumer<Written> written) {
-        GenerationRequest batch = parameters.toRequest(init == null ? null : init.image());
+        GenerationRequest batch = InitImage.request(parameters, init);
         IntermediatesRecorder recorder = outputs.intermediates() == null ? null
                 : new IntermediatesRecorder(sd, outputs.previews(), outputs.every());
         List<Written> all = new ArrayList<>();

@@ -18,7 +18,7 @@ import dev.ember.engine.metadata.ImageParameters;
                 "  ember img2img -I sketch.png -p \"a lighthouse at dusk\" -f 0.6 --model v1-5.safetensors",
                 "  ember img2img -I sketch.png -p \"a lighthouse\" --steps-from-image 20 -f 0.4   # 50 steps, 20 run",
                 "  ember img2img --from-image outputs/000002.42.png"})
-final class Img2ImgCommand implements Callable<Integer> {
+class Img2ImgCommand implements Callable<Integer> {
     @Option(names = {"-I", "--init"}, paramLabel = "IMAGE", description = "The starting picture (PNG, JPEG, ...).")
     Path init;
 
@@ -48,19 +48,29 @@ final class Img2ImgCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageParameters recorded = options.recorded();
         InitImage image = initImage(recorded);
+        Masking masking = masking(recorded, image);
+        image = masking.image();
         GenerationOptions.Img2Img img2img = new GenerationOptions.Img2Img(image.path(), image.sha256(),
                 GenerationOptions.strength(strength, recorded), GenerationOptions.resize(resize, recorded), stepsFromImage,
                 GenerationOptions.initLatent(initLatent, recorded));
         List<String> notices = new ArrayList<>();
-        ImageParameters parameters = options.resolve(recorded, img2img, notices);
+        ImageParameters parameters = options.resolve(recorded, img2img, notices).withInpaint(masking.record());
         return GenerationSession.run(spec.commandLine().getOut(), spec.commandLine().getErr(), options, parameters, image, notices);
+    }
+
+    /** The picture (with its mask) that goes to the engine, and what the metadata records about the mask (null: none). */
+    record Masking(InitImage image, dev.ember.engine.metadata.InpaintRecord record) {}
+
+    /** img2img: the init image as it is, no mask (a re-run of an inpainted image as img2img drops its mask). */
+    Masking masking(ImageParameters recorded, InitImage image) {
+        return new Masking(image, null);
     }
 
     /** {@code --init}, else the init image recorded by {@code --from-image}, checked against its recorded hash. */
     private InitImage initImage(ImageParameters recorded) {
         if (init != null) return InitImage.read(init);
         if (recorded == null || recorded.initImage() == null) {
-            throw new EmberCommand.UsageException("img2img needs a starting picture: --init IMAGE (-I)");
+            throw new EmberCommand.UsageException(spec.name() + " needs a starting picture: --init IMAGE (-I)");
         }
         InitImage image = InitImage.read(Path.of(recorded.initImage()));
         if (recorded.initImageSha256() != null && !recorded.initImageSha256().equalsIgnoreCase(image.sha256())) {

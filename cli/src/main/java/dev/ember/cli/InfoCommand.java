@@ -45,7 +45,7 @@ final class InfoCommand implements Callable<Integer> {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> fields = PngMetadata.toMap(found.ember());
                 fields.forEach((k, v) -> out.println("  " + Terminal.safe(k) + ": " + Terminal.safe(String.valueOf(v))));
-                String again = found.ember().isImg2Img() ? "img2img" : "txt2img";
+                String again = found.ember().inpaint() != null ? "inpaint" : found.ember().isImg2Img() ? "img2img" : "txt2img";
                 out.println("re-run: ember " + again + " --from-image " + Terminal.safe(image.toString()));
             }
         }

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
         description = "Write a synthetic checkpoint (real tensor names and shapes, seeded values).")
 final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--preset", required = true,
-            description = "tiny, sd15, sd21, sdxl or sdxl-tiny (checkpoints); lora-tiny or lora-sd15 (a kohya LoRA for tiny / sd15: every "
+            description = "tiny, sd15, sd21, sdxl or sdxl-tiny (checkpoints); tiny-inpaint or sd15-inpaint (inpainting models: 9 UNet input "
+                    + "channels); lora-tiny or lora-sd15 (a kohya LoRA for tiny / sd15: every "
                     + "transformer linear layer, every res-block 3x3 convolution and every text-encoder linear layer); taesd (both halves, "
                     + "diffusers names)")
     String preset;

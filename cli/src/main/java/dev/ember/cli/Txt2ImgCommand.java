@@ -26,7 +26,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageParameters recorded = options.recorded();
         if (recorded != null && recorded.isImg2Img()) {
-            throw new EmberCommand.UsageException(options.fromImage + " was made by img2img; re-run it with 'ember img2img --from-image'");
+            String again = recorded.inpaint() != null ? "inpaint" : "img2img";
+            throw new EmberCommand.UsageException(options.fromImage + " was made by " + again + "; re-run it with 'ember " + again + " --from-image'");
         }
         List<String> notices = new ArrayList<>();
         ImageParameters parameters = options.resolve(recorded, null, notices);

@@ -33,11 +33,12 @@ import java.util.Objects;
  * @param loras          LoRAs applied for this request, besides those {@code <lora:NAME:WEIGHT>} tags in the prompts name
  * @param sizeConditioning SDXL only: the size conditioning, or null for the default (original and target
  *                       size = the image's, no crop); other models refuse a non-null value
+ * @param inpaint        img2img: repaint only the init image's masked part ({@link Inpaint}), or null for all of it
  */
 public record GenerationRequest(String prompt, String negativePrompt, long seed, int steps, double cfgScale, int width,
                                 int height, Sampler sampler, Schedule schedule, int images, RgbImage initImage,
                                 double strength, InitResize resize, NoiseSource noise, InitLatent initLatent, List<Lora> loras,
-                                SizeConditioning sizeConditioning) {
+                                SizeConditioning sizeConditioning, Inpaint inpaint) {
     public static final int MAX_STEPS = 1000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_IMAGES = 64;
@@ -63,6 +64,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         if (initLatent == null) initLatent = InitLatent.MEAN;
         loras = loras == null ? List.of() : List.copyOf(loras);
         if (loras.size() > MAX_LORAS) throw new IllegalArgumentException("at most " + MAX_LORAS + " LoRAs per request, got " + loras.size());
+        if (inpaint != null && initImage == null) throw new IllegalArgumentException("inpainting needs an init image");
     }
 
     private static void checkSide(String what, int value) {
@@ -122,6 +124,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         private InitLatent initLatent = InitLatent.MEAN;
         private List<Lora> loras = new ArrayList<>();
         private SizeConditioning sizeConditioning;
+        private Inpaint inpaint;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -145,6 +148,7 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
             initLatent = r.initLatent;
             loras = new ArrayList<>(r.loras);
             sizeConditioning = r.sizeConditioning;
+            inpaint = r.inpaint;
         }
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -165,12 +169,13 @@ public record GenerationRequest(String prompt, String negativePrompt, long seed,
         public Builder initLatent(InitLatent v) { initLatent = v; return this; }
         public Builder loras(List<Lora> v) { loras = new ArrayList<>(v); return this; }
         public Builder lora(java.nio.file.Path file, double weight) { loras.add(new Lora(file, weight)); return this; }
+        public Builder inpaint(Inpaint v) { inpaint = v; return this; }
         /** SDXL's size conditioning; null (the default) = the image's size, no crop. */
         public Builder sizeConditioning(SizeConditioning v) { sizeConditioning = v; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
-                    images, initImage, strength, resize, noise, initLatent, loras, sizeConditioning);
+                    images, initImage, strength, resize, noise, initLatent, loras, sizeConditioning, inpaint);
         }
     }
 }

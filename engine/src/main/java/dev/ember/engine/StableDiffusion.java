@@ -32,6 +32,7 @@ import dev.ember.engine.pipeline.Conditioning;
 import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
+import dev.ember.engine.pipeline.Inpainting;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.pipeline.VectorConditioning;
@@ -458,13 +459,16 @@ public final class StableDiffusion implements AutoCloseable {
         int stepsRun = 0;
         try (LoraState.Lease lease = loras.use(wanted, warnings)) {
             Conditioning[] conditioning = conditioning(request, prompt.text(), negative.text());
-            EncodedInit init = request.isImg2Img() ? encodeInit(request, warnings) : null;
             int f = spec.vae().downscale();
+            RgbImage fitted = request.isImg2Img() ? fitInit(request, warnings) : null;
+            Inpainting inpainting = Inpainting.prepare(request, fitted, codec, f, isInpaintingModel(), warnings);
+            EncodedInit init = fitted == null ? null : codec.encode(inpainting == null ? fitted : inpainting.source());
             // A seat batches cond and uncond with other generations' rows: only when they run as one batch of two.
             boolean seated = batching != null && Conditioning.oneBatch(conditioning[0], conditioning[1]);
             for (int i = 0; i < request.images(); i++) {
                 long seed = request.imageSeed(i);
-                Generation run = new Generation(unet, schedule, prediction, spec.unet().inChannels(), request.height() / f, request.width() / f);
+                Generation run = new Generation(unet, schedule, prediction, spec.unet().outChannels(), request.height() / f, request.width() / f)
+                        .inpainting(inpainting);
                 Generation.Result r;
                 if (!seated) {
                     r = run.sample(request, i, seed, conditioning[0], conditioning[1], init, listener);
@@ -475,7 +479,8 @@ public final class StableDiffusion implements AutoCloseable {
                     }
                 }
                 stepsRun = r.stepsRun();
-                GeneratedImage image = new GeneratedImage(i, seed, codec.decode(r.latent(), request.height() / f, request.width() / f), request);
+                RgbImage picture = codec.decode(r.latent(), request.height() / f, request.width() / f);
+                GeneratedImage image = new GeneratedImage(i, seed, inpainting == null ? picture : inpainting.finish(picture), request);
                 checkFileUnchanged(); // an image made while the file changed is never handed out
                 images.add(image);
                 deliver(listener, image);
@@ -606,20 +611,29 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** The init image through the VAE encoder: its posterior, from which each image takes its latent (request.initLatent()). */
-    private EncodedInit encodeInit(GenerationRequest request, Consumer<String> warnings) {
+    /**
+     * Whether the model is an inpainting model: its UNet takes {@value Inpainting#MODEL_INPUT_CHANNELS} input channels
+     * (latent, mask, masked-image latent), and every request gives it the mask and masked image (the whole picture
+     * masked when the request has no mask).
+     */
+    public boolean isInpaintingModel() {
+        return spec.unet().inChannels() == Inpainting.MODEL_INPUT_CHANNELS;
+    }
+
+    /** The init image fitted to the output size (the VAE encoder's input, and the picture inpainting pastes back). */
+    private RgbImage fitInit(GenerationRequest request, Consumer<String> warnings) {
         RgbImage init = request.initImage();
         if (init.width() * 2 < request.width() || init.height() * 2 < request.height()) {
             warnings.accept("the init image is " + init.width() + "x" + init.height() + ", much smaller than the " + request.width() + "x"
                     + request.height() + " output: it is enlarged more than twice, so the result will look blurred");
         }
-        return codec.encode(ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize()));
+        return ImageTensors.fit(request.initImage(), request.width(), request.height(), request.resize());
     }
 
     /** Full-quality preview of a step's latent (or denoised estimate): a VAE decode. */
     public RgbImage decodePreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
-        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        f32Check(latent, (long) spec.unet().outChannels() * latentHeight * latentWidth);
         return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.VAE);
     }
 
@@ -632,7 +646,7 @@ public final class StableDiffusion implements AutoCloseable {
     public RgbImage taesdPreview(MemorySegment latent, int latentHeight, int latentWidth) {
         ensureOpen();
         if (!codec.hasTaesd()) throw new IllegalStateException("TAESD previews need TAESD weights (--taesd FILE, AddOns.taesd)");
-        f32Check(latent, (long) spec.unet().inChannels() * latentHeight * latentWidth);
+        f32Check(latent, (long) spec.unet().outChannels() * latentHeight * latentWidth);
         return codec.decode(latent.toArray(ValueLayout.JAVA_FLOAT), latentHeight, latentWidth, AddOns.VaeDecoder.TAESD);
     }
 

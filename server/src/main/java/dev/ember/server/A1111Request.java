@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitResize;
+import dev.ember.engine.Inpaint;
+import dev.ember.engine.InpaintFill;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.noise.NoiseSource;
 import java.security.SecureRandom;
@@ -15,7 +17,7 @@ import java.util.List;
  * and the API's additions): 50 steps, cfg 7, 512x512, sampler Euler, scheduler Automatic, seed -1 (random),
  * denoising strength 0.75, resize mode 0. Fields Ember has no counterpart for are accepted; those that would
  * change the picture in A1111 (subseeds, hires fix, face restoration, tiling, styles) are ignored with a warning
- * in {@code info}. Masks (inpainting) are refused until inpainting exists.
+ * in {@code info}. img2img's mask fields inpaint ({@link #inpaint}).
  *
  * @param job        the images to make
  * @param parameters A1111's echo of the request (its fields with defaults filled in)
@@ -81,8 +83,6 @@ record A1111Request(Job job, ObjectNode parameters, boolean sendImages, boolean 
         String initSha = null;
         Double strength = null;
         if (img2img) {
-            String mask = f.string("mask", null);
-            if (mask != null && !mask.isBlank()) throw ApiException.invalid("mask", "inpainting is not supported yet; send no mask");
             List<String> inits = f.strings("init_images");
             if (inits.isEmpty()) throw ApiException.invalid("init_images", "img2img needs one init image (base64)");
             if (inits.size() > 1) throw ApiException.invalid("init_images", "only one init image is supported, got " + inits.size());
@@ -97,7 +97,7 @@ record A1111Request(Job job, ObjectNode parameters, boolean sendImages, boolean 
                 default -> throw ApiException.invalid("resize_mode", resizeMode + " (" + (resizeMode == 2 ? "resize and fill" : "latent upscale")
                         + ") is not supported; valid: 0 (just resize), 1 (crop and resize)");
             };
-            base.initImage(init).strength(strength).resize(resize);
+            base.initImage(init).strength(strength).resize(resize).inpaint(inpaint(f, warnings));
             if (!f.bool("include_init_images", false)) echo.putNull("init_images");
             echo.putNull("mask");
         }
@@ -115,6 +115,35 @@ record A1111Request(Job job, ObjectNode parameters, boolean sendImages, boolean 
         for (String w : warnings) job.warn(w);
         return new A1111Request(job, echo, sendImages, saveImages, batchSize, A1111Names.displayName(choice.sampler()), strength, clipStop,
                 List.copyOf(warnings));
+    }
+
+    /**
+     * img2img's inpainting fields with A1111's defaults: {@code mask} (base64 picture; its luminance, white = repaint),
+     * {@code mask_blur} 4, {@code inpainting_fill} 0 (fill), {@code inpainting_mask_invert} 0,
+     * {@code initial_noise_multiplier} 1, {@code inpaint_full_res} true with {@code inpaint_full_res_padding} 0 (only the
+     * masked area, scaled to width x height, pasted back into the init image, whose size the result has). Null without a mask.
+     */
+    static Inpaint inpaint(RequestFields f, List<String> warnings) {
+        String mask = f.string("mask", null);
+        if (mask == null || mask.isBlank()) return null;
+        RgbImage picture = Images.decode("mask", Images.bytes("mask", mask));
+        int blur = (int) f.integer("mask_blur", Inpaint.DEFAULT_BLUR, 0, Inpaint.MAX_BLUR);
+        if (!f.has("mask_blur") && (f.has("mask_blur_x") || f.has("mask_blur_y"))) {
+            int x = (int) f.integer("mask_blur_x", Inpaint.DEFAULT_BLUR, 0, Inpaint.MAX_BLUR);
+            int y = (int) f.integer("mask_blur_y", Inpaint.DEFAULT_BLUR, 0, Inpaint.MAX_BLUR);
+            if (x != y) warnings.add("mask_blur_x and mask_blur_y differ; both use mask_blur_x = " + x);
+            blur = x;
+        }
+        InpaintFill fill = InpaintFill.ofA1111((int) f.integer("inpainting_fill", 0, 0, 3));
+        boolean invert = f.bool("inpainting_mask_invert", false); // A1111 sends 0 or 1
+        double multiplier = f.decimal("initial_noise_multiplier", 1, 0, 2);
+        boolean onlyMasked = f.bool("inpaint_full_res", true);
+        int padding = (int) f.integer("inpaint_full_res_padding", 0, 0, Inpaint.MAX_PADDING);
+        try {
+            return new Inpaint(picture, blur, fill, invert, onlyMasked, padding, multiplier);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid("mask", e.getMessage());
+        }
     }
 
     private static int side(RequestFields f, String field, ServerConfig config) {

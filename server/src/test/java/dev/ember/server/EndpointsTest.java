@@ -12,6 +12,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ember.engine.GenerationRequest;
 import dev.ember.engine.InitResize;
+import dev.ember.engine.Inpaint;
+import dev.ember.engine.InpaintFill;
 import dev.ember.engine.ModelOptions;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.StepListener;
@@ -182,6 +184,41 @@ class EndpointsTest {
         ObjectNode echoed = txt2img("x").put("denoising_strength", 0.3).put("include_init_images", true);
         echoed.putArray("init_images").add(b64);
         assertEquals(b64, json(client.post("/sdapi/v1/img2img", echoed)).get("parameters").get("init_images").get(0).asText());
+    }
+
+    /** img2img with A1111's mask fields: the engine's inpainting, kept pixels exactly the init image's. */
+    @Test
+    void img2imgWithAMaskInpaintsAsTheEngine() throws Exception {
+        RgbImage init = engine(ServerFixture.tinyA(), euler("init", 3).build());
+        byte[] m = new byte[64 * 64 * 3];
+        for (int p = 0; p < 64 * 64; p++) if (p % 64 >= 32) m[p * 3] = m[p * 3 + 1] = m[p * 3 + 2] = (byte) 255;
+        RgbImage mask = new RgbImage(64, 64, m);
+        ObjectNode body = txt2img("a door").put("seed", 4).put("steps", 6).put("denoising_strength", 0.8).put("resize_mode", 1)
+                .put("mask", Base64.getEncoder().encodeToString(PngMetadata.plainPng(mask))).put("mask_blur", 0).put("inpainting_fill", 2)
+                .put("inpainting_mask_invert", 1).put("initial_noise_multiplier", 0.9).put("inpaint_full_res", false);
+        body.putArray("init_images").add(Base64.getEncoder().encodeToString(PngMetadata.plainPng(init)));
+        var response = client.post("/sdapi/v1/img2img", body);
+        assertEquals(200, response.statusCode(), response.body());
+        RgbImage got = image(json(response).get("images").get(0).asText());
+        Inpaint settings = new Inpaint(mask, 0, InpaintFill.LATENT_NOISE, true, false, 0, 0.9);
+        RgbImage expected = engine(ServerFixture.tinyA(), euler("a door", 4).steps(6).initImage(init).strength(0.8).resize(InitResize.CROP)
+                .inpaint(settings).build());
+        assertEquals(expected, got);
+        for (int y = 0; y < 64; y++) for (int x = 32; x < 64; x++) assertEquals(init.pixel(x, y), got.pixel(x, y), "inverted: the right half is kept");
+        assertNotEquals(init, got);
+
+        // A1111's default inpaint_full_res: only the masked region (plus padding) at the working size, pasted back.
+        byte[] square = new byte[64 * 64 * 3];
+        for (int y = 40; y < 56; y++) for (int x = 40; x < 56; x++) for (int c = 0; c < 3; c++) square[(y * 64 + x) * 3 + c] = (byte) 255;
+        RgbImage small = new RgbImage(64, 64, square);
+        body.remove("inpaint_full_res");
+        body.put("inpaint_full_res_padding", 4).put("inpainting_mask_invert", 0).put("mask", Base64.getEncoder().encodeToString(PngMetadata.plainPng(small)));
+        RgbImage region = image(json(client.post("/sdapi/v1/img2img", body)).get("images").get(0).asText());
+        assertEquals(engine(ServerFixture.tinyA(), euler("a door", 4).steps(6).initImage(init).strength(0.8).resize(InitResize.CROP)
+                .inpaint(new Inpaint(small, 0, InpaintFill.LATENT_NOISE, false, true, 4, 0.9)).build()), region);
+        RgbImage whole = engine(ServerFixture.tinyA(), euler("a door", 4).steps(6).initImage(init).strength(0.8).resize(InitResize.CROP)
+                .inpaint(new Inpaint(small, 0, InpaintFill.LATENT_NOISE, false, false, 4, 0.9)).build());
+        assertNotEquals(whole, region, "only the region, scaled up, is inpainted: not the whole picture's result");
     }
 
     @Test

@@ -57,6 +57,7 @@ import java.util.stream.Stream;
  *                        for txt2img and in records made before the option existed (which used the mean)
  * @param addOns          LoRAs, embeddings, a separate VAE, TAESD and tiling ({@link AddOnsRecord}); null when none were set
  * @param sizeConditioning SDXL's size conditioning when one was chosen, else null (the image size, no crop)
+ * @param inpaint         img2img with a mask: the mask's origin and hash and the inpainting settings ({@link InpaintRecord}), else null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -65,8 +66,20 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                        Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
                        String prediction, String model, Long modelSize, String modelPreset, String weightType,
                        String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
-                       String initLatent, AddOnsRecord addOns, SizeConditioning sizeConditioning) {
+                       String initLatent, AddOnsRecord addOns, SizeConditioning sizeConditioning, InpaintRecord inpaint) {
     public static final String TXT2IMG = "txt2img";
+
+    /** Without inpainting (as before it was recorded). */
+    public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
+                           int width, int height, String sampler, String schedule, String noise, int images,
+                           Double strength, String resize, String initImage, String initImageSha256, int clipSkip,
+                           String prediction, String model, Long modelSize, String modelPreset, String weightType,
+                           String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint,
+                           String initLatent, AddOnsRecord addOns, SizeConditioning sizeConditioning) {
+        this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
+                initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
+                flashAttention, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning, null);
+    }
 
     /** Without SDXL size conditioning (as before it was recorded). */
     public ImageParameters(String mode, String prompt, String negativePrompt, long seed, int steps, double cfgScale,
@@ -77,7 +90,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String initLatent, AddOnsRecord addOns) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, modelFingerprint, initLatent, addOns, null);
+                flashAttention, emberVersion, modelFingerprint, initLatent, addOns, null, null);
     }
 
     /** Without add-ons. */
@@ -89,7 +102,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String initLatent) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, modelFingerprint, initLatent, null, null);
+                flashAttention, emberVersion, modelFingerprint, initLatent, null, null, null);
     }
 
     /** Without add-ons or an init-latent choice (as before they were recorded). */
@@ -100,7 +113,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String device, int threads, Boolean flashAttention, String emberVersion, String modelFingerprint) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, modelFingerprint, null, null, null);
+                flashAttention, emberVersion, modelFingerprint, null, null, null, null);
     }
 
     /** Without a model fingerprint (as before it was recorded). */
@@ -111,7 +124,7 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                            String device, int threads, Boolean flashAttention, String emberVersion) {
         this(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule, noise, images, strength, resize,
                 initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset, weightType, device, threads,
-                flashAttention, emberVersion, null, null, null, null);
+                flashAttention, emberVersion, null, null, null, null, null);
     }
     public static final String IMG2IMG = "img2img";
 
@@ -130,7 +143,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 request.isImg2Img() ? request.resize().name().toLowerCase(Locale.ROOT) : null, initImage, initImageSha256,
                 o.clipSkip(), o.prediction() == null ? null : o.prediction().label(), path.toString(), sizeOf(path),
                 tiny ? TinyModel.PRESET : null, o.weightType().id(), o.device(), o.threads(), model.usesFlashAttention(), Ember.version(),
-                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null, AddOnsRecord.of(request, model), request.sizeConditioning());
+                model.fileFingerprint(), request.isImg2Img() ? request.initLatent().id() : null, AddOnsRecord.of(request, model), request.sizeConditioning(),
+                InpaintRecord.of(request.inpaint()));
     }
 
     /** Bytes of a model file, or of all files in a diffusers folder; null when it cannot be read. */
@@ -160,18 +174,24 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
     public ImageParameters forImage(long imageSeed) {
         return new ImageParameters(mode, prompt, negativePrompt, imageSeed, steps, cfgScale, width, height, sampler, schedule,
                 noise, 1, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning, inpaint);
     }
 
     /** These parameters with their add-ons (as {@link AddOnsRecord#of(GenerationRequest, StableDiffusion)} resolves them). */
     public ImageParameters withAddOns(AddOnsRecord value) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, value, sizeConditioning);
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, value, sizeConditioning, inpaint);
     }
 
     /** The engine request (validated by the engine: out-of-range values throw IllegalArgumentException). */
     public GenerationRequest toRequest(RgbImage init) {
+        return toRequest(init, null);
+    }
+
+    /** As {@link #toRequest(RgbImage)}, with inpainting's {@code mask} (null without {@link #inpaint()}). */
+    public GenerationRequest toRequest(RgbImage init, RgbImage mask) {
+        if ((inpaint != null) != (mask != null)) throw new IllegalStateException("inpainting parameters with" + (mask == null ? "out" : "") + " a mask");
         if (isImg2Img() != (init != null)) throw new IllegalStateException(mode + " with" + (init == null ? "out" : "") + " an init image");
         GenerationRequest.Builder b = GenerationRequest.builder(prompt)
                 .negativePrompt(negativePrompt)
@@ -188,22 +208,30 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
         if (init != null) {
             b.initImage(init).strength(strength).resize(InitResize.parse(resize))
                     .initLatent(initLatent == null ? InitLatent.MEAN : InitLatent.parse(initLatent));
+            if (inpaint != null) b.inpaint(inpaint.toInpaint(mask));
         }
         return b.build();
+    }
+
+    /** These parameters with inpainting's record (null: none). */
+    public ImageParameters withInpaint(InpaintRecord value) {
+        return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
+                noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
+                weightType, device, threads, flashAttention, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning, value);
     }
 
     /** These parameters with flash attention as the loaded model resolved it (so the metadata says what ran). */
     public ImageParameters withFlashAttention(boolean used) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, model, modelSize, modelPreset,
-                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning);
+                weightType, device, threads, used, emberVersion, modelFingerprint, initLatent, addOns, sizeConditioning, inpaint);
     }
 
     /** These parameters as run by {@code model}: flash attention as it resolved it, and its file's fingerprint. */
     public ImageParameters asRunBy(StableDiffusion model) {
         return new ImageParameters(mode, prompt, negativePrompt, seed, steps, cfgScale, width, height, sampler, schedule,
                 noise, images, strength, resize, initImage, initImageSha256, clipSkip, prediction, this.model, modelSize, modelPreset,
-                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent, addOns, sizeConditioning);
+                weightType, device, threads, model.usesFlashAttention(), emberVersion, model.fileFingerprint(), initLatent, addOns, sizeConditioning, inpaint);
     }
 
     /**
@@ -221,7 +249,8 @@ public record ImageParameters(String mode, String prompt, String negativePrompt,
                 noise, images, strength, resize, null, initImageSha256, clipSkip, prediction, null, modelSize, null,
                 weightType, null, 0, flashAttention, null, modelFingerprint, initLatent == null && isImg2Img() ? "mean" : initLatent,
                 addOns == null ? null : addOns.pixelsOnly(),
-                SizeConditioning.of(width, height).equals(sizeConditioning) ? null : sizeConditioning);
+                SizeConditioning.of(width, height).equals(sizeConditioning) ? null : sizeConditioning,
+                inpaint == null ? null : inpaint.pixelsOnly());
     }
 
     public ModelOptions toModelOptions() {

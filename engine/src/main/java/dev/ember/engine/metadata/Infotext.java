@@ -43,6 +43,11 @@ public final class Infotext {
         if (p.strength() != null) params.put("Denoising strength", number(p.strength()));
         if (p.clipSkip() > 1) params.put("Clip skip", Integer.toString(p.clipSkip()));
         if ("mt19937".equals(p.noise())) params.put("RNG", "CPU");
+        if (p.inpaint() != null) {
+            // A1111's extra_generation_params for a mask (after RNG, as create_infotext orders them); "Noise multiplier" only when it is not 1
+            params.put("Mask blur", Integer.toString(p.inpaint().blur()));
+            if (p.inpaint().noiseMultiplier() != 1) params.put("Noise multiplier", number(p.inpaint().noiseMultiplier()));
+        }
         if (a != null && !a.loras().isEmpty()) params.put("Lora hashes", hashes(a.loras()));
         if (a != null && !a.embeddings().isEmpty()) params.put("TI hashes", hashes(a.embeddings()));
         params.put("Version", "ember " + p.emberVersion());

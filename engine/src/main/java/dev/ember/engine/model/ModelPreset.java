@@ -7,6 +7,12 @@ import java.util.Locale;
 public enum ModelPreset {
     TINY("tiny", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.TINY, UnetConfig.TINY, VaeConfig.TINY)),
     SD15("sd15", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.SD1, UnetConfig.SD1, VaeConfig.SD)),
+    /** The tiny preset as an inpainting model: 9 UNet input channels (latent, mask, masked-image latent). */
+    TINY_INPAINT("tiny-inpaint", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.TINY,
+            UnetConfig.TINY.withInChannels(9), VaeConfig.TINY)),
+    /** SD 1.5's inpainting model (sd-v1-5-inpainting): SD 1.5 with 9 UNet input channels. */
+    SD15_INPAINT("sd15-inpaint", new ModelSpec(Architecture.SD1, Prediction.EPSILON, "metadata", TextEncoderConfig.SD1,
+            UnetConfig.SD1.withInChannels(9), VaeConfig.SD)),
     /** SD 2.1 (768-v): v prediction, OpenCLIP text names in single files, as the released checkpoint has. */
     SD21("sd21", new ModelSpec(Architecture.SD2, Prediction.V_PREDICTION, "metadata", TextEncoderConfig.SD2, UnetConfig.SD2, VaeConfig.SD)),
     /** SDXL base 1.0's shapes: CLIP ViT-L + OpenCLIP bigG, the 2.6 B UNet, the SDXL VAE scale (full size, for benchmarks). */
@@ -34,6 +40,6 @@ public enum ModelPreset {
 
     public static ModelPreset parse(String s) {
         for (ModelPreset p : values()) if (p.label.equals(s.toLowerCase(Locale.ROOT))) return p;
-        throw new IllegalArgumentException("unknown preset '" + s + "' (expected tiny, sd15, sd21, sdxl or sdxl-tiny)");
+        throw new IllegalArgumentException("unknown preset '" + s + "' (expected tiny, tiny-inpaint, sd15, sd15-inpaint, sd21, sdxl or sdxl-tiny)");
     }
 }

@@ -84,6 +84,12 @@ public record UnetConfig(
         }
     }
 
+    /** This UNet with another number of input channels (9: an inpainting model's latent, mask and masked-image latent). */
+    public UnetConfig withInChannels(int channels) {
+        return new UnetConfig(channels, outChannels, modelChannels, numResBlocks, channelMult, attentionLevels, numHeads, headDim,
+                transformerDepth, contextDim, linearProjection, normGroups, levelDepths, middleDepth, admInChannels);
+    }
+
     @Override
     public int[] channelMult() {
         return channelMult.clone();

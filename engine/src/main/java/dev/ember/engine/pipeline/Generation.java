@@ -11,6 +11,7 @@ import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.KDiffusion;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.sampling.SamplerStep;
+import dev.ember.engine.sampling.StepBlend;
 import dev.ember.engine.sampling.StrengthSchedule;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,6 +41,7 @@ public final class Generation {
     private final int channels;
     private final int latentHeight;
     private final int latentWidth;
+    private Inpainting inpainting;
 
     public Generation(Unet unet, DiffusionSchedule schedule, Prediction prediction, int channels, int latentHeight, int latentWidth) {
         this.unet = unet;
@@ -48,6 +50,12 @@ public final class Generation {
         this.channels = channels;
         this.latentHeight = latentHeight;
         this.latentWidth = latentWidth;
+    }
+
+    /** Makes this image with inpainting's start latent, per-step mask blend and model input (null: none). */
+    public Generation inpainting(Inpainting value) {
+        this.inpainting = value;
+        return this;
     }
 
     /**
@@ -81,8 +89,10 @@ public final class Generation {
         } else {
             StrengthSchedule strength = StrengthSchedule.forSigmas(full, request.strength());
             sigmas = strength.sigmasToRun(full);
-            x = strength.initialLatent(initLatent, eps, sigmas);
+            x = inpainting == null ? strength.initialLatent(initLatent, eps, sigmas)
+                    : strength.initialLatent(inpainting.startLatent(initLatent, eps), inpainting.startNoise(eps), sigmas);
         }
+        StepBlend blend = inpainting == null ? StepBlend.NONE : inpainting.blend(initLatent, eps);
         int totalSteps = sigmas.length - 1;
 
         ListenerBridge bridge = new ListenerBridge(listener, imageIndex, seed, totalSteps);
@@ -94,8 +104,9 @@ public final class Generation {
         bridge.deliver(0, sigmas[0], scaled(x, request.sampler().latentScale(sigmas[0])), null);
 
         try (GuidedUnet network = new GuidedUnet(unet, call, cond, uncond, request.cfgScale(), latentHeight, latentWidth)) {
+            if (inpainting != null) network.appendChannels(inpainting.conditioning());
             Denoiser denoiser = KDiffusion.denoiser(network, prediction, schedule);
-            float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep);
+            float[] out = request.sampler().sample(denoiser, x, sigmas, noise, bridge::onSamplerStep, blend);
             return new Result(out, totalSteps);
         } catch (GenerationCancelledException e) {
             if (bridge.failure != null) throw new GenerationCancelledException("generation stopped: the step listener threw " + bridge.failure, bridge.failure);

@@ -35,6 +35,8 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
     private HostBuffer out;
     private HostBuffer[] contexts;    // one per pass
     private HostBuffer[] vectors;     // one per pass, null entries without vector conditioning
+    /** Input channels every row gets after the latent (an inpainting model's mask and masked image), or empty. */
+    private float[] appended = new float[0];
 
     GuidedUnet(Unet unet, UnetCall call, Conditioning cond, Conditioning uncond, double scale, int height, int width) {
         if ((scale == 1) != (uncond == null)) throw new IllegalArgumentException("an unconditional prompt goes with guidance, and only then");
@@ -48,11 +50,20 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
         this.batched = uncond != null && Conditioning.oneBatch(cond, uncond);
     }
 
+    /** Appends {@code channels} ([k, height, width], the same for every row and step) to the latent of each row (null: none). */
+    void appendChannels(float[] channels) {
+        if (latentIn != null) throw new IllegalStateException("channels must be appended before the first call");
+        appended = channels == null ? new float[0] : channels;
+    }
 
     private void allocate(int n) {
         boolean pin = unet.context().onCuda();
         int batch = batched ? 2 : 1;
-        latentIn = HostBuffer.allocate((long) batch * n * Float.BYTES, pin);
+        long row = n + appended.length;
+        latentIn = HostBuffer.allocate(batch * row * Float.BYTES, pin);
+        for (int b = 0; b < batch; b++) {
+            MemorySegment.copy(appended, 0, latentIn.segment(), ValueLayout.JAVA_FLOAT, (b * row + n) * Float.BYTES, appended.length);
+        }
         out = HostBuffer.allocate((long) (uncond == null ? 1 : 2) * n * Float.BYTES, pin);
         timesteps = HostBuffer.allocate((long) batch * Float.BYTES, pin);
         Conditioning[][] passes = passes();
@@ -88,15 +99,16 @@ final class GuidedUnet implements NetworkFunction, AutoCloseable {
         if (latentIn == null) allocate(n);
         Conditioning[][] passes = passes();
         MemorySegment x = latentIn.segment(), t = timesteps.segment(), o = out.segment();
+        long row = n + appended.length;
         for (int p = 0; p < passes.length; p++) {
             int batch = passes[p].length;
             for (int b = 0; b < batch; b++) {
-                MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, (long) b * n * Float.BYTES, n);
+                MemorySegment.copy(scaledInput, 0, x, ValueLayout.JAVA_FLOAT, b * row * Float.BYTES, n);
                 t.setAtIndex(ValueLayout.JAVA_FLOAT, b, (float) timestep);
             }
             // Pass p writes its outputs after those of the passes before it: cond first, then uncond.
             MemorySegment target = o.asSlice((long) p * n * Float.BYTES, (long) batch * n * Float.BYTES);
-            call.forward(x.asSlice(0, (long) batch * n * Float.BYTES), batch, height, width, t.asSlice(0, (long) batch * Float.BYTES),
+            call.forward(x.asSlice(0, batch * row * Float.BYTES), batch, height, width, t.asSlice(0, (long) batch * Float.BYTES),
                     contexts[p].segment(), passes[p][0].tokens(), vectors[p] == null ? null : vectors[p].segment(), target);
         }
         float[] result = new float[n];

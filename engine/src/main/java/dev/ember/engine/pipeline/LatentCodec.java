@@ -110,8 +110,12 @@ public final class LatentCodec {
 
     /** A picture through the VAE encoder (tiled as planned): its posterior, from which img2img takes its start latent. */
     public EncodedInit encode(RgbImage image) {
-        int height = image.height(), width = image.width(), f = vae.downscale();
-        float[] pixels = ImageTensors.toTensor(image);
+        return encode(ImageTensors.toTensor(image), image.height(), image.width());
+    }
+
+    /** As {@link #encode(RgbImage)}, for a [3, height, width] tensor in [-1, 1] (inpainting's masked image has 0 = grey). */
+    public EncodedInit encode(float[] pixels, int height, int width) {
+        int f = vae.downscale();
         Plan plan = plan(AddOns.VaeDecoder.VAE, height, width);
         float[] moments;
         try (OnDemand.Lease<Vae> lease = encoder.acquire()) {

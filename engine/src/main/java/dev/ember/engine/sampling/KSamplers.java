@@ -17,10 +17,12 @@ final class KSamplers {
     private final double[] sigmas;
     private final StepCallback callback;
     private final int steps;
+    private final StepBlend blend;
     private double[] x;
 
-    KSamplers(Denoiser denoiser, float[] x, double[] sigmas, StepCallback callback) {
+    KSamplers(Denoiser denoiser, float[] x, double[] sigmas, StepCallback callback, StepBlend blend) {
         this.denoiser = denoiser;
+        this.blend = blend;
         this.sigmas = sigmas;
         this.callback = callback;
         this.steps = sigmas.length - 1;
@@ -267,6 +269,7 @@ final class KSamplers {
 
     /** As {@link #stepDone(int, double[])}, reporting the latent times {@code latentScale} (the sampler's own scale). */
     private void stepDone(int i, double[] denoised, double latentScale) {
+        blend.apply(x, sigmas[i + 1]);
         if (!callback.onStep(new SamplerStep(i + 1, steps, sigmas[i], sigmas[i + 1], scaled(x, latentScale), toFloat(denoised)))) {
             throw new GenerationCancelledException("sampling cancelled after step " + (i + 1) + " of " + steps);
         }

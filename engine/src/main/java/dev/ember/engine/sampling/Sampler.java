@@ -144,9 +144,18 @@ public enum Sampler {
      * @throws dev.ember.engine.GenerationCancelledException when the callback cancels
      */
     public float[] sample(Denoiser denoiser, float[] x, double[] sigmas, NoiseGenerator noise, StepCallback callback) {
+        return sample(denoiser, x, sigmas, noise, callback, StepBlend.NONE);
+    }
+
+    /**
+     * As {@link #sample(Denoiser, float[], double[], NoiseGenerator, StepCallback)}, applying {@code blend} to the
+     * sampler's latent at the end of every step, before the step is reported (inpainting's mask).
+     */
+    public float[] sample(Denoiser denoiser, float[] x, double[] sigmas, NoiseGenerator noise, StepCallback callback, StepBlend blend) {
         validate(sigmas);
         if (usesNoise() && noise == null && sigmas.length > 2) throw new IllegalArgumentException(id() + " needs a noise generator");
-        KSamplers run = new KSamplers(denoiser, x, sigmas, callback == null ? StepCallback.NONE : callback);
+        KSamplers run = new KSamplers(denoiser, x, sigmas, callback == null ? StepCallback.NONE : callback,
+                blend == null ? StepBlend.NONE : blend);
         return switch (this) {
             case LMS -> run.lms(4);
             case EULER -> run.euler();

@@ -27,7 +27,7 @@ class GuidedUnetTest {
     private static final UnetConfig C = UnetConfig.TINY;
     private static final int H = 8, W = 8, TOKENS = 7;
 
-    private static float[] gaussian(int n, long seed) {
+    static float[] gaussian(int n, long seed) {
         Random r = new Random(seed);
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets Ember's Maven version everywhere it is written: every module's pom.xml (project and parent
-# versions), the BOM's ember.version and the example's. Then re-record the API listing
+# versions), the BOM's ember.version, the example's and libember's (CMakeLists.txt). Then re-record the API listing
 # (docs/embedding.md, "API stability"); ApiSignatureTest checks that the new version allows the change.
 # Usage: scripts/bump-version.sh NEW_VERSION     (e.g. 0.2.0)
 set -euo pipefail
@@ -14,5 +14,7 @@ for pom in "$root"/pom.xml "$root"/*/pom.xml; do
   sed -i "s|<version>$esc</version>|<version>$new</version>|g; s|<ember.version>$esc</ember.version>|<ember.version>$new</ember.version>|" "$pom"
 done
 sed -i "s|<ember.version>$esc</ember.version>|<ember.version>$new</ember.version>|" "$root/examples/embed/pom.xml"
+# libember reports the same version (Ember.version(), the PNG metadata, ember --version).
+sed -i "s|^project(ember VERSION $esc |project(ember VERSION ${new%%-*} |" "$root/CMakeLists.txt"
 echo "bump-version: $old -> $new; now re-record the API listing:"
 echo "  mvn -o verify -pl engine -am -Dtest=ApiSignatureTest -Dsurefire.failIfNoSpecifiedTests=false -Dember.api.record=true"

@@ -18,9 +18,10 @@ import picocli.CommandLine.Option;
 final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--preset", required = true,
             description = "tiny, sd15, sd21, sdxl or sdxl-tiny (checkpoints); tiny-inpaint or sd15-inpaint (inpainting models: 9 UNet input "
-                    + "channels); lora-tiny or lora-sd15 (a kohya LoRA for tiny / sd15: every "
-                    + "transformer linear layer, every res-block 3x3 convolution and every text-encoder linear layer); taesd (both halves, "
-                    + "diffusers names)")
+                    + "channels); lora-tiny, lora-sd15, lora-sdxl-tiny or lora-sdxl (a kohya LoRA for that model: every "
+                    + "transformer linear layer, every res-block 3x3 convolution and every text-encoder linear layer); embedding-tiny, "
+                    + "embedding-sd15, embedding-sdxl-tiny or embedding-sdxl (a 2-vector textual-inversion embedding, A1111's layout); "
+                    + "taesd (both halves, diffusers names)")
     String preset;
 
     @Option(names = "--out", required = true, description = "Output file (or folder for --format diffusers).")
@@ -43,13 +44,17 @@ final class MakeModelCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--rank", defaultValue = "0", description = "LoRA presets: the rank (default: 4 for lora-tiny, 32 for lora-sd15).")
+    @Option(names = "--rank", defaultValue = "0", description = "LoRA presets: the rank (default: 4 for the tiny models' LoRAs, 32 for the full-size ones).")
     int rank;
+
+    /** The LoRA presets and the model each is for. */
+    private static final java.util.Map<String, ModelPreset> LORA_BASES = java.util.Map.of("lora-tiny", ModelPreset.TINY, "lora-sd15", ModelPreset.SD15,
+            "lora-sdxl-tiny", ModelPreset.SDXL_TINY, "lora-sdxl", ModelPreset.SDXL);
 
     @Override
     public Integer call() {
         String addOn = preset.toLowerCase(java.util.Locale.ROOT);
-        if (addOn.equals("lora-tiny") || addOn.equals("lora-sd15") || addOn.equals("taesd")) return addOn(addOn);
+        if (LORA_BASES.containsKey(addOn) || SyntheticEmbedding.BASES.containsKey(addOn) || addOn.equals("taesd")) return addOn(addOn);
         ModelPreset p;
         DType t;
         ModelFormat f;
@@ -67,7 +72,7 @@ final class MakeModelCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The add-on presets: synthetic LoRAs (kohya keys, alpha = rank / 2) and TAESD, always safetensors. */
+    /** The add-on presets: synthetic LoRAs (kohya keys, alpha = rank / 2), embeddings and TAESD, always safetensors. */
     private Integer addOn(String name) {
         DType t;
         try {
@@ -81,9 +86,14 @@ final class MakeModelCommand implements Callable<Integer> {
         if (name.equals("taesd")) {
             SyntheticLora.writeTaesd(out, t, seed);
             what = "TAESD, both halves";
+        } else if (SyntheticEmbedding.BASES.containsKey(name)) {
+            ModelPreset base = SyntheticEmbedding.BASES.get(name);
+            SyntheticEmbedding.write(out, base, 2, seed);
+            what = "embedding for " + base.label() + ", 2 vectors";
+            t = DType.F32;
         } else {
-            ModelPreset base = name.equals("lora-tiny") ? ModelPreset.TINY : ModelPreset.SD15;
-            int r = rank > 0 ? rank : base == ModelPreset.TINY ? 4 : 32;
+            ModelPreset base = LORA_BASES.get(name);
+            int r = rank > 0 ? rank : base == ModelPreset.TINY || base == ModelPreset.SDXL_TINY ? 4 : 32;
             SyntheticLora.write(out, base.spec(), r, r / 2.0, seed, t, SyntheticLora.Format.KOHYA);
             what = "LoRA for " + base.label() + ", rank " + r + ", alpha " + r / 2.0;
         }

@@ -166,9 +166,6 @@ public final class StableDiffusion implements AutoCloseable {
             throw new IllegalArgumentException("clip skip " + options.clipSkip() + " exceeds text encoder 2's " + spec.text2().numLayers() + " layers");
         }
         boolean sdxl = spec.text2() != null;
-        if (sdxl && options.addOns().embeddingsDir() != null) {
-            throw new IllegalArgumentException("textual-inversion embeddings are not supported for SDXL models yet (SD 1.x/2.x only)");
-        }
         boolean perUse = options.lowMemory() && mostlyMapped(checkpoint.tensors());
         boolean copied = options.fileAccess() == ModelFileAccess.COPIED;
         StateDict weights = checkpoint.tensors();
@@ -211,7 +208,7 @@ public final class StableDiffusion implements AutoCloseable {
                         w -> new TextEncoder(ctx, spec.text(), loraOverlay(w), weightType)));
                 if (sdxl) {
                     text2 = OnDemand.perUse("text encoder 2", loader(weights, text2Source,
-                            w -> new TextEncoder(ctx, spec.text2(), w, weightType, NetworkLayout.TEXT2_ROOT)));
+                            w -> new TextEncoder(ctx, spec.text2(), loraOverlay(w), weightType, NetworkLayout.TEXT2_ROOT)));
                 }
                 decoder = OnDemand.perUse("VAE decoder", loader(vaeWeights, decoderSource,
                         w -> new Vae(ctx, vaeConfig, w, vaeWeightType, Vae.Parts.DECODER)));
@@ -253,7 +250,7 @@ public final class StableDiffusion implements AutoCloseable {
                 spec.text().vocabSize());
         boolean f16 = un.stats().weightType() == WeightType.F16.nativeCode();
         this.codec = new LatentCodec(vaeConfig, decoder, encoder, tiny, options.addOns(), isF32(decoder));
-        OnDemand<TextEncoder> residentText = perUse ? null : text;
+        OnDemand<TextEncoder> residentText = perUse ? null : text, residentText2 = perUse ? null : text2;
         Unet networkUnet = un;
         this.loras = new LoraState(LoraTargets.of(spec), this::originalWeights, f16 ? DType.F16 : DType.F32, new LoraState.Sink() {
             @Override
@@ -264,9 +261,11 @@ public final class StableDiffusion implements AutoCloseable {
             @Override
             public void text(List<TensorData> tensors) {
                 if (residentText == null || tensors.isEmpty()) return; // a per-use encoder is made from loraOverlay
-                try (OnDemand.Lease<TextEncoder> t = residentText.acquire()) {
-                    t.get().setWeights(tensors);
-                }
+                // SDXL: each encoder takes the tensors under its own root.
+                List<TensorData> first = new ArrayList<>(), second = new ArrayList<>();
+                for (TensorData t : tensors) (t.name().startsWith(NetworkLayout.TEXT2_ROOT) ? second : first).add(t);
+                setWeights(residentText, first);
+                setWeights(residentText2, second);
             }
 
             @Override
@@ -274,6 +273,13 @@ public final class StableDiffusion implements AutoCloseable {
                 prompts.clear();
             }
         });
+    }
+
+    private static void setWeights(OnDemand<TextEncoder> encoder, List<TensorData> tensors) {
+        if (tensors.isEmpty()) return;
+        try (OnDemand.Lease<TextEncoder> t = encoder.acquire()) {
+            t.get().setWeights(tensors);
+        }
     }
 
     private static boolean isF32(OnDemand<Vae> vae) {

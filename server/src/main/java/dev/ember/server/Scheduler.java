@@ -3,6 +3,8 @@ package dev.ember.server;
 import dev.ember.engine.GeneratedImage;
 import dev.ember.engine.GenerationCancelledException;
 import dev.ember.engine.GenerationRequest;
+import dev.ember.engine.ModelFileChangedException;
+import dev.ember.engine.ModelFileException;
 import dev.ember.engine.StepEvent;
 import dev.ember.engine.StepListener;
 import dev.ember.engine.image.RgbImage;
@@ -363,6 +365,12 @@ final class Scheduler implements AutoCloseable {
             }
         } catch (ApiException e) {
             job.fail(e);
+        } catch (ModelFileChangedException e) {
+            job.fail(new ApiException(500, null, "generation failed: " + e.getMessage()));
+        } catch (ModelFileException | IllegalArgumentException e) {
+            // What the request names is at fault: a LoRA or embedding that is missing, unreadable or made for
+            // another model, or a malformed <lora:...> tag.
+            job.fail(ApiException.invalid(null, e.getMessage()));
         } catch (RuntimeException | OutOfMemoryError e) {
             job.fail(new ApiException(500, null, "generation failed: " + e.getMessage()));
         } finally {

@@ -89,6 +89,18 @@ class AddOnsServerTest {
     }
 
     @Test
+    void aMissingOrMalformedAddOnIsA422NamingIt() throws Exception {
+        var missing = client.post("/sdapi/v1/txt2img", txt2img("a harbour <lora:nope:0.8>"));
+        assertEquals(422, missing.statusCode(), missing.body());
+        assertTrue(missing.body().contains("no LoRA named 'nope'"), missing.body());
+        var malformed = client.post("/sdapi/v1/txt2img", txt2img("a harbour <lora:ink:lots>"));
+        assertEquals(422, malformed.statusCode(), malformed.body());
+        assertTrue(malformed.body().contains("not a number"), malformed.body());
+        // The server goes on: the next request with a good tag is answered.
+        assertEquals(200, client.post("/sdapi/v1/txt2img", txt2img("a harbour <lora:ink:0.5>")).statusCode());
+    }
+
+    @Test
     void progressPreviewsAreTaesdPictures() throws Exception {
         Gate gate = new Gate();
         server.scheduler().stepHook = gate;

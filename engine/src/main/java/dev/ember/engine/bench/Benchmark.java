@@ -61,7 +61,8 @@ public final class Benchmark {
      * @param model      the checkpoint, or null for {@code preset}'s synthetic f16 file ({@link #defaultModel})
      * @param components figures in order, each one of {@link #COMPONENTS}
      * @param lora       the LoRA of the "lora" figure (null without it); the "taesd" figure's TAESD comes in {@code addOns}
-     * @param repeat     timed calls per figure after one warm-up call
+     * @param repeat     timed calls per figure after one warm-up call; 0 times the first call alone (cold: graph
+     *                   building and first-touch of the weights included), for full-size runs too long to repeat
      * @param steps      sampling steps of the end-to-end txt2img
      * @param splitCfg   also time the CFG step as two batch-1 calls
      * @param images     with the UNet, above 1: also time that many images' CFG step as one call of batch 2N and as N calls of batch 2
@@ -76,7 +77,7 @@ public final class Benchmark {
             Objects.requireNonNull(addOns, "addOns");
             components = List.copyOf(components);
             if (size <= 0 || size % 64 != 0) throw new IllegalArgumentException("size must be a positive multiple of 64, got " + size);
-            if (repeat < 1) throw new IllegalArgumentException("repeat must be at least 1, got " + repeat);
+            if (repeat < 0) throw new IllegalArgumentException("repeat must be 0 or more, got " + repeat);
             if (steps < 1) throw new IllegalArgumentException("steps must be at least 1, got " + steps);
             if (images < 1 || images > 16) throw new IllegalArgumentException("images must be between 1 and 16, got " + images);
             for (String c : components) {
@@ -376,6 +377,7 @@ public final class Benchmark {
         long start = System.nanoTime();
         call.getAsDouble();
         double first = (System.nanoTime() - start) / 1e9;
+        if (repeat == 0) return new Figure(name, first, new double[] {first}, flops, Memory.peak());
         double[] seconds = new double[repeat];
         for (int i = 0; i < repeat; i++) {
             start = System.nanoTime();

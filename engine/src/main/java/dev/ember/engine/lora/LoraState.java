@@ -3,7 +3,6 @@ package dev.ember.engine.lora;
 import dev.ember.engine.Lora;
 import dev.ember.engine.ModelFileException;
 import dev.ember.engine.model.DType;
-import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
 import java.io.IOException;
@@ -31,14 +30,15 @@ import java.util.function.Function;
  * set in place run together; one that wants another set waits until they are done, then the weights are
  * switched: the new set's merged weights ({@link LoraMerger}) go into the UNet and text encoder through
  * {@code set_weights}, and weights the old set adapted but the new one does not get their originals back.
- * Merged states are kept per set (least recently used first out, within {@link #CACHE_BYTES} besides the set
- * in place), so going back to a recent set costs only the hand-over, not the merge. With weights in place
+ * Merged states are kept per set (least recently used first out, within a memory budget besides the set in
+ * place: {@link #defaultCacheBytes()}, an eighth of the machine's memory), so going back to a recent set costs
+ * only the hand-over, not the merge. With weights in place
  * on the CPU and f16 storage the hand-over is a pointer change per weight; otherwise each weight is converted
  * into the network's memory again (and quantised, for q8_0 / q4_0).
  */
 public final class LoraState implements AutoCloseable {
-    /** Memory for merged sets not in place (the one in place is always kept). */
-    public static final long CACHE_BYTES = 1L << 30;
+    /** The least memory for merged sets not in place (the one in place is always kept). */
+    public static final long MIN_CACHE_BYTES = 1L << 30;
     /** Sets kept at most besides the one in place. */
     public static final int CACHE_SETS = 4;
 
@@ -46,6 +46,7 @@ public final class LoraState implements AutoCloseable {
     public interface Sink {
         void unet(List<TensorData> tensors);
 
+        /** The text encoders' tensors (SDXL: both encoders', told apart by their canonical root). */
         void text(List<TensorData> tensors);
 
         /** The text encoder's weights changed: cached prompt encodings are stale. */
@@ -64,6 +65,7 @@ public final class LoraState implements AutoCloseable {
     private final Function<Set<String>, StateDict> base;
     private final DType mergeType;
     private final Sink sink;
+    private final long cacheBytes;
     private final LinkedHashMap<List<Entry>, Cached> cache = new LinkedHashMap<>(16, 0.75f, true);
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition idle = lock.newCondition();
@@ -80,10 +82,39 @@ public final class LoraState implements AutoCloseable {
      *                  a checkpoint's would be), else F32
      */
     public LoraState(LoraTargets targets, Function<Set<String>, StateDict> base, DType mergeType, Sink sink) {
+        this(targets, base, mergeType, sink, defaultCacheBytes());
+    }
+
+    /** @param cacheBytes memory for merged sets besides the one in place (0: none kept) */
+    public LoraState(LoraTargets targets, Function<Set<String>, StateDict> base, DType mergeType, Sink sink, long cacheBytes) {
+        if (cacheBytes < 0) throw new IllegalArgumentException("cache bytes " + cacheBytes);
         this.targets = targets;
         this.base = base;
         this.mergeType = mergeType;
         this.sink = sink;
+        this.cacheBytes = cacheBytes;
+    }
+
+    /**
+     * The default budget for merged sets not in place: an eighth of the machine's memory ({@code MemTotal}), at
+     * least {@link #MIN_CACHE_BYTES}. A rank-32 LoRA of every SD 1.5 layer merges to 1.6 GiB in f16, so a fixed
+     * 1 GiB made going back to such a set a full merge again (tens of seconds); an eighth keeps one or two such
+     * sets on a 16-32 GiB machine without crowding a small one.
+     */
+    public static long defaultCacheBytes() {
+        return Math.max(MIN_CACHE_BYTES, totalMemory() / 8);
+    }
+
+    /** The machine's memory from /proc/meminfo, or 0 where there is none. */
+    private static long totalMemory() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: the minimum
+        }
+        return 0;
     }
 
     /** A generation's hold on the set it asked for; closing it lets other sets in. */
@@ -148,7 +179,7 @@ public final class LoraState implements AutoCloseable {
     }
 
     /**
-     * {@code weights} with the text encoder's merged tensors of the set in place over it: what a text encoder
+     * {@code weights} with the text encoders' merged tensors of the set in place over it: what a text encoder
      * loaded for one use (low-memory mode) must be made from. Valid while the current lease is held.
      */
     public StateDict overlay(StateDict weights) {
@@ -156,7 +187,7 @@ public final class LoraState implements AutoCloseable {
         try {
             if (inPlace == null) return weights;
             Map<String, TensorData> all = new LinkedHashMap<>(weights.tensors());
-            for (TensorData t : inPlace.merged().tensors()) if (t.name().startsWith(NetworkLayout.TEXT_PREFIX)) all.put(t.name(), t);
+            for (TensorData t : inPlace.merged().tensors()) if (LoraTargets.isText(t.name())) all.put(t.name(), t);
             return new StateDict(all, java.lang.foreign.Arena.global());
         } finally {
             lock.unlock();
@@ -177,7 +208,7 @@ public final class LoraState implements AutoCloseable {
         if (next != null) {
             for (TensorData t : next.merged().tensors()) {
                 adapted.add(t.name());
-                (t.name().startsWith(NetworkLayout.TEXT_PREFIX) ? text : unet).add(t);
+                (LoraTargets.isText(t.name()) ? text : unet).add(t);
             }
         }
         Set<String> undone = new java.util.LinkedHashSet<>();
@@ -185,7 +216,7 @@ public final class LoraState implements AutoCloseable {
         StateDict originals = undone.isEmpty() ? null : base.apply(undone);
         try {
             if (originals != null) {
-                for (TensorData o : originals.tensors().values()) (o.name().startsWith(NetworkLayout.TEXT_PREFIX) ? text : unet).add(o);
+                for (TensorData o : originals.tensors().values()) (LoraTargets.isText(o.name()) ? text : unet).add(o);
             }
             sink.unet(unet);
             sink.text(text);
@@ -240,7 +271,7 @@ public final class LoraState implements AutoCloseable {
                 continue;
             }
             long b = e.getValue().merged().bytes();
-            if (sets < CACHE_SETS && bytes + b <= CACHE_BYTES) {
+            if (sets < CACHE_SETS && bytes + b <= cacheBytes) {
                 keep.add(e.getKey());
                 bytes += b;
                 sets++;

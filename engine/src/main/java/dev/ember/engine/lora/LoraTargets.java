@@ -16,9 +16,12 @@ import java.util.Map;
 /**
  * The layers of one model that a LoRA may adapt, under the keys LoRA files use: every linear and
  * convolution weight of the UNet under {@code lora_unet_} + its diffusers module name and + its LDM module
- * name (kohya uses the first, some SD 1.x and SDXL files the second), and of the text encoder under
- * {@code lora_te_} + its Hugging Face module name, dots written as underscores. {@link #plan} matches a
- * LoRA's modules to them, checks every shape, and refuses a LoRA made for another architecture.
+ * name (kohya uses the first for SD 1.x, the second, sgm's names, for SDXL), and of the text encoder under
+ * {@code lora_te_} + its Hugging Face module name, dots written as underscores. SDXL's two encoders are
+ * {@code lora_te1_} (CLIP ViT-L; also {@code lora_te_}, what diffusers' {@code text_encoder.} becomes) and
+ * {@code lora_te2_} (OpenCLIP bigG, whose fused q/k/v the loader already split into Hugging Face's three
+ * projections, so kohya's per-projection modules fit as they are). {@link #plan} matches a LoRA's modules to
+ * them, checks every shape, and refuses a LoRA made for another architecture.
  */
 public final class LoraTargets {
     private final ModelSpec spec;
@@ -33,10 +36,22 @@ public final class LoraTargets {
             byKey.put("lora_unet_" + flat(ldm), s);
             byKey.put("lora_unet_" + flat(CanonicalNames.unetToDiffusers(ldm, n)), s);
         }
-        for (TensorSpec s : NetworkLayout.textEncoder(spec.text())) {
-            if (!isMatrix(s) || s.name().contains(".embeddings.")) continue;
-            byKey.put("lora_te_" + flat(s.name().substring("cond_stage_model.transformer.".length())), s);
+        boolean sdxl = spec.text2() != null;
+        addText(NetworkLayout.textEncoder(spec.text()), NetworkLayout.TEXT_ROOT, sdxl ? new String[] {"lora_te_", "lora_te1_"} : new String[] {"lora_te_"});
+        if (sdxl) addText(NetworkLayout.textEncoder2(spec.text2()), NetworkLayout.TEXT2_ROOT, new String[] {"lora_te2_"});
+    }
+
+    /** A text encoder's matrices (not its embeddings, not the projection) under each prefix + their Hugging Face module name. */
+    private void addText(List<TensorSpec> specs, String root, String[] prefixes) {
+        for (TensorSpec s : specs) {
+            if (!isMatrix(s) || !s.name().startsWith(root + "text_model.") || s.name().contains(".embeddings.")) continue;
+            for (String prefix : prefixes) byKey.put(prefix + flat(s.name().substring(root.length())), s);
         }
+    }
+
+    /** Whether a canonical weight belongs to a text encoder (either of SDXL's two), not the UNet. */
+    public static boolean isText(String name) {
+        return name.startsWith(NetworkLayout.TEXT_PREFIX) || name.startsWith(NetworkLayout.TEXT2_PREFIX);
     }
 
     public static LoraTargets of(ModelSpec spec) {
@@ -90,7 +105,7 @@ public final class LoraTargets {
             List<String> unmatched = new ArrayList<>();
             int matched = 0;
             for (LoraFile.Module m : f.modules()) {
-                if (m.network() == LoraFile.Network.TEXT_2 || m.key().startsWith("lora_te1_")) {
+                if (spec.text2() == null && (m.network() == LoraFile.Network.TEXT_2 || m.key().startsWith("lora_te1_"))) {
                     throw new ModelFileException(f.path(), "is an SDXL LoRA (" + m.key() + " adapts one of SDXL's two text encoders); "
                             + "this model is " + spec.architecture().label());
                 }
@@ -145,7 +160,11 @@ public final class LoraTargets {
     private String guess(LoraFile f) {
         for (LoraFile.Module m : f.modules()) {
             long in = m.down().rank() >= 2 ? m.down().dim(1) : -1;
-            if (m.key().startsWith("lora_te") && m.key().endsWith("q_proj")) {
+            if ((m.key().startsWith("lora_te1_") || m.key().startsWith("lora_te2_")) && spec.architecture() != Architecture.SDXL) {
+                return "; it looks like a LoRA for SDXL";
+            }
+            // SDXL's first encoder is as wide as SD 1.x's: its width tells nothing there.
+            if (m.key().startsWith("lora_te_") && m.key().endsWith("q_proj") && spec.architecture() != Architecture.SDXL) {
                 String arch = in == 768 ? "SD 1.x" : in == 1024 ? "SD 2.x" : in == 1280 ? "SDXL" : null;
                 if (arch != null && !arch.equals(spec.architecture().label())) return "; it looks like a LoRA for " + arch;
             }

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Synthetic LoRAs with real keys, for tests and benchmarks ({@code ember make-model --preset lora-tiny|lora-sd15}):
+ * Synthetic LoRAs with real keys, for tests and benchmarks ({@code ember make-model --preset lora-tiny|lora-sd15|lora-sdxl|lora-sdxl-tiny}):
  * a LoCon-style LoRA of every linear layer of the UNet's transformer blocks (attention projections, feed-forward,
  * proj_in / proj_out) and every 3x3 convolution of its res blocks, and of every linear layer of the text encoder,
  * each with rank {@code rank} and {@code alpha}. Values are seeded ({@link SyntheticWeights}' generator): down ~
@@ -28,26 +28,42 @@ public final class SyntheticLora {
 
     private SyntheticLora() {}
 
-    /** The LoRA's tensors for a model of {@code spec}. */
+    /**
+     * The LoRA's tensors for a model of {@code spec}. SDXL files are written as kohya's SDXL trainer writes them:
+     * UNet modules under sgm's (LDM) names, the encoders as {@code lora_te1_} and {@code lora_te2_}; PEFT uses
+     * {@code text_encoder.} and {@code text_encoder_2.}.
+     */
     public static List<TensorSource> tensors(ModelSpec spec, int rank, double alpha, long seed, DType dtype, Format format) {
         List<TensorSource> out = new ArrayList<>();
         int n = spec.unet().numResBlocks();
+        boolean sdxl = spec.text2() != null;
         for (TensorSpec s : NetworkLayout.unet(spec.unet())) {
             String ldm = s.name().substring(NetworkLayout.UNET_PREFIX.length());
             if (s.kind() != TensorSpec.Kind.WEIGHT) continue;
             boolean transformer = ldm.contains(".transformer_blocks.") || ldm.contains(".proj_in.") || ldm.contains(".proj_out.");
             boolean conv3 = ldm.contains(".in_layers.2.") || ldm.contains(".out_layers.3.");
             if (!transformer && !conv3) continue;
-            String module = CanonicalNames.unetToDiffusers(ldm, n);
+            String module = format == Format.KOHYA && sdxl ? ldm : CanonicalNames.unetToDiffusers(ldm, n);
             module = module.substring(0, module.length() - ".weight".length());
             add(out, format == Format.KOHYA ? "lora_unet_" + module.replace('.', '_') : "unet." + module, s, rank, alpha, seed, dtype, format);
         }
-        for (TensorSpec s : NetworkLayout.textEncoder(spec.text())) {
-            if (s.kind() != TensorSpec.Kind.WEIGHT || s.shape().length != 2 || s.name().contains(".embeddings.")) continue;
-            String module = s.name().substring("cond_stage_model.transformer.".length(), s.name().length() - ".weight".length());
-            add(out, format == Format.KOHYA ? "lora_te_" + module.replace('.', '_') : "text_encoder." + module, s, rank, alpha, seed, dtype, format);
+        addText(out, NetworkLayout.textEncoder(spec.text()), NetworkLayout.TEXT_ROOT, sdxl ? "lora_te1_" : "lora_te_", "text_encoder.",
+                rank, alpha, seed, dtype, format);
+        if (sdxl) {
+            addText(out, NetworkLayout.textEncoder2(spec.text2()), NetworkLayout.TEXT2_ROOT, "lora_te2_", "text_encoder_2.", rank, alpha, seed,
+                    dtype, format);
         }
         return out;
+    }
+
+    private static void addText(List<TensorSource> out, List<TensorSpec> specs, String root, String kohya, String peft, int rank, double alpha,
+                                long seed, DType dtype, Format format) {
+        for (TensorSpec s : specs) {
+            if (s.kind() != TensorSpec.Kind.WEIGHT || s.shape().length != 2 || !s.name().startsWith(root + "text_model.")
+                    || s.name().contains(".embeddings.")) continue;
+            String module = s.name().substring(root.length(), s.name().length() - ".weight".length());
+            add(out, format == Format.KOHYA ? kohya + module.replace('.', '_') : peft + module, s, rank, alpha, seed, dtype, format);
+        }
     }
 
     private static void add(List<TensorSource> out, String key, TensorSpec target, int rank, double alpha, long seed, DType dtype, Format format) {
@@ -79,7 +95,11 @@ public final class SyntheticLora {
         meta.put("ss_network_module", "networks.lora");
         meta.put("ss_network_dim", Integer.toString(rank));
         meta.put("ss_network_alpha", Double.toString(alpha));
-        meta.put("ss_base_model_version", spec.architecture() == Architecture.SD2 ? "sd_v2" : "sd_v1");
+        meta.put("ss_base_model_version", switch (spec.architecture()) {
+            case SD2 -> "sd_v2";
+            case SDXL -> "sdxl_base_v1-0";
+            default -> "sd_v1";
+        });
         meta.put("ember.synthetic", "seed " + seed);
         SafetensorsWriter.write(file, meta, tensors(spec, rank, alpha, seed, dtype, format));
     }

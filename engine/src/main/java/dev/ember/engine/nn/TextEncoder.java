@@ -34,6 +34,8 @@ public final class TextEncoder implements AutoCloseable {
 
     private final NativeContext context;
     private final TextEncoderConfig config;
+    /** Where this encoder's canonical names live ({@link NetworkLayout#TEXT_ROOT} or {@link NetworkLayout#TEXT2_ROOT}). */
+    private final String root;
     private MemorySegment handle;
 
     /**
@@ -56,7 +58,7 @@ public final class TextEncoder implements AutoCloseable {
         this.context = Objects.requireNonNull(context, "context");
         this.config = Objects.requireNonNull(config, "config");
         Objects.requireNonNull(weights, "weights");
-        Objects.requireNonNull(root, "root");
+        this.root = Objects.requireNonNull(root, "root");
         List<TensorData> tensors = new ArrayList<>();
         for (TensorSpec spec : NetworkLayout.textEncoder(config, root)) {
             // A missing tensor is passed over here and reported by libember, which names it.
@@ -169,7 +171,13 @@ public final class TextEncoder implements AutoCloseable {
      * rules of {@link Unet#setWeights} apply.
      */
     public void setWeights(Collection<TensorData> tensors) {
-        NativeTensors.setWeights(context, tensors, (list, n) -> ember_h.ember_text_encoder_set_weights(handle(), list, n), "text encoder");
+        // Named under this encoder's root, as loading takes them: renamed to the one set of names libember knows.
+        List<TensorData> renamed = new ArrayList<>(tensors.size());
+        for (TensorData t : tensors) {
+            if (!t.name().startsWith(root)) throw new IllegalArgumentException(t.name() + " is not a tensor of the text encoder under " + root);
+            renamed.add(root.equals(NetworkLayout.TEXT_ROOT) ? t : t.renamed(NetworkLayout.TEXT_ROOT + t.name().substring(root.length())));
+        }
+        NativeTensors.setWeights(context, renamed, (list, n) -> ember_h.ember_text_encoder_set_weights(handle(), list, n), "text encoder");
     }
 
     public NetworkStats stats() {

@@ -46,7 +46,8 @@ public final class AddOnFiles implements AutoCloseable {
                 }
             }
             EmbeddingLibrary embeddings = addOns.embeddingsDir() == null ? null
-                    : new EmbeddingLibrary(addOns.embeddingsDir(), tokenizer, spec.text().hiddenSize(), spec.architecture().label());
+                    : new EmbeddingLibrary(addOns.embeddingsDir(), tokenizer, spec.text().hiddenSize(),
+                    spec.text2() == null ? 0 : spec.text2().hiddenSize(), spec.architecture().label());
             return new AddOnFiles(vae, taesd, embeddings);
         } catch (RuntimeException e) {
             if (vae != null) vae.close();

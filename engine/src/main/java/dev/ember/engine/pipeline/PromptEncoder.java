@@ -26,8 +26,8 @@ import java.util.Objects;
  * <p>Recent prompts are cached because a batch of requests usually repeats the negative prompt (and
  * often the prompt); the cache is small and bounded. The text encoders are leased only when a prompt is
  * not cached, so a per-use encoder ({@link OnDemand#perUse}) is loaded only then. With an
- * {@link EmbeddingLibrary}, embedding names in a prompt become their vectors (extra rows the text encoder
- * takes in place of token embeddings; SD 1.x/2.x only).
+ * {@link EmbeddingLibrary}, embedding names in a prompt become their vectors (extra rows each text encoder
+ * takes in place of token embeddings; SDXL's two encoders each take their own set).
  */
 public final class PromptEncoder {
     private static final int CACHE_SIZE = 16;
@@ -79,11 +79,11 @@ public final class PromptEncoder {
     }
 
     /**
-     * @param embeddings textual-inversion embeddings to find in prompts, or null (with one text encoder only)
+     * @param embeddings textual-inversion embeddings to find in prompts, or null
      * @param vocabSize  the text encoder's vocabulary size: embedding vectors get the ids after it
      */
     public PromptEncoder(ClipTokenizer tokenizer, List<Encoder> encoders, EmbeddingLibrary embeddings, int vocabSize) {
-        if (embeddings != null && encoders.size() != 1) throw new IllegalArgumentException("embeddings work with one text encoder only");
+        if (embeddings != null && encoders.size() > 2) throw new IllegalArgumentException("embeddings work with one or two text encoders");
         this.embeddings = embeddings;
         this.vocabSize = vocabSize;
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
@@ -123,17 +123,18 @@ public final class PromptEncoder {
         int window = ClipTokenizer.CONTEXT_LENGTH;
         for (String prompt : missing) {
             int[] content = tokenizer.tokenize(prompt);
-            float[] vectors = new float[0];
+            EmbeddingLibrary.Substitution sub = null;
             if (embeddings != null) {
-                EmbeddingLibrary.Substitution sub = embeddings.substitute(content, vocabSize);
+                sub = embeddings.substitute(content, vocabSize);
                 content = sub.ids();
-                vectors = sub.extra();
             }
             List<int[]> chunks = PromptChunks.split(content, tokenizer.tokenId(",</w>"));
             float[] context = new float[chunks.size() * window * width];
             float[] pooled = null;
             int offset = 0; // where this encoder's columns start within a token
-            for (Encoder e : encoders) {
+            for (int index = 0; index < encoders.size(); index++) {
+                Encoder e = encoders.get(index);
+                float[] vectors = sub == null ? new float[0] : sub.rowsOf(index);
                 try (OnDemand.Lease<TextEncoder> text = e.network().acquire()) {
                     for (int c = 0; c < chunks.size(); c++) {
                         int[] ids = PromptChunks.window(tokenizer, chunks.get(c), e.pad().padId());

@@ -16,7 +16,6 @@ import dev.ember.engine.model.Checkpoint;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelFormat;
-import dev.ember.engine.model.SafetensorsWriter;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.model.TensorData;
@@ -27,7 +26,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,117 +43,45 @@ class LoraMergeTest {
     static final String U = "model.diffusion_model.", T = "cond_stage_model.transformer.text_model.";
     static final int RANK = 3;
 
-    /** One adapted layer: its key stem, the format, the weight it adapts, alpha (null: none in the file), CP or not. */
-    record Layer(String key, boolean peft, String target, Double alpha, boolean cp) {}
-
-    static final List<Layer> LAYERS = List.of(
-            new Layer("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", false, U + "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 1.5, false),
-            new Layer("lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k", false, U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 3.0, false),
-            new Layer("lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_ff_net_0_proj", false, U + "output_blocks.2.1.transformer_blocks.0.ff.net.0.proj.weight", 2.0, false),
-            new Layer("lora_unet_down_blocks_0_attentions_0_proj_in", false, U + "input_blocks.1.1.proj_in.weight", 1.0, false),
-            new Layer("lora_unet_down_blocks_1_resnets_0_conv1", false, U + "input_blocks.3.0.in_layers.2.weight", 2.0, false),
-            new Layer("lora_unet_down_blocks_0_downsamplers_0_conv", false, U + "input_blocks.2.0.op.weight", 3.0, false),
-            new Layer("lora_unet_time_embedding_linear_1", false, U + "time_embed.0.weight", 0.5, false),
-            new Layer("lora_unet_output_blocks_2_1_transformer_blocks_0_attn1_to_out_0", false, U + "output_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight", 3.0, false),
-            new Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", true, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
-            new Layer("lora_unet_up_blocks_0_resnets_1_conv2", false, U + "output_blocks.1.0.out_layers.3.weight", 1.0, true),
-            new Layer("lora_te_text_model_encoder_layers_1_self_attn_v_proj", false, T + "encoder.layers.1.self_attn.v_proj.weight", 2.0, false),
-            new Layer("text_encoder.text_model.encoder.layers.0.mlp.fc2", true, T + "encoder.layers.0.mlp.fc2.weight", 1.0, false));
+    static final List<HandmadeLora.Layer> LAYERS = List.of(
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", false, U + "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 1.5, false),
+            new HandmadeLora.Layer("lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k", false, U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 3.0, false),
+            new HandmadeLora.Layer("lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_ff_net_0_proj", false, U + "output_blocks.2.1.transformer_blocks.0.ff.net.0.proj.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_proj_in", false, U + "input_blocks.1.1.proj_in.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_1_resnets_0_conv1", false, U + "input_blocks.3.0.in_layers.2.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_downsamplers_0_conv", false, U + "input_blocks.2.0.op.weight", 3.0, false),
+            new HandmadeLora.Layer("lora_unet_time_embedding_linear_1", false, U + "time_embed.0.weight", 0.5, false),
+            new HandmadeLora.Layer("lora_unet_output_blocks_2_1_transformer_blocks_0_attn1_to_out_0", false, U + "output_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight", 3.0, false),
+            new HandmadeLora.Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", true, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
+            new HandmadeLora.Layer("lora_unet_up_blocks_0_resnets_1_conv2", false, U + "output_blocks.1.0.out_layers.3.weight", 1.0, true),
+            new HandmadeLora.Layer("lora_te_text_model_encoder_layers_1_self_attn_v_proj", false, T + "encoder.layers.1.self_attn.v_proj.weight", 2.0, false),
+            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.0.mlp.fc2", true, T + "encoder.layers.0.mlp.fc2.weight", 1.0, false));
 
     @TempDir
     static Path dir;
     static Path lora;
-    /** The LoRA's tensors as the reference reads them, by file key. */
-    static Map<String, double[]> values = new LinkedHashMap<>();
-    static Map<String, long[]> shapes = new LinkedHashMap<>();
+    static HandmadeLora made;
 
     @BeforeAll
     static void writeLora() throws Exception {
-        Map<String, long[]> base = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
         try (Checkpoint c = ModelFiles.open(TinyModels.tinySafetensors())) {
-            for (Layer l : LAYERS) base.put(l.target, c.tensors().get(l.target).shape());
+            for (HandmadeLora.Layer l : LAYERS) shapes.put(l.target(), c.tensors().get(l.target()).shape());
         }
-        Random r = new Random(5);
-        List<TensorSource> tensors = new ArrayList<>();
-        for (Layer l : LAYERS) {
-            long[] w = base.get(l.target);
-            boolean conv = w.length == 4;
-            long[] down = l.cp ? new long[] {RANK, w[1], 1, 1} : conv ? new long[] {RANK, w[1], w[2], w[3]} : new long[] {RANK, w[1]};
-            long[] up = conv ? new long[] {w[0], RANK, 1, 1} : new long[] {w[0], RANK};
-            String d = l.peft ? l.key + ".lora_A.weight" : l.key + ".lora_down.weight";
-            String u = l.peft ? l.key + ".lora_B.weight" : l.key + ".lora_up.weight";
-            tensors.add(random(d, down, r));
-            tensors.add(random(u, up, r));
-            if (l.cp) tensors.add(random(l.key + ".lora_mid.weight", new long[] {RANK, RANK, w[2], w[3]}, r));
-            if (l.alpha != null) tensors.add(scalar(l.key + ".alpha", l.alpha));
-        }
+        made = new HandmadeLora(LAYERS, RANK, shapes, 5);
         // Keys Ember must report, not apply: a module of no layer, and a LoHa key.
-        tensors.add(random("lora_unet_no_such_block_to_q.lora_down.weight", new long[] {RANK, 4}, r));
-        tensors.add(random("lora_unet_no_such_block_to_q.lora_up.weight", new long[] {4, RANK}, r));
-        tensors.add(random("lora_unet_down_blocks_0_attentions_0_proj_out.hada_w1_a", new long[] {4, 4}, r));
-        lora = dir.resolve("handmade.safetensors");
-        SafetensorsWriter.write(lora, Map.of(), tensors);
+        made.tensors.add(made.random("lora_unet_no_such_block_to_q.lora_down.weight", new long[] {RANK, 4}));
+        made.tensors.add(made.random("lora_unet_no_such_block_to_q.lora_up.weight", new long[] {4, RANK}));
+        made.tensors.add(made.random("lora_unet_down_blocks_0_attentions_0_proj_out.hada_w1_a", new long[] {4, 4}));
+        lora = made.write(dir.resolve("handmade.safetensors"));
     }
 
-    static TensorSource random(String name, long[] shape, Random r) {
-        double[] v = new double[(int) TensorData.elementCount(shape)];
-        for (int i = 0; i < v.length; i++) v[i] = (float) (0.3 * r.nextGaussian());
-        values.put(name, v);
-        shapes.put(name, shape);
-        return new TensorSource(name, DType.F32, shape, seg -> {
-            for (int i = 0; i < v.length; i++) seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v[i]);
-        });
-    }
-
-    static TensorSource scalar(String name, double v) {
-        values.put(name, new double[] {v});
-        return new TensorSource(name, DType.F32, new long[0], seg -> seg.set(ValueLayout.JAVA_FLOAT, 0, (float) v));
+    static Map<String, double[]> reference(StateDict base, double weight) {
+        return made.reference(base, weight);
     }
 
     static double[] load(TensorData t) {
-        double[] out = new double[(int) t.elementCount()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = t.dtype() == DType.F16 ? Float.float16ToFloat(t.data().getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i))
-                    : t.data().getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
-        }
-        return out;
-    }
-
-    /** The reference: each layer's weight with the LoRA at {@code weight}, from the definition, in double. */
-    static Map<String, double[]> reference(StateDict base, double weight) {
-        Map<String, double[]> out = new LinkedHashMap<>();
-        for (Layer l : LAYERS) {
-            TensorData w = base.get(l.target);
-            double[] merged = load(w);
-            int rows = (int) w.dim(0), cols = merged.length / rows;
-            double[] up = values.get(l.key + (l.peft ? ".lora_B.weight" : ".lora_up.weight"));
-            double[] down = values.get(l.key + (l.peft ? ".lora_A.weight" : ".lora_down.weight"));
-            double scale = l.alpha == null ? 1 : l.alpha / RANK;
-            double[] updown = new double[merged.length];
-            if (!l.cp) {
-                for (int o = 0; o < rows; o++)
-                    for (int k = 0; k < cols; k++) {
-                        double s = 0;
-                        for (int j = 0; j < RANK; j++) s += up[o * RANK + j] * down[j * cols + k];
-                        updown[o * cols + k] = s;
-                    }
-            } else {
-                // einsum('n m y x, o n, m i -> o i y x', mid, up, down)
-                double[] mid = values.get(l.key + ".lora_mid.weight");
-                int in = (int) w.dim(1), kk = (int) (w.dim(2) * w.dim(3));
-                for (int o = 0; o < rows; o++)
-                    for (int i = 0; i < in; i++)
-                        for (int p = 0; p < kk; p++) {
-                            double s = 0;
-                            for (int n = 0; n < RANK; n++)
-                                for (int m = 0; m < RANK; m++) s += mid[(n * RANK + m) * kk + p] * up[o * RANK + n] * down[m * in + i];
-                            updown[(o * in + i) * kk + p] = s;
-                        }
-            }
-            for (int i = 0; i < merged.length; i++) merged[i] += weight * scale * updown[i];
-            out.put(l.target, merged);
-        }
-        return out;
+        return HandmadeLora.load(t);
     }
 
     @Test
@@ -163,7 +89,7 @@ class LoraMergeTest {
         try (Checkpoint c = ModelFiles.open(TinyModels.tinySafetensors()); LoraFile f = LoraFile.open(lora)) {
             LoraTargets.Plan plan = LoraTargets.of(c.spec()).plan(List.of(new LoraTargets.Weighted(f, 0.7)));
             assertEquals(LAYERS.size(), plan.updates().size(), "every hand-made key found its layer: " + plan.updates().keySet());
-            for (Layer l : LAYERS) assertTrue(plan.updates().containsKey(l.target), l.key + " -> " + l.target);
+            for (HandmadeLora.Layer l : LAYERS) assertTrue(plan.updates().containsKey(l.target()), l.key() + " -> " + l.target());
             assertTrue(plan.warnings().stream().anyMatch(w -> w.contains("lora_unet_no_such_block_to_q")), plan.warnings().toString());
             assertTrue(plan.warnings().stream().anyMatch(w -> w.contains("hada_w1_a") && w.contains("LoHa")), plan.warnings().toString());
             Map<String, double[]> ref = reference(c.tensors(), 0.7);

@@ -109,8 +109,13 @@ public final class TextEncoderReference {
      * [proj, hidden], i.e. OpenCLIP's matrix transposed: {@code x @ P = x W^T}. -> [batch, proj].
      */
     public static double[] pooled(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens) {
+        return pooled(weights, c, tokens, batch, nTokens, null);
+    }
+
+    /** As {@link #pooled(StateDict, TextEncoderConfig, int[], int, int)}, with the input rows of some slots given (textual inversion, id 0 there). */
+    public static double[] pooled(StateDict weights, TextEncoderConfig c, int[] tokens, int batch, int nTokens, double[][] rows) {
         int d = c.hiddenSize(), proj = c.projectionDim();
-        double[] last = encode(weights, c, tokens, batch, nTokens, 1, true);
+        double[] last = encode(weights, c.numHeads(), c.activation() == TextEncoderConfig.Activation.QUICK_GELU, tokens, batch, nTokens, 1, rows, true);
         double[] w = Ops.load(weights, NetworkLayout.TEXT_ROOT + NetworkLayout.PROJECTION);
         double[] out = new double[batch * proj];
         for (int b = 0; b < batch; b++) {

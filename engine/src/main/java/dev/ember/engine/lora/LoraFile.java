@@ -25,8 +25,9 @@ import java.util.regex.Pattern;
  *       {@code .lora_mid.weight} and {@code .alpha}; the module is a diffusers or LDM module name with its dots
  *       written as underscores;</li>
  *   <li>diffusers / PEFT: {@code unet.<module>.lora_A.weight} / {@code .lora_B.weight} (also
- *       {@code .lora.down.weight} / {@code .lora.up.weight}, and the older attention-processor names
- *       {@code ...processor.to_q_lora.down.weight}), {@code text_encoder.} and {@code text_encoder_2.}; PEFT keeps
+ *       {@code .lora.down.weight} / {@code .lora.up.weight}, the text encoders' {@code .lora_linear_layer.down.weight}
+ *       and the older attention-processor names {@code ...processor.to_q_lora.down.weight}), {@code text_encoder.}
+ *       and {@code text_encoder_2.}; PEFT keeps
  *       alpha outside the file, so these default to alpha = rank (scale 1) unless an {@code .alpha} key is there.</li>
  * </ul>
  * Keys of other adapter kinds (LoHa {@code hada_*}, LoKr {@code lokr_*}, full {@code .diff}, DoRA
@@ -131,7 +132,8 @@ public final class LoraFile implements AutoCloseable {
     /** {module, part} of a key, part being down, up, mid or alpha; null for keys of other adapter kinds. */
     private static String[] split(String key) {
         for (String[] s : new String[][] {{".lora_down.weight", "down"}, {".lora_up.weight", "up"}, {".lora_mid.weight", "mid"},
-                {".lora.down.weight", "down"}, {".lora.up.weight", "up"}, {".alpha", "alpha"}}) {
+                {".lora.down.weight", "down"}, {".lora.up.weight", "up"}, {".lora_linear_layer.down.weight", "down"},
+                {".lora_linear_layer.up.weight", "up"}, {".alpha", "alpha"}}) {
             if (key.endsWith(s[0])) return new String[] {key.substring(0, key.length() - s[0].length()), s[1]};
         }
         Matcher m = PROCESSOR.matcher(key);

@@ -19,8 +19,29 @@ import java.util.Random;
  * from the definition: W' = W + w * (alpha / rank) * up @ down (LoCon's CP form: up @ (mid x down)).
  */
 final class HandmadeLora {
-    /** One adapted layer: its key stem, the format (PEFT's lora_A / lora_B or kohya's), the weight, alpha (null: none in the file), CP or not. */
-    record Layer(String key, boolean peft, String target, Double alpha, boolean cp) {}
+    /** How a file names a module's two matrices after its key stem. */
+    enum Style {
+        /** kohya / A1111. */
+        KOHYA(".lora_down.weight", ".lora_up.weight"),
+        /** PEFT (diffusers since 0.22). */
+        PEFT(".lora_A.weight", ".lora_B.weight"),
+        /** diffusers' LoRACompatibleLinear / Conv (0.21). */
+        DIFFUSERS(".lora.down.weight", ".lora.up.weight"),
+        /** diffusers' text-encoder LoRA before PEFT (PatchedLoraProjection). */
+        DIFFUSERS_TEXT(".lora_linear_layer.down.weight", ".lora_linear_layer.up.weight"),
+        /** diffusers' attention processors ({@code ...attn1.processor.to_q_lora}): the stem ends with the processor's name. */
+        PROCESSOR(".down.weight", ".up.weight");
+
+        final String down, up;
+
+        Style(String down, String up) {
+            this.down = down;
+            this.up = up;
+        }
+    }
+
+    /** One adapted layer: its key stem, how its matrices are named, the weight, alpha (null: none in the file), CP or not. */
+    record Layer(String key, Style style, String target, Double alpha, boolean cp) {}
 
     final List<Layer> layers;
     final int rank;
@@ -40,8 +61,8 @@ final class HandmadeLora {
             boolean conv = w.length == 4;
             long[] down = l.cp ? new long[] {rank, w[1], 1, 1} : conv ? new long[] {rank, w[1], w[2], w[3]} : new long[] {rank, w[1]};
             long[] up = conv ? new long[] {w[0], rank, 1, 1} : new long[] {w[0], rank};
-            tensors.add(random(l.key + (l.peft ? ".lora_A.weight" : ".lora_down.weight"), down));
-            tensors.add(random(l.key + (l.peft ? ".lora_B.weight" : ".lora_up.weight"), up));
+            tensors.add(random(l.key + l.style.down, down));
+            tensors.add(random(l.key + l.style.up, up));
             if (l.cp) tensors.add(random(l.key + ".lora_mid.weight", new long[] {rank, rank, w[2], w[3]}));
             if (l.alpha != null) tensors.add(scalar(l.key + ".alpha", l.alpha));
         }
@@ -83,8 +104,8 @@ final class HandmadeLora {
             TensorData w = base.get(l.target);
             double[] merged = load(w);
             int rows = (int) w.dim(0), cols = merged.length / rows;
-            double[] up = values.get(l.key + (l.peft ? ".lora_B.weight" : ".lora_up.weight"));
-            double[] down = values.get(l.key + (l.peft ? ".lora_A.weight" : ".lora_down.weight"));
+            double[] up = values.get(l.key + l.style.up);
+            double[] down = values.get(l.key + l.style.down);
             double scale = l.alpha == null ? 1 : l.alpha / rank;
             double[] updown = new double[merged.length];
             if (!l.cp) {

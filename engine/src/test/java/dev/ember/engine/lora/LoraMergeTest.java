@@ -1,5 +1,10 @@
 package dev.ember.engine.lora;
 
+import static dev.ember.engine.lora.HandmadeLora.Style.DIFFUSERS;
+import static dev.ember.engine.lora.HandmadeLora.Style.DIFFUSERS_TEXT;
+import static dev.ember.engine.lora.HandmadeLora.Style.KOHYA;
+import static dev.ember.engine.lora.HandmadeLora.Style.PEFT;
+import static dev.ember.engine.lora.HandmadeLora.Style.PROCESSOR;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -44,18 +49,22 @@ class LoraMergeTest {
     static final int RANK = 3;
 
     static final List<HandmadeLora.Layer> LAYERS = List.of(
-            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", false, U + "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 1.5, false),
-            new HandmadeLora.Layer("lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k", false, U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 3.0, false),
-            new HandmadeLora.Layer("lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_ff_net_0_proj", false, U + "output_blocks.2.1.transformer_blocks.0.ff.net.0.proj.weight", 2.0, false),
-            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_proj_in", false, U + "input_blocks.1.1.proj_in.weight", 1.0, false),
-            new HandmadeLora.Layer("lora_unet_down_blocks_1_resnets_0_conv1", false, U + "input_blocks.3.0.in_layers.2.weight", 2.0, false),
-            new HandmadeLora.Layer("lora_unet_down_blocks_0_downsamplers_0_conv", false, U + "input_blocks.2.0.op.weight", 3.0, false),
-            new HandmadeLora.Layer("lora_unet_time_embedding_linear_1", false, U + "time_embed.0.weight", 0.5, false),
-            new HandmadeLora.Layer("lora_unet_output_blocks_2_1_transformer_blocks_0_attn1_to_out_0", false, U + "output_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight", 3.0, false),
-            new HandmadeLora.Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", true, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
-            new HandmadeLora.Layer("lora_unet_up_blocks_0_resnets_1_conv2", false, U + "output_blocks.1.0.out_layers.3.weight", 1.0, true),
-            new HandmadeLora.Layer("lora_te_text_model_encoder_layers_1_self_attn_v_proj", false, T + "encoder.layers.1.self_attn.v_proj.weight", 2.0, false),
-            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.0.mlp.fc2", true, T + "encoder.layers.0.mlp.fc2.weight", 1.0, false));
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", KOHYA, U + "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 1.5, false),
+            new HandmadeLora.Layer("lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k", KOHYA, U + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 3.0, false),
+            new HandmadeLora.Layer("lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_ff_net_0_proj", KOHYA, U + "output_blocks.2.1.transformer_blocks.0.ff.net.0.proj.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_proj_in", KOHYA, U + "input_blocks.1.1.proj_in.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_1_resnets_0_conv1", KOHYA, U + "input_blocks.3.0.in_layers.2.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_down_blocks_0_downsamplers_0_conv", KOHYA, U + "input_blocks.2.0.op.weight", 3.0, false),
+            new HandmadeLora.Layer("lora_unet_time_embedding_linear_1", KOHYA, U + "time_embed.0.weight", 0.5, false),
+            new HandmadeLora.Layer("lora_unet_output_blocks_2_1_transformer_blocks_0_attn1_to_out_0", KOHYA, U + "output_blocks.2.1.transformer_blocks.0.attn1.to_out.0.weight", 3.0, false),
+            new HandmadeLora.Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", PEFT, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
+            new HandmadeLora.Layer("lora_unet_up_blocks_0_resnets_1_conv2", KOHYA, U + "output_blocks.1.0.out_layers.3.weight", 1.0, true),
+            new HandmadeLora.Layer("lora_te_text_model_encoder_layers_1_self_attn_v_proj", KOHYA, T + "encoder.layers.1.self_attn.v_proj.weight", 2.0, false),
+            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.0.mlp.fc2", PEFT, T + "encoder.layers.0.mlp.fc2.weight", 1.0, false),
+            // diffusers' pre-PEFT forms: LoRACompatibleLinear, attention processors, the text encoder's patched projections.
+            new HandmadeLora.Layer("unet.up_blocks.1.attentions.0.transformer_blocks.0.attn2.to_q", DIFFUSERS, U + "output_blocks.2.1.transformer_blocks.0.attn2.to_q.weight", null, false),
+            new HandmadeLora.Layer("unet.mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora", PROCESSOR, U + "middle_block.1.transformer_blocks.0.attn1.to_out.0.weight", null, false),
+            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.1.self_attn.k_proj", DIFFUSERS_TEXT, T + "encoder.layers.1.self_attn.k_proj.weight", null, false));
 
     @TempDir
     static Path dir;

@@ -1,5 +1,7 @@
 package dev.ember.engine.lora;
 
+import static dev.ember.engine.lora.HandmadeLora.Style.KOHYA;
+import static dev.ember.engine.lora.HandmadeLora.Style.PEFT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,20 +47,20 @@ class SdxlLoraTest {
     static final int RANK = 2;
 
     static final List<HandmadeLora.Layer> LAYERS = List.of(
-            new HandmadeLora.Layer("lora_unet_input_blocks_5_1_transformer_blocks_0_attn1_to_q", false, U + "input_blocks.5.1.transformer_blocks.0.attn1.to_q.weight", 1.0, false),
-            new HandmadeLora.Layer("lora_unet_middle_block_1_transformer_blocks_1_attn2_to_k", false, U + "middle_block.1.transformer_blocks.1.attn2.to_k.weight", 2.0, false),
-            new HandmadeLora.Layer("lora_unet_input_blocks_3_0_in_layers_2", false, U + "input_blocks.3.0.in_layers.2.weight", 1.0, false),
-            new HandmadeLora.Layer("lora_unet_label_emb_0_0", false, U + "label_emb.0.0.weight", 2.0, false),
-            new HandmadeLora.Layer("lora_unet_output_blocks_2_1_proj_out", false, U + "output_blocks.2.1.proj_out.weight", 1.0, false),
-            new HandmadeLora.Layer("lora_unet_output_blocks_4_0_out_layers_3", false, U + "output_blocks.4.0.out_layers.3.weight", 1.0, true),
-            new HandmadeLora.Layer("unet.up_blocks.0.attentions.1.transformer_blocks.0.ff.net.2", true, U + "output_blocks.1.1.transformer_blocks.0.ff.net.2.weight", null, false),
-            new HandmadeLora.Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", true, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
-            new HandmadeLora.Layer("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", false, T1 + "encoder.layers.0.self_attn.q_proj.weight", 2.0, false),
-            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.0.mlp.fc1", true, T1 + "encoder.layers.0.mlp.fc1.weight", null, false),
-            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_1_self_attn_k_proj", false, T2 + "encoder.layers.1.self_attn.k_proj.weight", 1.0, false),
-            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_0_self_attn_v_proj", false, T2 + "encoder.layers.0.self_attn.v_proj.weight", 2.0, false),
-            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_0_mlp_fc2", false, T2 + "encoder.layers.0.mlp.fc2.weight", 1.0, false),
-            new HandmadeLora.Layer("text_encoder_2.text_model.encoder.layers.2.self_attn.out_proj", true, T2 + "encoder.layers.2.self_attn.out_proj.weight", null, false));
+            new HandmadeLora.Layer("lora_unet_input_blocks_5_1_transformer_blocks_0_attn1_to_q", KOHYA, U + "input_blocks.5.1.transformer_blocks.0.attn1.to_q.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_unet_middle_block_1_transformer_blocks_1_attn2_to_k", KOHYA, U + "middle_block.1.transformer_blocks.1.attn2.to_k.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_input_blocks_3_0_in_layers_2", KOHYA, U + "input_blocks.3.0.in_layers.2.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_unet_label_emb_0_0", KOHYA, U + "label_emb.0.0.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_unet_output_blocks_2_1_proj_out", KOHYA, U + "output_blocks.2.1.proj_out.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_unet_output_blocks_4_0_out_layers_3", KOHYA, U + "output_blocks.4.0.out_layers.3.weight", 1.0, true),
+            new HandmadeLora.Layer("unet.up_blocks.0.attentions.1.transformer_blocks.0.ff.net.2", PEFT, U + "output_blocks.1.1.transformer_blocks.0.ff.net.2.weight", null, false),
+            new HandmadeLora.Layer("unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_v", PEFT, U + "input_blocks.3.1.transformer_blocks.0.attn2.to_v.weight", null, false),
+            new HandmadeLora.Layer("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", KOHYA, T1 + "encoder.layers.0.self_attn.q_proj.weight", 2.0, false),
+            new HandmadeLora.Layer("text_encoder.text_model.encoder.layers.0.mlp.fc1", PEFT, T1 + "encoder.layers.0.mlp.fc1.weight", null, false),
+            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_1_self_attn_k_proj", KOHYA, T2 + "encoder.layers.1.self_attn.k_proj.weight", 1.0, false),
+            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_0_self_attn_v_proj", KOHYA, T2 + "encoder.layers.0.self_attn.v_proj.weight", 2.0, false),
+            new HandmadeLora.Layer("lora_te2_text_model_encoder_layers_0_mlp_fc2", KOHYA, T2 + "encoder.layers.0.mlp.fc2.weight", 1.0, false),
+            new HandmadeLora.Layer("text_encoder_2.text_model.encoder.layers.2.self_attn.out_proj", PEFT, T2 + "encoder.layers.2.self_attn.out_proj.weight", null, false));
 
     @TempDir
     static Path dir;

@@ -56,6 +56,11 @@ public final class LoraMerger {
      * (F32 or F16). Weights are merged in parallel, each row by row.
      */
     public static Merged merge(LoraTargets.Plan plan, StateDict base, DType dtype) {
+        return merge(plan, base, dtype, BLOCK_DOUBLES);
+    }
+
+    /** As {@link #merge(LoraTargets.Plan, StateDict, DType)}, with column blocks sized for {@code blockDoubles} down values (tests use small ones). */
+    static Merged merge(LoraTargets.Plan plan, StateDict base, DType dtype, int blockDoubles) {
         if (dtype != DType.F32 && dtype != DType.F16) throw new IllegalArgumentException("merged weights are f32 or f16, not " + dtype);
         Arena arena = Arena.ofShared();
         try {
@@ -65,7 +70,7 @@ public final class LoraMerger {
                 TensorData w = base.get(work.get(i).getKey());
                 out[i] = new TensorData(w.name(), dtype, w.shape(), arena.allocate(w.elementCount() * dtype.byteSize(), 64));
             }
-            IntStream.range(0, out.length).parallel().forEach(i -> mergeOne(base.get(out[i].name()), work.get(i).getValue(), out[i]));
+            IntStream.range(0, out.length).parallel().forEach(i -> mergeOne(base.get(out[i].name()), work.get(i).getValue(), out[i], blockDoubles));
             return new Merged(arena, List.of(out));
         } catch (RuntimeException | Error e) {
             arena.close();
@@ -73,13 +78,21 @@ public final class LoraMerger {
         }
     }
 
-    /** One weight: for each row o, W[o, :] + sum over terms and ranks of (coefficient * up[o, j]) * down[j, :]. */
-    private static void mergeOne(TensorData w, List<LoraTargets.Contribution> terms, TensorData out) {
+    /** Doubles of the LoRA's down rows one column block holds: they stay in the L2 cache while every row of W passes. */
+    private static final int BLOCK_DOUBLES = 16_384;
+
+    /**
+     * One weight: for each row o, W[o, :] + sum over terms and ranks of (coefficient * up[o, j]) * down[j, :]. The
+     * columns go in blocks whose down rows fit the L2 cache (a rank-32 down matrix of a 5120-wide layer is 1.3 MB in
+     * double, re-read for every row); within an element the sum's order is the same either way.
+     */
+    private static void mergeOne(TensorData w, List<LoraTargets.Contribution> terms, TensorData out, int blockDoubles) {
         int rows = (int) w.dim(0);
         int perRow = Math.toIntExact(w.elementCount() / rows);
         long[] shape = w.shape();
         List<double[]> ups = new ArrayList<>(), downs = new ArrayList<>();
         List<Integer> ranks = new ArrayList<>();
+        int totalRank = 0;
         for (LoraTargets.Contribution c : terms) {
             LoraFile.Module m = c.module();
             double[] up = values(m.up());
@@ -89,28 +102,48 @@ public final class LoraMerger {
             ups.add(up);
             downs.add(down);
             ranks.add(rank);
+            totalRank += rank;
         }
-        double[] row = new double[perRow];
+        int block = Math.max(64, Math.min(perRow, blockDoubles / Math.max(1, totalRank)));
+        double[] row = new double[block];
         MemorySegment src = w.data(), dst = out.data();
-        for (int o = 0; o < rows; o++) {
-            long base = (long) o * perRow;
-            for (int k = 0; k < perRow; k++) row[k] = value(src, w.dtype(), base + k);
-            for (int t = 0; t < ups.size(); t++) {
-                double[] up = ups.get(t), down = downs.get(t);
-                int r = ranks.get(t);
-                for (int j = 0; j < r; j++) {
-                    double c = up[o * r + j];
-                    if (c == 0) continue;
-                    int d = j * perRow;
-                    for (int k = 0; k < perRow; k++) row[k] += c * down[d + k];
+        for (int k0 = 0; k0 < perRow; k0 += block) {
+            int n = Math.min(block, perRow - k0);
+            for (int o = 0; o < rows; o++) {
+                long base = (long) o * perRow + k0;
+                read(src, w.dtype(), base, row, n);
+                for (int t = 0; t < ups.size(); t++) {
+                    double[] up = ups.get(t), down = downs.get(t);
+                    int r = ranks.get(t), j = 0;
+                    // Four ranks per pass over the row: Java adds left to right, so each element's sum has the same
+                    // order as one rank at a time, with a quarter of the row's loads and stores.
+                    for (; j + 4 <= r; j += 4) {
+                        double c0 = up[o * r + j], c1 = up[o * r + j + 1], c2 = up[o * r + j + 2], c3 = up[o * r + j + 3];
+                        int d0 = j * perRow + k0, d1 = d0 + perRow, d2 = d1 + perRow, d3 = d2 + perRow;
+                        for (int k = 0; k < n; k++) row[k] = row[k] + c0 * down[d0 + k] + c1 * down[d1 + k] + c2 * down[d2 + k] + c3 * down[d3 + k];
+                    }
+                    for (; j < r; j++) {
+                        double c = up[o * r + j];
+                        int d = j * perRow + k0;
+                        for (int k = 0; k < n; k++) row[k] += c * down[d + k];
+                    }
+                }
+                if (out.dtype() == DType.F32) {
+                    for (int k = 0; k < n; k++) dst.setAtIndex(ValueLayout.JAVA_FLOAT, base + k, (float) row[k]);
+                } else {
+                    // Through f32 first: the same value the network's own f32 -> f16 conversion would round.
+                    for (int k = 0; k < n; k++) dst.setAtIndex(ValueLayout.JAVA_SHORT, base + k, Float.floatToFloat16((float) row[k]));
                 }
             }
-            if (out.dtype() == DType.F32) {
-                for (int k = 0; k < perRow; k++) dst.setAtIndex(ValueLayout.JAVA_FLOAT, base + k, (float) row[k]);
-            } else {
-                // Through f32 first: the same value the network's own f32 -> f16 conversion would round.
-                for (int k = 0; k < perRow; k++) dst.setAtIndex(ValueLayout.JAVA_SHORT, base + k, Float.floatToFloat16((float) row[k]));
-            }
+        }
+    }
+
+    /** n values of {@code data} from element {@code from}, as doubles (one loop per type: no per-element switch). */
+    private static void read(MemorySegment data, DType dtype, long from, double[] to, int n) {
+        switch (dtype) {
+            case F32 -> { for (int k = 0; k < n; k++) to[k] = data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, from + k); }
+            case F16 -> { for (int k = 0; k < n; k++) to[k] = Float.float16ToFloat(data.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, from + k)); }
+            default -> { for (int k = 0; k < n; k++) to[k] = value(data, dtype, from + k); }
         }
     }
 

@@ -46,7 +46,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class LoraMergeTest {
     static final String U = "model.diffusion_model.", T = "cond_stage_model.transformer.text_model.";
-    static final int RANK = 3;
+    // Above 4: the merger takes ranks four at a time, then one by one; 6 runs both paths.
+    static final int RANK = 6;
 
     static final List<HandmadeLora.Layer> LAYERS = List.of(
             new HandmadeLora.Layer("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", KOHYA, U + "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 1.5, false),
@@ -116,6 +117,13 @@ class LoraMergeTest {
                     }
                 }
                 assertTrue(checked > 10_000, "checked " + checked + " values");
+                // Columns in blocks of 64 (several per row of the wider weights): the same values, bit for bit.
+                try (LoraMerger.Merged blocked = LoraMerger.merge(plan, c.tensors(), DType.F32, 1)) {
+                    for (int t = 0; t < merged.tensors().size(); t++) {
+                        TensorData a = merged.tensors().get(t), b = blocked.tensors().get(t);
+                        assertEquals(-1L, a.data().mismatch(b.data()), a.name() + " merged in blocks of 64 columns");
+                    }
+                }
             }
         }
     }

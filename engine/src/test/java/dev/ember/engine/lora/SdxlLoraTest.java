@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SdxlLoraTest {
     static final String U = "model.diffusion_model.", T1 = "cond_stage_model.transformer.text_model.",
             T2 = "conditioner.embedders.1.transformer.text_model.";
-    static final int RANK = 2;
+    static final int RANK = 5;
 
     static final List<HandmadeLora.Layer> LAYERS = List.of(
             new HandmadeLora.Layer("lora_unet_input_blocks_5_1_transformer_blocks_0_attn1_to_q", KOHYA, U + "input_blocks.5.1.transformer_blocks.0.attn1.to_q.weight", 1.0, false),

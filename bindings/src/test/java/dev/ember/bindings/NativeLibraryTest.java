@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class NativeLibraryTest {
     @Test
     void reportsVersionsAndTheCpuDevice() {
-        assertEquals("0.2.0", ember_h.ember_version().getString(0));
+        assertEquals("0.3.0", ember_h.ember_version().getString(0));
         assertTrue(ember_h.ember_ggml_version().getString(0).startsWith("0."), "ggml version");
         int count = ember_h.ember_device_count();
         assertTrue(count >= 1, "at least the CPU device");

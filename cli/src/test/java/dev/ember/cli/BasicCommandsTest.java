@@ -10,7 +10,7 @@ class BasicCommandsTest {
     void versionNamesEmberAndGgml() {
         CliRunner r = CliRunner.run("--version");
         assertEquals(0, r.exitCode());
-        assertTrue(r.out().contains("ember 0.2.0"), r.out());
+        assertTrue(r.out().contains("ember 0.3.0"), r.out());
         assertTrue(r.out().contains("ggml 0."), r.out());
     }
 

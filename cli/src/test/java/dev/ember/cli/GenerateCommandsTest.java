@@ -49,7 +49,7 @@ class GenerateCommandsTest {
         Path png = out.resolve("000001.7.png");
         assertTrue(r.out().contains("wrote " + png + " (seed 7)"), r.out());
         PngMetadata.Found found = PngMetadata.read(png);
-        assertEquals("a red barn\nNegative prompt: fog\nSteps: 3, Sampler: Euler, CFG scale: 5.0, Seed: 7, Size: 64x64, Model: tiny, Version: ember 0.2.0",
+        assertEquals("a red barn\nNegative prompt: fog\nSteps: 3, Sampler: Euler, CFG scale: 5.0, Seed: 7, Size: 64x64, Model: tiny, Version: ember 0.3.0",
                 found.parameters());
         ImageParameters p = found.ember();
         assertEquals("txt2img", p.mode());
@@ -59,7 +59,7 @@ class GenerateCommandsTest {
         assertEquals(TestModels.tiny().toAbsolutePath().toString(), p.model());
         assertEquals(Files.size(TestModels.tiny()), p.modelSize());
         assertEquals(null, p.modelPreset());
-        assertEquals("0.2.0", p.emberVersion());
+        assertEquals("0.3.0", p.emberVersion());
 
         CliRunner again = run("txt2img", small("-p", "a red barn", "-S", "7", "--out", out.toString()));
         assertEquals(0, again.exitCode(), again.err());

@@ -3,40 +3,41 @@ package dev.ember.engine;
 import dev.ember.engine.embedding.Embedding;
 import dev.ember.engine.embedding.EmbeddingLibrary;
 import dev.ember.engine.image.LatentPreview;
+import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.lora.LoraOriginals;
 import dev.ember.engine.lora.LoraState;
 import dev.ember.engine.lora.LoraTags;
 import dev.ember.engine.lora.LoraTargets;
-import dev.ember.engine.model.DType;
-import dev.ember.engine.model.NamedFiles;
-import dev.ember.engine.model.VaeConfig;
-import dev.ember.engine.nn.Taesd;
-import dev.ember.engine.pipeline.AddOnFiles;
-import dev.ember.engine.pipeline.LatentCodec;
-import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.Architecture;
 import dev.ember.engine.model.Checkpoint;
+import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFileWatch;
 import dev.ember.engine.model.ModelFiles;
 import dev.ember.engine.model.ModelReport;
 import dev.ember.engine.model.ModelSpec;
+import dev.ember.engine.model.NamedFiles;
 import dev.ember.engine.model.NetworkLayout;
 import dev.ember.engine.model.PositionalTensors;
 import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.TensorData;
+import dev.ember.engine.model.VaeConfig;
 import dev.ember.engine.nn.NativeContext;
+import dev.ember.engine.nn.Taesd;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.AddOnFiles;
 import dev.ember.engine.pipeline.Conditioning;
 import dev.ember.engine.pipeline.EncodedInit;
 import dev.ember.engine.pipeline.Generation;
 import dev.ember.engine.pipeline.ImageTensors;
 import dev.ember.engine.pipeline.Inpainting;
+import dev.ember.engine.pipeline.LatentCodec;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
-import dev.ember.engine.pipeline.VectorConditioning;
 import dev.ember.engine.pipeline.UnetBatcher;
+import dev.ember.engine.pipeline.VectorConditioning;
 import dev.ember.engine.sampling.DiffusionSchedule;
 import dev.ember.engine.sampling.Prediction;
 import dev.ember.engine.text.ClipTokenizer;
@@ -149,6 +150,56 @@ public final class StableDiffusion implements AutoCloseable {
      */
     /** File extensions a LoRA named in a prompt may have. */
     private static final Set<String> LORA_EXTENSIONS = Set.of("safetensors", "pt", "ckpt", "bin");
+
+    static {
+        // Ember's own tools reach the internals through ModelInternals (not exported), not through public methods.
+        ModelInternals.install(new ModelInternals.Access() {
+            @Override
+            public Unet unet(StableDiffusion model) {
+                return model.unet();
+            }
+
+            @Override
+            public OnDemand.Lease<TextEncoder> textEncoder(StableDiffusion model) {
+                return model.textEncoder();
+            }
+
+            @Override
+            public OnDemand.Lease<TextEncoder> textEncoder2(StableDiffusion model) {
+                return model.textEncoder2();
+            }
+
+            @Override
+            public OnDemand.Lease<Vae> vaeDecoder(StableDiffusion model) {
+                return model.vaeDecoder();
+            }
+
+            @Override
+            public OnDemand.Lease<Vae> vaeEncoder(StableDiffusion model) {
+                return model.vaeEncoder();
+            }
+
+            @Override
+            public NativeContext context(StableDiffusion model) {
+                return model.context();
+            }
+
+            @Override
+            public LatentCodec.Plan decodePlan(StableDiffusion model, int height, int width) {
+                return model.decodePlan(height, width);
+            }
+
+            @Override
+            public LoraState.Switch lastLoraSwitch(StableDiffusion model) {
+                return model.lastLoraSwitch();
+            }
+
+            @Override
+            public List<Embedding> embeddingsOf(StableDiffusion model, GenerationRequest request) {
+                return model.embeddingsOf(request);
+            }
+        });
+    }
 
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
         this.spec = checkpoint.spec();
@@ -542,7 +593,7 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /** The textual-inversion embeddings the request's prompts use (each once), from {@link AddOns#embeddingsDir()}. */
-    public List<Embedding> embeddingsOf(GenerationRequest request) {
+    private List<Embedding> embeddingsOf(GenerationRequest request) {
         EmbeddingLibrary library = addOnFiles.embeddings();
         if (library == null) return List.of();
         java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
@@ -554,12 +605,12 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /** How the last LoRA switch went (merge and hand-over times), or null before the first. */
-    public LoraState.Switch lastLoraSwitch() {
+    private LoraState.Switch lastLoraSwitch() {
         return loras.lastSwitch();
     }
 
     /** How an image of this size is decoded with the options' decoder: tiled or not, and the untiled estimate. */
-    public LatentCodec.Plan decodePlan(int height, int width) {
+    private LatentCodec.Plan decodePlan(int height, int width) {
         return codec.plan(options.addOns().decoder(), height, width);
     }
 
@@ -719,7 +770,7 @@ public final class StableDiffusion implements AutoCloseable {
      *
      * @throws IllegalStateException if the model is closed
      */
-    public OnDemand.Lease<TextEncoder> textEncoder() {
+    private OnDemand.Lease<TextEncoder> textEncoder() {
         ensureOpen();
         return textEncoder.acquire();
     }
@@ -729,7 +780,7 @@ public final class StableDiffusion implements AutoCloseable {
      *
      * @throws IllegalStateException if the model is closed or has no second text encoder (SD 1.x/2.x)
      */
-    public OnDemand.Lease<TextEncoder> textEncoder2() {
+    private OnDemand.Lease<TextEncoder> textEncoder2() {
         ensureOpen();
         if (textEncoder2 == null) throw new IllegalStateException(spec.architecture().label() + " has one text encoder");
         return textEncoder2.acquire();
@@ -775,7 +826,7 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /** The UNet, resident in every mode. */
-    public Unet unet() {
+    private Unet unet() {
         return unet;
     }
 
@@ -784,7 +835,7 @@ public final class StableDiffusion implements AutoCloseable {
      * decoder-only VAE ({@link Vae.Parts#DECODER}) loaded per lease, otherwise the resident VAE with
      * both halves.
      */
-    public OnDemand.Lease<Vae> vaeDecoder() {
+    private OnDemand.Lease<Vae> vaeDecoder() {
         ensureOpen();
         return vaeDecoder.acquire();
     }
@@ -793,7 +844,7 @@ public final class StableDiffusion implements AutoCloseable {
      * A VAE that can encode: in low-memory mode an encoder-only VAE ({@link Vae.Parts#ENCODER}) loaded
      * per lease, otherwise the same resident VAE as {@link #vaeDecoder()}.
      */
-    public OnDemand.Lease<Vae> vaeEncoder() {
+    private OnDemand.Lease<Vae> vaeEncoder() {
         ensureOpen();
         return vaeEncoder.acquire();
     }
@@ -813,7 +864,7 @@ public final class StableDiffusion implements AutoCloseable {
         return resident;
     }
 
-    public NativeContext context() {
+    private NativeContext context() {
         return context;
     }
 

@@ -9,6 +9,7 @@ import dev.ember.engine.nn.Vae;
 import dev.ember.engine.noise.NoiseSource;
 import dev.ember.engine.noise.PhiloxNoise;
 import dev.ember.engine.pipeline.ImageTensors;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ class InitLatentTest {
         sd = StableDiffusion.load(TinyModels.tinySafetensors(), ModelOptions.defaults().withThreads(2));
         init = sd.generate(GenerationRequest.builder("init").size(SIDE, SIDE).steps(2).seed(3).build(), StepListener.NONE)
                 .images().getFirst().image();
-        try (OnDemand.Lease<Vae> vae = sd.vaeEncoder()) {
+        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeEncoder(sd)) {
             moments = vae.get().encode(ImageTensors.toTensor(init), 1, SIDE, SIDE);
         }
     }

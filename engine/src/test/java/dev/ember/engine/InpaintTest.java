@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.ImageTensors;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -36,7 +37,7 @@ class InpaintTest {
         sd = StableDiffusion.load(TinyModels.tinySafetensors(), ModelOptions.defaults().withThreads(2));
         init = sd.generate(GenerationRequest.builder("init").size(SIDE, SIDE).steps(2).seed(3).build(), StepListener.NONE)
                 .images().getFirst().image();
-        try (OnDemand.Lease<Vae> vae = sd.vaeEncoder()) {
+        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeEncoder(sd)) {
             float[] moments = vae.get().encode(ImageTensors.toTensor(init), 1, SIDE, SIDE);
             initLatent = new float[N];
             for (int i = 0; i < N; i++) initLatent[i] = (float) (moments[i] * SCALE);

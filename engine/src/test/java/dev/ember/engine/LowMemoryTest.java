@@ -11,6 +11,7 @@ import dev.ember.engine.StableDiffusion.Network;
 import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.sampling.Sampler;
 import java.nio.file.Path;
@@ -111,7 +112,7 @@ class LowMemoryTest {
 
     @Test
     void aLeaseKeepsItsNetworkLoadedUntilItClosesAndLeasesShareOneNetwork() {
-        try (OnDemand.Lease<TextEncoder> a = low.textEncoder(); OnDemand.Lease<TextEncoder> b = low.textEncoder()) {
+        try (OnDemand.Lease<TextEncoder> a = ModelInternals.textEncoder(low); OnDemand.Lease<TextEncoder> b = ModelInternals.textEncoder(low)) {
             assertSame(a.get(), b.get());
             assertEquals(EnumSet.of(Network.UNET, Network.TEXT_ENCODER), low.residentNetworks());
             int[] tokens = new int[77];
@@ -120,7 +121,7 @@ class LowMemoryTest {
             assertArrayEquals(a.get().encode(tokens, 1, 77, 1), b.get().encode(tokens, 1, 77, 1));
         }
         assertEquals(UNET_ONLY, low.residentNetworks());
-        try (OnDemand.Lease<Vae> decoder = low.vaeDecoder(); OnDemand.Lease<Vae> encoder = low.vaeEncoder()) {
+        try (OnDemand.Lease<Vae> decoder = ModelInternals.vaeDecoder(low); OnDemand.Lease<Vae> encoder = ModelInternals.vaeEncoder(low)) {
             assertEquals(Vae.Parts.DECODER, decoder.get().parts());
             assertEquals(Vae.Parts.ENCODER, encoder.get().parts());
             assertEquals(EnumSet.of(Network.UNET, Network.VAE_DECODER, Network.VAE_ENCODER), low.residentNetworks());
@@ -128,7 +129,7 @@ class LowMemoryTest {
         }
         assertEquals(UNET_ONLY, low.residentNetworks());
         // The default mode lends its one resident VAE (both halves) for both roles.
-        try (OnDemand.Lease<Vae> decoder = fast.vaeDecoder(); OnDemand.Lease<Vae> encoder = fast.vaeEncoder()) {
+        try (OnDemand.Lease<Vae> decoder = ModelInternals.vaeDecoder(fast); OnDemand.Lease<Vae> encoder = ModelInternals.vaeEncoder(fast)) {
             assertSame(decoder.get(), encoder.get());
             assertEquals(Vae.Parts.BOTH, decoder.get().parts());
         }
@@ -143,16 +144,16 @@ class LowMemoryTest {
         java.util.Arrays.fill(tokens, 49407);
         tokens[0] = tokens[77] = 49406;
         tokens[1] = 320;
-        try (OnDemand.Lease<TextEncoder> text = low.textEncoder()) {
+        try (OnDemand.Lease<TextEncoder> text = ModelInternals.textEncoder(low)) {
             before = text.get();
             first = text.get().encode(tokens, 2, 77, 1);
         }
-        try (OnDemand.Lease<TextEncoder> text = low.textEncoder()) {
+        try (OnDemand.Lease<TextEncoder> text = ModelInternals.textEncoder(low)) {
             assertNotSame(before, text.get(), "freed and loaded again");
             second = text.get().encode(tokens, 2, 77, 1);
         }
         assertArrayEquals(first, second);
-        try (OnDemand.Lease<TextEncoder> text = fast.textEncoder()) {
+        try (OnDemand.Lease<TextEncoder> text = ModelInternals.textEncoder(fast)) {
             assertArrayEquals(first, text.get().encode(tokens, 2, 77, 1), "the default mode's encoder");
         }
     }
@@ -193,14 +194,14 @@ class LowMemoryTest {
     @Test
     void closeIsIdempotentAndEverythingAfterItFailsClearly() {
         StableDiffusion sd = StableDiffusion.load(TinyModels.tinySafetensors(), ModelOptions.defaults().withThreads(1).withLowMemory(true));
-        OnDemand.Lease<Vae> held = sd.vaeDecoder();
+        OnDemand.Lease<Vae> held = ModelInternals.vaeDecoder(sd);
         sd.close();
         sd.close();
         assertEquals(Set.of(), sd.residentNetworks());
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> sd.generate(small("closed").build(), StepListener.NONE));
         assertEquals("model is closed", e.getMessage());
-        assertThrows(IllegalStateException.class, sd::textEncoder);
-        assertThrows(IllegalStateException.class, sd::vaeEncoder);
+        assertThrows(IllegalStateException.class, () -> ModelInternals.textEncoder(sd));
+        assertThrows(IllegalStateException.class, () -> ModelInternals.vaeEncoder(sd));
         // A lease still out when the model closed: its network is freed, and using it fails rather than crashes.
         assertThrows(IllegalStateException.class, () -> held.get().decode(new float[4 * 8 * 8], 1, 8, 8));
         held.close();

@@ -14,6 +14,7 @@ import dev.ember.engine.model.ModelFormat;
 import dev.ember.engine.model.ModelPreset;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.sampling.Sampler;
 import dev.ember.engine.sampling.Schedule;
@@ -47,10 +48,10 @@ class SdxlGenerationTest {
 
     /** The UNet latents one request runs. */
     private static long unetPasses(GenerationRequest request) {
-        long before = sd.unet().imagesEvaluated();
+        long before = ModelInternals.unet(sd).imagesEvaluated();
         RgbImage image = sd.generate(request, StepListener.NONE).images().getFirst().image();
         assertEquals(request.width(), image.width());
-        return sd.unet().imagesEvaluated() - before;
+        return ModelInternals.unet(sd).imagesEvaluated() - before;
     }
 
     private static byte[] pixels(GenerationRequest request) {
@@ -121,9 +122,9 @@ class SdxlGenerationTest {
     void theVaeKeepsF32WeightsAndNonFiniteOutputIsAnError() {
         try (StableDiffusion f16 = StableDiffusion.load(TinyModels.tinyXlSafetensors(),
                 ModelOptions.defaults().withThreads(1).withWeightType(WeightType.F16));
-             OnDemand.Lease<Vae> vae = f16.vaeDecoder()) {
+             OnDemand.Lease<Vae> vae = ModelInternals.vaeDecoder(f16)) {
             assertEquals(ember_h.EMBER_WEIGHT_F32(), vae.get().stats().weightType(), "SDXL's VAE overflows f16");
-            assertEquals(ember_h.EMBER_WEIGHT_F16(), f16.unet().stats().weightType());
+            assertEquals(ember_h.EMBER_WEIGHT_F16(), ModelInternals.unet(f16).stats().weightType());
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment latent = arena.allocate(ValueLayout.JAVA_FLOAT, 4 * 8 * 8);

@@ -21,6 +21,7 @@ import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
 import dev.ember.engine.pipeline.LatentCodec;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -157,13 +158,13 @@ public final class Benchmark {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             long rssAfterLoad = Memory.current();
             long peakAfterLoad = Memory.peak();
-            int effectiveThreads = sd.context().options().threads() == 0 ? Runtime.getRuntime().availableProcessors() : sd.context().options().threads();
+            int effectiveThreads = ModelInternals.context(sd).options().threads() == 0 ? Runtime.getRuntime().availableProcessors() : ModelInternals.context(sd).options().threads();
             // The peak is the best f32 GEMM this libember has: on the networks' context, and with BLAS
             // (when built in) even if the networks run without it.
-            double gemmSeconds = MatmulBenchmark.seconds(sd.context(), GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
+            double gemmSeconds = MatmulBenchmark.seconds(ModelInternals.context(sd), GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
             double contextPeak = 2.0 * GEMM_SIZE * GEMM_SIZE * GEMM_SIZE / gemmSeconds;
             double blasPeak = 0;
-            if (!sd.context().options().useBlas()) {
+            if (!ModelInternals.context(sd).options().useBlas()) {
                 try (NativeContext withBlas = new NativeContext(new NativeContext.Options(threads, -1, false, true))) {
                     blasPeak = MatmulBenchmark.flopsPerSecond(withBlas, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
                 }
@@ -183,14 +184,14 @@ public final class Benchmark {
                     case "text" -> {
                         int[] tokens = tokens(2, CONTEXT_TOKENS);
                         // One lease across the warm-up and timed calls: in low-memory mode the figure times compute, not loading.
-                        try (OnDemand.Lease<TextEncoder> text = sd.textEncoder()) {
+                        try (OnDemand.Lease<TextEncoder> text = ModelInternals.textEncoder(sd)) {
                             if (ms.text2() == null) {
                                 figures.add(time("text encode (batch 2)", FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS),
                                         () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 1).length));
                                 held.put("text", Held.of(text.get()));
                             } else {
                                 // SDXL: CLIP ViT-L and bigG (with its pooled output), as PromptEncoder runs them.
-                                try (OnDemand.Lease<TextEncoder> text2 = sd.textEncoder2()) {
+                                try (OnDemand.Lease<TextEncoder> text2 = ModelInternals.textEncoder2(sd)) {
                                     double work = FlopCounter.textEncoder(ms.text(), 2, CONTEXT_TOKENS) + FlopCounter.textEncoder(ms.text2(), 2, CONTEXT_TOKENS);
                                     figures.add(time("text encode, both (batch 2)", work,
                                             () -> text.get().encode(tokens, 2, CONTEXT_TOKENS, 2, false, false).hidden().length
@@ -201,7 +202,7 @@ public final class Benchmark {
                         }
                     }
                     case "unet" -> {
-                        Unet unet = sd.unet();
+                        Unet unet = ModelInternals.unet(sd);
                         int ch = ms.unet().inChannels();
                         float[] x = gaussian(random, 2 * ch * latent * latent);
                         float[] ctx = gaussian(random, 2 * CONTEXT_TOKENS * ms.unet().contextDim());
@@ -241,7 +242,7 @@ public final class Benchmark {
                     }
                     case "vae-decode" -> {
                         float[] z = gaussian(random, ms.vae().latentChannels() * latent * latent);
-                        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+                        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeDecoder(sd)) {
                             figures.add(time("vae decode", FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
                                     () -> vae.get().decode(z, 1, latent, latent).length));
                             held.put("vae-decode", Held.of(vae.get()));
@@ -250,7 +251,7 @@ public final class Benchmark {
                     case "vae-encode" -> {
                         float[] image = new float[ms.vae().imageChannels() * size * size];
                         for (int i = 0; i < image.length; i++) image[i] = (float) Math.tanh(random.nextGaussian());
-                        try (OnDemand.Lease<Vae> vae = sd.vaeEncoder()) {
+                        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeEncoder(sd)) {
                             figures.add(time("vae encode", FlopCounter.vaeEncoder(ms.vae(), 1, size, size),
                                     () -> vae.get().encode(image, 1, size, size).length));
                             held.put("vae-encode", Held.of(vae.get()));
@@ -259,13 +260,13 @@ public final class Benchmark {
                     case "decode" -> {
                         // The public path: the model's decoder, tiled as AddOns / the auto limit decide.
                         MemorySegment z = MemorySegment.ofArray(gaussian(random, ms.vae().latentChannels() * latent * latent));
-                        LatentCodec.Plan plan = sd.decodePlan(size, size);
+                        LatentCodec.Plan plan = ModelInternals.decodePlan(sd, size, size);
                         result.put("decode_tiled", plan.tiled());
                         result.put("decode_tiles", plan.tiles());
                         result.put("decode_untiled_estimate_bytes", plan.estimatedUntiledBytes());
                         figures.add(time("decode " + (plan.tiled() ? plan.tiles() + " tiles" : "whole"), FlopCounter.vaeDecoder(ms.vae(), 1, size, size),
                                 () -> sd.decodePreview(z, latent, latent).width()));
-                        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+                        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeDecoder(sd)) {
                             held.put("vae-decode", Held.of(vae.get()));
                         }
                     }
@@ -282,7 +283,7 @@ public final class Benchmark {
                             long began = System.nanoTime();
                             sd.generate(step[1].equals("with") ? with : plain, StepListener.NONE);
                             double total = (System.nanoTime() - began) / 1e9;
-                            LoraState.Switch sw = sd.lastLoraSwitch();
+                            LoraState.Switch sw = ModelInternals.lastLoraSwitch(sd);
                             figures.add(new Figure(step[0] + String.format(Locale.ROOT, " (merge %.2f s, hand-over %.2f s, %d weights, %.0f MiB)",
                                     sw.mergeSeconds(), sw.applySeconds(), sw.weights(), sw.bytes() / 1048576.0), total,
                                     new double[] {sw.mergeSeconds() + sw.applySeconds()}, 0, Memory.peak()));
@@ -304,7 +305,7 @@ public final class Benchmark {
             result.put("model", path.toString());
             result.put("size", size);
             result.put("threads", effectiveThreads);
-            result.put("weight_type", weightName(sd.unet().stats().weightType()));
+            result.put("weight_type", weightName(ModelInternals.unet(sd).stats().weightType()));
             result.put("flash_attention", sd.usesFlashAttention());
             result.put("blas", blas);
             result.put("low_memory", lowMemory);
@@ -319,7 +320,7 @@ public final class Benchmark {
             result.putAll(memory(sd, held));
             // Between figures: false when the networks stay resident (the default mode, or a compressed .ckpt).
             result.put("text_and_vae_per_use", !sd.residentNetworks().contains(StableDiffusion.Network.TEXT_ENCODER));
-            result.put("unet_graphs", sd.unet().stats().graphs());
+            result.put("unet_graphs", ModelInternals.unet(sd).stats().graphs());
 
             return new Result(result, figures, sumOfParts(figures, steps), peak, Memory.peakSinceStart());
         }
@@ -360,16 +361,16 @@ public final class Benchmark {
      */
     static Map<String, Long> memory(StableDiffusion sd, Map<String, Held> held) {
         Held text = held.containsKey("text") ? held.get("text")
-                : sd.spec().text2() == null ? Held.briefly(sd::textEncoder) : Held.briefly(sd::textEncoder).plus(Held.briefly(sd::textEncoder2));
-        Held decoder = held.containsKey("vae-decode") ? held.get("vae-decode") : Held.briefly(sd::vaeDecoder);
-        Held encoder = held.containsKey("vae-encode") ? held.get("vae-encode") : Held.briefly(sd::vaeEncoder);
+                : sd.spec().text2() == null ? Held.briefly(() -> ModelInternals.textEncoder(sd)) : Held.briefly(() -> ModelInternals.textEncoder(sd)).plus(Held.briefly(() -> ModelInternals.textEncoder2(sd)));
+        Held decoder = held.containsKey("vae-decode") ? held.get("vae-decode") : Held.briefly(() -> ModelInternals.vaeDecoder(sd));
+        Held encoder = held.containsKey("vae-encode") ? held.get("vae-encode") : Held.briefly(() -> ModelInternals.vaeEncoder(sd));
         // In the default mode both VAE leases hold the one VAE with both halves: count its weights once.
         long vaeWeights = decoder.bothHalves() ? decoder.weightBytes() : decoder.weightBytes() + encoder.weightBytes();
         Map<String, Long> m = new LinkedHashMap<>();
-        m.put("unet_compute_bytes", sd.unet().stats().computeBytes());
+        m.put("unet_compute_bytes", ModelInternals.unet(sd).stats().computeBytes());
         m.put("vae_compute_bytes", Math.max(decoder.computeBytes(), encoder.computeBytes()));
         m.put("text_compute_bytes", text.computeBytes());
-        m.put("weight_bytes", sd.unet().stats().weightBytes() + vaeWeights + text.weightBytes());
+        m.put("weight_bytes", ModelInternals.unet(sd).stats().weightBytes() + vaeWeights + text.weightBytes());
         return m;
     }
 

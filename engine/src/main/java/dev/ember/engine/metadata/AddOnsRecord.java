@@ -8,6 +8,7 @@ import dev.ember.engine.Lora;
 import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.embedding.Embedding;
 import dev.ember.engine.model.FileHashes;
+import dev.ember.engine.pipeline.ModelInternals;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,7 +70,7 @@ public record AddOnsRecord(String loraDir, String embeddingsDir, List<Resource> 
             loras.add(new Resource(l.name(), abs(l.file()), l.weight(), FileHashes.loraSha256(l.file()), i >= request.loras().size()));
         }
         List<Resource> embeddings = new ArrayList<>();
-        for (Embedding e : model.embeddingsOf(request)) embeddings.add(new Resource(e.name(), abs(e.file()), null, FileHashes.sha256(e.file()), null));
+        for (Embedding e : ModelInternals.embeddingsOf(model, request)) embeddings.add(new Resource(e.name(), abs(e.file()), null, FileHashes.sha256(e.file()), null));
         return new AddOnsRecord(str(a.loraDir()), str(a.embeddingsDir()), loras, embeddings, str(a.vae()),
                 a.vae() == null || java.nio.file.Files.isDirectory(a.vae()) ? null : FileHashes.sha256(a.vae()), str(a.taesd()),
                 a.decoder().id(), a.tiling().id(), a.tileSize(), model.options().flashAttention().id());

@@ -8,6 +8,7 @@ import dev.ember.engine.StableDiffusion;
 import dev.ember.engine.TinyModels;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Vae;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import java.util.HashMap;
 import java.util.Map;
@@ -21,15 +22,15 @@ class BenchMemoryTest {
         int[] tokens = new int[2 * 77];
         java.util.Arrays.fill(tokens, 49407);
         tokens[0] = tokens[77] = 49406;
-        try (OnDemand.Lease<TextEncoder> text = sd.textEncoder()) {
+        try (OnDemand.Lease<TextEncoder> text = ModelInternals.textEncoder(sd)) {
             text.get().encode(tokens, 2, 77, 1);
             held.put("text", Benchmark.Held.of(text.get()));
         }
-        try (OnDemand.Lease<Vae> vae = sd.vaeDecoder()) {
+        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeDecoder(sd)) {
             vae.get().decode(new float[4 * 8 * 8], 1, 8, 8);
             held.put("vae-decode", Benchmark.Held.of(vae.get()));
         }
-        try (OnDemand.Lease<Vae> vae = sd.vaeEncoder()) {
+        try (OnDemand.Lease<Vae> vae = ModelInternals.vaeEncoder(sd)) {
             vae.get().encode(new float[3 * 64 * 64], 1, 64, 64);
             held.put("vae-encode", Benchmark.Held.of(vae.get()));
         }

@@ -23,6 +23,7 @@ import dev.ember.engine.model.TextEncoderConfig;
 import dev.ember.engine.model.TorchCheckpointWriter;
 import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.reference.Ops;
@@ -182,11 +183,11 @@ class EmbeddingTest {
         GenerationRequest request = GenerationRequest.builder("zorbling on a hill").negativePrompt("moss-style").size(64, 64).steps(2).seed(5).build();
         int[] without, with;
         try (StableDiffusion sd = StableDiffusion.load(TinyModels.tinySafetensors(), options)) {
-            assertEquals(List.of(), sd.embeddingsOf(request));
+            assertEquals(List.of(), ModelInternals.embeddingsOf(sd, request));
             without = pixels(sd, request);
         }
         try (StableDiffusion sd = StableDiffusion.load(TinyModels.tinySafetensors(), options.withAddOns(AddOns.none().withEmbeddingsDir(embeddings)))) {
-            assertEquals(List.of("zorbling", "Moss-Style"), sd.embeddingsOf(request).stream().map(Embedding::name).toList());
+            assertEquals(List.of("zorbling", "Moss-Style"), ModelInternals.embeddingsOf(sd, request).stream().map(Embedding::name).toList());
             with = pixels(sd, request);
         }
         assertFalse(java.util.Arrays.equals(without, with), "the embeddings change the picture");

@@ -20,6 +20,7 @@ import dev.ember.engine.model.SyntheticWeights;
 import dev.ember.engine.model.TextEncoderConfig;
 import dev.ember.engine.nn.NativeContext;
 import dev.ember.engine.nn.TextEncoder;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.pipeline.OnDemand;
 import dev.ember.engine.pipeline.PromptEncoder;
 import dev.ember.engine.reference.Ops;
@@ -141,7 +142,7 @@ class SdxlEmbeddingTest {
             without = EmbeddingTest.pixels(sd, request);
         }
         try (StableDiffusion sd = StableDiffusion.load(TinyModels.tinyXlSafetensors(), options.withAddOns(AddOns.none().withEmbeddingsDir(embeddings)))) {
-            assertEquals(List.of("glimmerstyle"), sd.embeddingsOf(request).stream().map(Embedding::name).toList());
+            assertEquals(List.of("glimmerstyle"), ModelInternals.embeddingsOf(sd, request).stream().map(Embedding::name).toList());
             with = EmbeddingTest.pixels(sd, request);
             ModelFileException e = assertThrows(ModelFileException.class,
                     () -> sd.generate(request.toBuilder().prompt("an oldstyle lighthouse").build(), ev -> null));

@@ -25,6 +25,7 @@ import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.model.TensorSource;
+import dev.ember.engine.pipeline.ModelInternals;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -188,11 +189,11 @@ class LoraMergeTest {
             System.out.printf("LoRA, %s: against the merged checkpoint %.3e; the LoRA's own change %.3e%n", label, err, change);
             assertEquals(0.0, err, label + ": the LoRA gives the merged checkpoint's output");
             assertTrue(change > 1e-2, "the LoRA changes the output: " + change);
-            LoraState.Switch s = sd.lastLoraSwitch();
+            LoraState.Switch s = ModelInternals.lastLoraSwitch(sd);
             assertTrue(s.merged() && s.weights() == LAYERS.size(), s.toString());
             assertEquals(0.0, relativeL2(finalLatent(sd, plain), own), label + ": without the LoRA again, the model's own output");
             assertEquals(0.0, relativeL2(finalLatent(sd, withLora), applied), label + ": the LoRA again, from the cache");
-            assertFalse(sd.lastLoraSwitch().merged(), "the second switch to the set reused its merged weights");
+            assertFalse(ModelInternals.lastLoraSwitch(sd).merged(), "the second switch to the set reused its merged weights");
         }
     }
 

@@ -22,6 +22,7 @@ import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.model.SyntheticLora;
 import dev.ember.engine.model.TensorData;
 import dev.ember.engine.model.TensorSource;
+import dev.ember.engine.pipeline.ModelInternals;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,10 +133,10 @@ class SdxlLoraTest {
             System.out.printf("SDXL LoRA, %s: against the merged checkpoint %.3e; the LoRA's own change %.3e%n", label, err, change);
             assertEquals(0.0, err, label + ": the LoRA gives the merged checkpoint's output");
             assertTrue(change > 1e-2, "the LoRA changes the output: " + change);
-            assertTrue(sd.lastLoraSwitch().merged() && sd.lastLoraSwitch().weights() == LAYERS.size(), sd.lastLoraSwitch().toString());
+            assertTrue(ModelInternals.lastLoraSwitch(sd).merged() && ModelInternals.lastLoraSwitch(sd).weights() == LAYERS.size(), ModelInternals.lastLoraSwitch(sd).toString());
             assertEquals(0.0, LoraMergeTest.relativeL2(LoraMergeTest.finalLatent(sd, plain), own), label + ": without it, the model's own output");
             assertEquals(0.0, LoraMergeTest.relativeL2(LoraMergeTest.finalLatent(sd, withLora), applied), label + ": again, from the cache");
-            assertFalse(sd.lastLoraSwitch().merged());
+            assertFalse(ModelInternals.lastLoraSwitch(sd).merged());
         }
     }
 

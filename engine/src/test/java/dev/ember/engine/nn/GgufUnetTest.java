@@ -21,6 +21,7 @@ import dev.ember.engine.model.StateDict;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.model.TensorSource;
 import dev.ember.engine.model.TensorSpec;
+import dev.ember.engine.pipeline.ModelInternals;
 import dev.ember.engine.reference.Ops;
 import dev.ember.engine.reference.UnetReference;
 import java.lang.foreign.Arena;
@@ -125,7 +126,7 @@ class GgufUnetTest {
         byte[] inPlace, copied;
         try (StableDiffusion sd = StableDiffusion.load(p, ModelOptions.defaults().withThreads(1))) {
             assertTrue(sd.weightsInPlace());
-            assertEquals(WeightType.Q4_K.nativeCode(), sd.unet().stats().weightType());
+            assertEquals(WeightType.Q4_K.nativeCode(), ModelInternals.unet(sd).stats().weightType());
             inPlace = sd.generate(request, StepListener.NONE).images().getFirst().image().rgb();
         }
         try (StableDiffusion sd = StableDiffusion.load(p, ModelOptions.defaults().withThreads(1).withWeightsInPlace(false))) {

@@ -9,6 +9,7 @@ import dev.ember.engine.image.RgbImage;
 import dev.ember.engine.model.DType;
 import dev.ember.engine.model.ModelFormat;
 import dev.ember.engine.model.ModelPreset;
+import dev.ember.engine.model.ModelSpec;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -26,6 +27,21 @@ class InpaintModelTest {
     void nineChannelModelIsDetectedAndInpaints(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("tiny-inpaint.safetensors");
         SyntheticCheckpoint.write(ModelPreset.TINY_INPAINT, file, ModelFormat.SAFETENSORS, DType.F32, 1234);
+        detectedAndInpaints(file);
+    }
+
+    /** SDXL inpainting models (diffusers' stable-diffusion-xl-1.0-inpainting-0.1 layout): the same 9 channels on SDXL's UNet. */
+    @Test
+    void nineChannelSdxlModelIsDetectedAndInpaints(@TempDir Path dir) throws Exception {
+        ModelSpec xl = ModelPreset.SDXL_TINY.spec();
+        ModelSpec inpainting = new ModelSpec(xl.architecture(), xl.prediction(), xl.predictionSource(), xl.text(), xl.unet().withInChannels(9),
+                xl.vae(), xl.text2());
+        Path file = dir.resolve("sdxl-tiny-inpaint.safetensors");
+        SyntheticCheckpoint.write(inpainting, "sdxl-tiny-inpaint", file, ModelFormat.SAFETENSORS, DType.F32, 1234);
+        detectedAndInpaints(file);
+    }
+
+    private static void detectedAndInpaints(Path file) {
         try (StableDiffusion sd = StableDiffusion.load(file, ModelOptions.defaults().withThreads(2))) {
             assertTrue(sd.isInpaintingModel());
             assertEquals(9, sd.spec().unet().inChannels());

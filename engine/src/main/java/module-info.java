@@ -10,6 +10,8 @@
 module dev.ember.engine {
     // dev.ember.bindings (FFM bindings and the loader, compiled in from bindings/) is not exported.
     requires com.fasterxml.jackson.databind;
+    // The container-aware memory size (the LoRA cache's budget).
+    requires jdk.management;
     // RgbImage converts to and from BufferedImage.
     requires transitive java.desktop;
 

@@ -96,7 +96,7 @@ public final class LoraState implements AutoCloseable {
     }
 
     /**
-     * The default budget for merged sets not in place: an eighth of the machine's memory ({@code MemTotal}), at
+     * The default budget for merged sets not in place: an eighth of the machine's (or container's) memory, at
      * least {@link #MIN_CACHE_BYTES}. A rank-32 LoRA of every SD 1.5 layer merges to 1.6 GiB in f16, so a fixed
      * 1 GiB made going back to such a set a full merge again (tens of seconds); an eighth keeps one or two such
      * sets on a 16-32 GiB machine without crowding a small one.
@@ -105,14 +105,17 @@ public final class LoraState implements AutoCloseable {
         return Math.max(MIN_CACHE_BYTES, totalMemory() / 8);
     }
 
-    /** The machine's memory from /proc/meminfo, or 0 where there is none. */
+    /**
+     * The memory this process may use: the machine's, or the container's limit where there is one (the JVM's
+     * container-aware figure, not /proc/meminfo's host total); 0 where the JVM cannot tell.
+     */
     private static long totalMemory() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                return Math.max(0, os.getTotalMemorySize());
             }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: the minimum
+        } catch (RuntimeException | LinkageError e) {
+            // no management beans: the minimum
         }
         return 0;
     }

@@ -153,52 +153,7 @@ public final class StableDiffusion implements AutoCloseable {
 
     static {
         // Ember's own tools reach the internals through ModelInternals (not exported), not through public methods.
-        ModelInternals.install(new ModelInternals.Access() {
-            @Override
-            public Unet unet(StableDiffusion model) {
-                return model.unet();
-            }
-
-            @Override
-            public OnDemand.Lease<TextEncoder> textEncoder(StableDiffusion model) {
-                return model.textEncoder();
-            }
-
-            @Override
-            public OnDemand.Lease<TextEncoder> textEncoder2(StableDiffusion model) {
-                return model.textEncoder2();
-            }
-
-            @Override
-            public OnDemand.Lease<Vae> vaeDecoder(StableDiffusion model) {
-                return model.vaeDecoder();
-            }
-
-            @Override
-            public OnDemand.Lease<Vae> vaeEncoder(StableDiffusion model) {
-                return model.vaeEncoder();
-            }
-
-            @Override
-            public NativeContext context(StableDiffusion model) {
-                return model.context();
-            }
-
-            @Override
-            public LatentCodec.Plan decodePlan(StableDiffusion model, int height, int width) {
-                return model.decodePlan(height, width);
-            }
-
-            @Override
-            public LoraState.Switch lastLoraSwitch(StableDiffusion model) {
-                return model.lastLoraSwitch();
-            }
-
-            @Override
-            public List<Embedding> embeddingsOf(StableDiffusion model, GenerationRequest request) {
-                return model.embeddingsOf(request);
-            }
-        });
+        ModelInternals.install(new Internals());
     }
 
     private StableDiffusion(Checkpoint checkpoint, ModelOptions options, ClipTokenizer tokenizer, ModelFileWatch files) {
@@ -592,28 +547,6 @@ public final class StableDiffusion implements AutoCloseable {
         return out;
     }
 
-    /** The textual-inversion embeddings the request's prompts use (each once), from {@link AddOns#embeddingsDir()}. */
-    private List<Embedding> embeddingsOf(GenerationRequest request) {
-        EmbeddingLibrary library = addOnFiles.embeddings();
-        if (library == null) return List.of();
-        java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
-        ClipTokenizer tokenizer = prompts.tokenizer();
-        for (String text : List.of(request.prompt(), request.negativePrompt())) {
-            used.addAll(library.find(tokenizer.tokenize(LoraTags.parse(text).text())));
-        }
-        return List.copyOf(used);
-    }
-
-    /** How the last LoRA switch went (merge and hand-over times), or null before the first. */
-    private LoraState.Switch lastLoraSwitch() {
-        return loras.lastSwitch();
-    }
-
-    /** How an image of this size is decoded with the options' decoder: tiled or not, and the untiled estimate. */
-    private LatentCodec.Plan decodePlan(int height, int width) {
-        return codec.plan(options.addOns().decoder(), height, width);
-    }
-
     private static void deliver(StepListener listener, GeneratedImage image) {
         try {
             listener.onImage(image);
@@ -764,29 +697,6 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
-     * The text encoder, lent until the returned lease is closed (use try-with-resources). In low-memory
-     * mode it is loaded by the first open lease and freed when the last one closes, so hold one lease
-     * across calls that should not each pay for loading; otherwise it is the resident encoder.
-     *
-     * @throws IllegalStateException if the model is closed
-     */
-    private OnDemand.Lease<TextEncoder> textEncoder() {
-        ensureOpen();
-        return textEncoder.acquire();
-    }
-
-    /**
-     * SDXL's second text encoder (OpenCLIP bigG), lent as {@link #textEncoder()} lends the first.
-     *
-     * @throws IllegalStateException if the model is closed or has no second text encoder (SD 1.x/2.x)
-     */
-    private OnDemand.Lease<TextEncoder> textEncoder2() {
-        ensureOpen();
-        if (textEncoder2 == null) throw new IllegalStateException(spec.architecture().label() + " has one text encoder");
-        return textEncoder2.acquire();
-    }
-
-    /**
      * The image side this model generates by default: 1024 for SDXL, 768 for SD 2.x v-prediction models,
      * 512 otherwise ({@link ModelSpec#defaultImageSize()}, with this model's prediction type).
      */
@@ -825,30 +735,6 @@ public final class StableDiffusion implements AutoCloseable {
         throw new IllegalStateException("unknown stored weight type " + code);
     }
 
-    /** The UNet, resident in every mode. */
-    private Unet unet() {
-        return unet;
-    }
-
-    /**
-     * A VAE that can decode, lent as {@link #textEncoder()} lends the text encoder: in low-memory mode a
-     * decoder-only VAE ({@link Vae.Parts#DECODER}) loaded per lease, otherwise the resident VAE with
-     * both halves.
-     */
-    private OnDemand.Lease<Vae> vaeDecoder() {
-        ensureOpen();
-        return vaeDecoder.acquire();
-    }
-
-    /**
-     * A VAE that can encode: in low-memory mode an encoder-only VAE ({@link Vae.Parts#ENCODER}) loaded
-     * per lease, otherwise the same resident VAE as {@link #vaeDecoder()}.
-     */
-    private OnDemand.Lease<Vae> vaeEncoder() {
-        ensureOpen();
-        return vaeEncoder.acquire();
-    }
-
     /**
      * The networks loaded now: all four in the default mode; in low-memory mode the UNet plus those in
      * use at this moment (none between generations). Empty after {@link #close()}.
@@ -862,10 +748,6 @@ public final class StableDiffusion implements AutoCloseable {
         if (vaeEncoder.loaded()) resident.add(Network.VAE_ENCODER);
         if (vaeDecoder.loaded()) resident.add(Network.VAE_DECODER);
         return resident;
-    }
-
-    private NativeContext context() {
-        return context;
     }
 
     /**
@@ -915,6 +797,66 @@ public final class StableDiffusion implements AutoCloseable {
             if (first instanceof RuntimeException re) throw re;
             if (first instanceof Error er) throw er;
             throw new IllegalStateException(first);
+        }
+    }
+
+    /** What {@link ModelInternals} lends Ember's own code; each method is documented there. */
+    private static final class Internals implements ModelInternals.Access {
+        @Override
+        public Unet unet(StableDiffusion model) {
+            return model.unet;
+        }
+
+        @Override
+        public OnDemand.Lease<TextEncoder> textEncoder(StableDiffusion model) {
+            model.ensureOpen();
+            return model.textEncoder.acquire();
+        }
+
+        @Override
+        public OnDemand.Lease<TextEncoder> textEncoder2(StableDiffusion model) {
+            model.ensureOpen();
+            if (model.textEncoder2 == null) throw new IllegalStateException(model.spec.architecture().label() + " has one text encoder");
+            return model.textEncoder2.acquire();
+        }
+
+        @Override
+        public OnDemand.Lease<Vae> vaeDecoder(StableDiffusion model) {
+            model.ensureOpen();
+            return model.vaeDecoder.acquire();
+        }
+
+        @Override
+        public OnDemand.Lease<Vae> vaeEncoder(StableDiffusion model) {
+            model.ensureOpen();
+            return model.vaeEncoder.acquire();
+        }
+
+        @Override
+        public NativeContext context(StableDiffusion model) {
+            return model.context;
+        }
+
+        @Override
+        public LatentCodec.Plan decodePlan(StableDiffusion model, int height, int width) {
+            return model.codec.plan(model.options.addOns().decoder(), height, width);
+        }
+
+        @Override
+        public LoraState.Switch lastLoraSwitch(StableDiffusion model) {
+            return model.loras.lastSwitch();
+        }
+
+        @Override
+        public List<Embedding> embeddingsOf(StableDiffusion model, GenerationRequest request) {
+            EmbeddingLibrary library = model.addOnFiles.embeddings();
+            if (library == null) return List.of();
+            java.util.LinkedHashSet<Embedding> used = new java.util.LinkedHashSet<>();
+            ClipTokenizer tokenizer = model.prompts.tokenizer();
+            for (String text : List.of(request.prompt(), request.negativePrompt())) {
+                used.addAll(library.find(tokenizer.tokenize(LoraTags.parse(text).text())));
+            }
+            return List.copyOf(used);
         }
     }
 }

@@ -17,6 +17,7 @@ import dev.ember.engine.model.ModelSpec;
 import dev.ember.engine.model.SyntheticCheckpoint;
 import dev.ember.engine.nn.MatmulBenchmark;
 import dev.ember.engine.nn.NativeContext;
+import dev.ember.engine.nn.NetworkStats;
 import dev.ember.engine.nn.TextEncoder;
 import dev.ember.engine.nn.Unet;
 import dev.ember.engine.nn.Vae;
@@ -158,13 +159,14 @@ public final class Benchmark {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             long rssAfterLoad = Memory.current();
             long peakAfterLoad = Memory.peak();
-            int effectiveThreads = ModelInternals.context(sd).options().threads() == 0 ? Runtime.getRuntime().availableProcessors() : ModelInternals.context(sd).options().threads();
+            NativeContext context = ModelInternals.context(sd);
+            int effectiveThreads = context.options().threads() == 0 ? Runtime.getRuntime().availableProcessors() : context.options().threads();
             // The peak is the best f32 GEMM this libember has: on the networks' context, and with BLAS
             // (when built in) even if the networks run without it.
-            double gemmSeconds = MatmulBenchmark.seconds(ModelInternals.context(sd), GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
+            double gemmSeconds = MatmulBenchmark.seconds(context, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
             double contextPeak = 2.0 * GEMM_SIZE * GEMM_SIZE * GEMM_SIZE / gemmSeconds;
             double blasPeak = 0;
-            if (!ModelInternals.context(sd).options().useBlas()) {
+            if (!context.options().useBlas()) {
                 try (NativeContext withBlas = new NativeContext(new NativeContext.Options(threads, -1, false, true))) {
                     blasPeak = MatmulBenchmark.flopsPerSecond(withBlas, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, GEMM_REPEATS);
                 }
@@ -305,7 +307,8 @@ public final class Benchmark {
             result.put("model", path.toString());
             result.put("size", size);
             result.put("threads", effectiveThreads);
-            result.put("weight_type", weightName(ModelInternals.unet(sd).stats().weightType()));
+            NetworkStats unetStats = ModelInternals.unet(sd).stats();
+            result.put("weight_type", weightName(unetStats.weightType()));
             result.put("flash_attention", sd.usesFlashAttention());
             result.put("blas", blas);
             result.put("low_memory", lowMemory);
@@ -320,7 +323,7 @@ public final class Benchmark {
             result.putAll(memory(sd, held));
             // Between figures: false when the networks stay resident (the default mode, or a compressed .ckpt).
             result.put("text_and_vae_per_use", !sd.residentNetworks().contains(StableDiffusion.Network.TEXT_ENCODER));
-            result.put("unet_graphs", ModelInternals.unet(sd).stats().graphs());
+            result.put("unet_graphs", unetStats.graphs());
 
             return new Result(result, figures, sumOfParts(figures, steps), peak, Memory.peakSinceStart());
         }
@@ -360,17 +363,21 @@ public final class Benchmark {
      * the networks no figure used.
      */
     static Map<String, Long> memory(StableDiffusion sd, Map<String, Held> held) {
-        Held text = held.containsKey("text") ? held.get("text")
-                : sd.spec().text2() == null ? Held.briefly(() -> ModelInternals.textEncoder(sd)) : Held.briefly(() -> ModelInternals.textEncoder(sd)).plus(Held.briefly(() -> ModelInternals.textEncoder2(sd)));
+        Held text = held.get("text");
+        if (text == null) {
+            text = Held.briefly(() -> ModelInternals.textEncoder(sd));
+            if (sd.spec().text2() != null) text = text.plus(Held.briefly(() -> ModelInternals.textEncoder2(sd)));
+        }
         Held decoder = held.containsKey("vae-decode") ? held.get("vae-decode") : Held.briefly(() -> ModelInternals.vaeDecoder(sd));
         Held encoder = held.containsKey("vae-encode") ? held.get("vae-encode") : Held.briefly(() -> ModelInternals.vaeEncoder(sd));
         // In the default mode both VAE leases hold the one VAE with both halves: count its weights once.
         long vaeWeights = decoder.bothHalves() ? decoder.weightBytes() : decoder.weightBytes() + encoder.weightBytes();
         Map<String, Long> m = new LinkedHashMap<>();
-        m.put("unet_compute_bytes", ModelInternals.unet(sd).stats().computeBytes());
+        NetworkStats unet = ModelInternals.unet(sd).stats();
+        m.put("unet_compute_bytes", unet.computeBytes());
         m.put("vae_compute_bytes", Math.max(decoder.computeBytes(), encoder.computeBytes()));
         m.put("text_compute_bytes", text.computeBytes());
-        m.put("weight_bytes", ModelInternals.unet(sd).stats().weightBytes() + vaeWeights + text.weightBytes());
+        m.put("weight_bytes", unet.weightBytes() + vaeWeights + text.weightBytes());
         return m;
     }
 

@@ -147,7 +147,8 @@ public final class EmbeddingLibrary {
             throw new ModelFileException(n.file, "is an SDXL embedding (clip_l and clip_g vectors); this model is " + modelLabel);
         }
         if (!e.isSdxl() && widthG > 0) {
-            String arch = e.width() == 768 ? "an SD 1.x embedding" : e.width() == 1024 ? "an SD 2.x embedding" : "an embedding for one text encoder";
+            String family = family(e.width());
+            String arch = family != null ? "an " + family + " embedding" : "an embedding for one text encoder";
             throw new ModelFileException(n.file, "is " + arch + " (" + e.width() + "-wide vectors only); this " + modelLabel
                     + " model needs clip_l and clip_g vectors, one set for each of its text encoders");
         }
@@ -156,10 +157,15 @@ public final class EmbeddingLibrary {
                     + " model's second text encoder is " + widthG + " wide");
         }
         if (e.width() != width) {
-            String arch = e.width() == 768 ? " (SD 1.x)" : e.width() == 1024 ? " (SD 2.x)" : "";
+            String arch = family(e.width()) != null ? " (" + family(e.width()) + ")" : "";
             throw new ModelFileException(n.file, "embedding '" + n.name + "' has " + e.width() + "-wide vectors" + arch
                     + ", but this " + modelLabel + " model's text encoder is " + width + " wide");
         }
         return e;
+    }
+
+    /** The model family whose single text encoder is this wide (SD 1.x: 768, SD 2.x: 1024), or null. */
+    private static String family(int width) {
+        return width == 768 ? "SD 1.x" : width == 1024 ? "SD 2.x" : null;
     }
 }

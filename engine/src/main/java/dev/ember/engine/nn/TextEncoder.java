@@ -62,7 +62,7 @@ public final class TextEncoder implements AutoCloseable {
         List<TensorData> tensors = new ArrayList<>();
         for (TensorSpec spec : NetworkLayout.textEncoder(config, root)) {
             // A missing tensor is passed over here and reported by libember, which names it.
-            weights.find(spec.name()).ifPresent(t -> tensors.add(t.renamed(NetworkLayout.TEXT_ROOT + spec.name().substring(root.length()))));
+            weights.find(spec.name()).ifPresent(t -> tensors.add(underTextRoot(spec.name(), t)));
         }
         context.lock().lock();
         try (Arena arena = Arena.ofConfined()) {
@@ -175,9 +175,14 @@ public final class TextEncoder implements AutoCloseable {
         List<TensorData> renamed = new ArrayList<>(tensors.size());
         for (TensorData t : tensors) {
             if (!t.name().startsWith(root)) throw new IllegalArgumentException(t.name() + " is not a tensor of the text encoder under " + root);
-            renamed.add(root.equals(NetworkLayout.TEXT_ROOT) ? t : t.renamed(NetworkLayout.TEXT_ROOT + t.name().substring(root.length())));
+            renamed.add(underTextRoot(t.name(), t));
         }
         NativeTensors.setWeights(context, renamed, (list, n) -> ember_h.ember_text_encoder_set_weights(handle(), list, n), "text encoder");
+    }
+
+    /** Tensor {@code name} of this encoder under the one set of names libember knows ({@link NetworkLayout#TEXT_ROOT}); the same memory. */
+    private TensorData underTextRoot(String name, TensorData t) {
+        return t.renamed(NetworkLayout.TEXT_ROOT + name.substring(root.length()));
     }
 
     public NetworkStats stats() {

@@ -64,7 +64,7 @@ public final class ModelInternals {
     /**
      * The text encoder, lent until the lease is closed (use try-with-resources). In low-memory mode it is loaded
      * by the first open lease and freed when the last one closes, so hold one lease across calls that should not
-     * each pay for loading; otherwise it is the resident encoder.
+     * each pay for loading; otherwise it is the resident encoder. IllegalStateException once the model is closed.
      */
     public static OnDemand.Lease<TextEncoder> textEncoder(StableDiffusion model) {
         return access().textEncoder(model);
@@ -75,7 +75,7 @@ public final class ModelInternals {
         return access().textEncoder2(model);
     }
 
-    /** A VAE that can decode: in low-memory mode a decoder-only VAE loaded per lease, otherwise the resident VAE. */
+    /** A VAE that can decode: in low-memory mode a decoder-only VAE loaded per lease, otherwise the resident VAE (both halves). */
     public static OnDemand.Lease<Vae> vaeDecoder(StableDiffusion model) {
         return access().vaeDecoder(model);
     }
